@@ -1,0 +1,7 @@
+"""The organisation directory (单位名录): units by region code and level, their mediation
+tracks, leaders and handlers — data every service reads (intake: which regions are
+served; assignment: who handles a case; reporting: who must file screening reports)."""
+from .directory import Directory, Handler, Leader, Unit, load_directory
+from .yamlconfig import ConfigError
+
+__all__ = ["Directory", "Handler", "Leader", "Unit", "load_directory", "ConfigError"]

@@ -1,0 +1,264 @@
+"""The organisation directory: which units exist, where, on which tracks, and who works there.
+
+A unit is the mediation body of one administrative division — a village committee's
+people's mediation committee, a township's dispute mediation centre, a county's or the
+city's centre where court, procuratorate, police and petition bureau sit together (the
+court-attached mediation office gives the judicial track). Its `code` is the division's
+national code, so a region code finds its unit by walking up the code: a village that is
+not listed is handled by its township (first 9 digits), then its county (first 6), then
+the city.
+
+The file (deploy/directory.yaml) is validated when loaded; see `load_directory`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, Union
+
+from .vocabulary import LEVELS, TRACKS, administrative_ancestors, level_of_code, level_rank
+from .yamlconfig import Field, compose_file
+
+#: Units at these levels must name at least one leader: key cases are led from county up.
+_LEADER_LEVELS = ("county", "city")
+
+
+@dataclass(frozen=True)
+class Leader:
+    """A leader who can be a case's lead (包案领导)."""
+
+    id: str
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A person who does the work on a case (承办人), on the tracks they are qualified for."""
+
+    id: str
+    name: str
+    tracks: FrozenSet[str]
+    office: Optional[str] = None  # e.g. the court-attached mediation office
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    level: str
+    parent: Optional[str]
+    tracks: FrozenSet[str]
+    leaders: Tuple[Leader, ...] = ()
+    handlers: Tuple[Handler, ...] = ()
+
+    def offers(self, track: str) -> bool:
+        return track in self.tracks
+
+    def handlers_for(self, track: str) -> Tuple[Handler, ...]:
+        return tuple(h for h in self.handlers if track in h.tracks)
+
+    @property
+    def first_leader(self) -> Optional[Leader]:
+        return self.leaders[0] if self.leaders else None
+
+
+class Directory:
+    """Queries over a validated set of units (build it with `load_directory`)."""
+
+    def __init__(self, units: Iterable[Unit]):
+        self._units: Dict[str, Unit] = {u.code: u for u in units}
+        self._leaders: Dict[str, Tuple[Leader, Unit]] = {
+            leader.id: (leader, u) for u in self._units.values() for leader in u.leaders
+        }
+        self._handlers: Dict[str, Tuple[Handler, Unit]] = {
+            h.id: (h, u) for u in self._units.values() for h in u.handlers
+        }
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._units
+
+    def __iter__(self):
+        return iter(self._units.values())
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def unit(self, code: str) -> Unit:
+        """The unit with exactly this code; KeyError if it is not listed."""
+        return self._units[code]
+
+    def serves(self, region: str) -> bool:
+        """Whether the region's county part (its first 6 digits) is a listed unit."""
+        try:
+            level_of_code(region)
+        except ValueError:
+            return False
+        return region[:6] in self._units
+
+    def unit_for(self, region: str) -> Optional[Unit]:
+        """The nearest listed unit at or above `region`, or None if the region is not served.
+
+        A 12-digit village not listed falls to its township (first 9 digits), then its
+        county (first 6), then the city.
+        """
+        if not self.serves(region):
+            return None
+        for code in (region, *administrative_ancestors(region)):
+            if code in self._units:
+                return self._units[code]
+        return None  # unreachable: the county part is listed
+
+    def parent(self, code: str) -> Optional[Unit]:
+        """The unit one level up (None at the top)."""
+        parent = self._units[code].parent
+        return self._units[parent] if parent is not None else None
+
+    def ancestors(self, code: str) -> List[Unit]:
+        """The units above `code`, nearest first: the escalation path."""
+        chain = []
+        unit = self.parent(code)
+        while unit is not None:
+            chain.append(unit)
+            unit = self.parent(unit.code)
+        return chain
+
+    def escalation_target(self, code: str, track: str) -> Optional[Unit]:
+        """Where an overdue case at `code` goes: the nearest unit above it offering `track`."""
+        return next((u for u in self.ancestors(code) if u.offers(track)), None)
+
+    def eligible_handlers(self, code: str, track: str) -> Tuple[Handler, ...]:
+        """The handlers at unit `code` who work on `track` (empty if the unit does not offer it)."""
+        return self._units[code].handlers_for(track)
+
+    def handler(self, handler_id: str) -> Tuple[Handler, Unit]:
+        """A handler and their unit; KeyError if unknown."""
+        return self._handlers[handler_id]
+
+    def leader(self, leader_id: str) -> Tuple[Leader, Unit]:
+        """A leader and their unit; KeyError if unknown."""
+        return self._leaders[leader_id]
+
+    def find_leader(self, id_or_name: str) -> Optional[Tuple[Leader, Unit]]:
+        """A leader by id, or else by name when exactly one leader has that name."""
+        if id_or_name in self._leaders:
+            return self._leaders[id_or_name]
+        named = [entry for entry in self._leaders.values() if entry[0].name == id_or_name]
+        return named[0] if len(named) == 1 else None
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load_directory(path: Union[str, Path]) -> Directory:
+    """Load and validate a directory file; raises ConfigError naming file, line and field.
+
+    Checked: required fields and no unknown ones; level, track enumerations; code formats
+    (6/9/12 digits) agreeing with the level; unique unit codes, leader ids and handler ids;
+    a parent for every unit but the city, which exists, is higher, and is the nearest
+    listed unit above the code; handlers only on tracks their unit offers and at least one
+    handler for every track a unit offers; a leader at every county and city unit; every
+    track a unit offers is offered somewhere above it (so an overdue case can escalate).
+    """
+    root = compose_file(path).mapping(required=("units",))
+    entries = root["units"].sequence(min_len=1)
+    parsed: List[Tuple[Field, Dict[str, Field], Unit]] = []
+    seen_codes: Dict[str, Field] = {}
+    seen_leaders: Dict[str, Field] = {}
+    seen_handlers: Dict[str, Field] = {}
+    for entry in entries:
+        fields, unit = _read_unit(entry, seen_leaders, seen_handlers)
+        if unit.code in seen_codes:
+            raise fields["code"].error(
+                f"duplicate code {unit.code} (first at line {seen_codes[unit.code].line})")
+        seen_codes[unit.code] = fields["code"]
+        parsed.append((entry, fields, unit))
+
+    units = {unit.code: unit for _, _, unit in parsed}
+    for entry, fields, unit in parsed:
+        _check_parent(entry, fields, unit, units)
+    directory = Directory(units.values())
+    for _, fields, unit in parsed:
+        if unit.parent is None:
+            continue
+        for track in sorted(unit.tracks):
+            if directory.escalation_target(unit.code, track) is None:
+                raise fields["tracks"].error(
+                    f"no unit above offers track {track}, so an overdue case could not escalate")
+    return directory
+
+
+def _read_unit(entry: Field, seen_leaders: Dict[str, Field],
+               seen_handlers: Dict[str, Field]) -> Tuple[Dict[str, Field], Unit]:
+    fields = entry.mapping(required=("code", "name", "level", "tracks", "handlers"),
+                           optional=("parent", "leaders"))
+    code = fields["code"].code()
+    level = fields["level"].string(choices=LEVELS)
+    if level_of_code(code) != level:
+        raise fields["level"].error(
+            f"code {code} denotes a {level_of_code(code)}, not a {level}")
+    tracks = frozenset(fields["tracks"].string_list(choices=TRACKS))
+
+    parent: Optional[str] = None
+    if "parent" in fields and not fields["parent"].is_null:
+        parent = fields["parent"].code()
+
+    leaders: List[Leader] = []
+    leader_items = fields["leaders"].sequence() if "leaders" in fields else []
+    for item in leader_items:
+        f = item.mapping(required=("id", "name", "title"))
+        leader = Leader(f["id"].identifier(), f["name"].string(), f["title"].string())
+        _claim(seen_leaders, leader.id, f["id"], "leader")
+        leaders.append(leader)
+    if level in _LEADER_LEVELS and not leaders:
+        raise entry.error(f"a {level} unit needs at least one leader (key cases are led from "
+                          "county level up)", child="leaders")
+
+    handlers: List[Handler] = []
+    for item in fields["handlers"].sequence():
+        f = item.mapping(required=("id", "name", "tracks"), optional=("office",))
+        handler = Handler(
+            id=f["id"].identifier(),
+            name=f["name"].string(),
+            tracks=frozenset(f["tracks"].string_list(choices=TRACKS)),
+            office=f["office"].string() if "office" in f else None,
+        )
+        _claim(seen_handlers, handler.id, f["id"], "handler")
+        foreign = sorted(handler.tracks - tracks)
+        if foreign:
+            raise f["tracks"].error(f"track {foreign[0]} is not offered by unit {code}")
+        handlers.append(handler)
+    for track in TRACKS:
+        if track in tracks and not any(track in h.tracks for h in handlers):
+            raise fields["tracks"].error(f"unit {code} offers track {track} but has no handler for it")
+
+    unit = Unit(code=code, name=fields["name"].string(), level=level, parent=parent,
+                tracks=tracks, leaders=tuple(leaders), handlers=tuple(handlers))
+    return fields, unit
+
+
+def _claim(seen: Dict[str, Field], person_id: str, field: Field, kind: str) -> None:
+    if person_id in seen:
+        raise field.error(f"duplicate {kind} id {person_id} (first at line {seen[person_id].line})")
+    seen[person_id] = field
+
+
+def _check_parent(entry: Field, fields: Mapping[str, Field], unit: Unit,
+                  units: Mapping[str, Unit]) -> None:
+    if unit.parent is None:
+        if unit.level != "city":
+            problem = f"required for a {unit.level} unit"
+            raise fields["parent"].error(problem) if "parent" in fields \
+                else entry.error(problem, child="parent")
+        return
+    where = fields["parent"]
+    if unit.level == "city":
+        raise where.error("a city unit is the top of the directory and has no parent")
+    if unit.parent not in units:
+        raise where.error(f"parent {unit.parent} is not a listed unit")
+    parent = units[unit.parent]
+    if level_rank(parent.level) <= level_rank(unit.level):
+        raise where.error(f"parent {parent.code} is a {parent.level}, not above a {unit.level}")
+    nearest = next((c for c in administrative_ancestors(unit.code) if c in units), None)
+    if unit.parent != nearest:
+        raise where.error(f"must be {nearest}, the nearest listed unit above {unit.code}")

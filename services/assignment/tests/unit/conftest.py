@@ -1,0 +1,20 @@
+"""Fixtures for the assignment domain: the shipped directory and rules."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gm_assignment.domain import load_directory, load_rules
+
+REPO = Path(__file__).resolve().parents[4]
+
+
+@pytest.fixture(scope="session")
+def directory():
+    return load_directory(REPO / "deploy" / "directory.yaml")
+
+
+@pytest.fixture(scope="session")
+def rules():
+    return load_rules(REPO / "deploy" / "rules.yaml")
