@@ -1,0 +1,31 @@
+"""Grand Mediation Linkage event-sourcing kernel: store port and adapters, outbox, upcasting."""
+from .aggregate import Aggregate, DomainError
+from .events import (
+    DeadLetter,
+    NewEvent,
+    OutboxMessage,
+    PendingMessage,
+    Processed,
+    RecordedEvent,
+    Tracking,
+    format_time,
+    new_id,
+    parse_time,
+    utcnow,
+)
+from .store.port import (
+    NO_STREAM,
+    ConcurrencyError,
+    DuplicateMessage,
+    EventStore,
+    StoreError,
+    StoreUnavailable,
+)
+from .upcasting import Upcasters
+
+__all__ = [
+    "Aggregate", "DomainError", "DeadLetter", "NewEvent", "OutboxMessage", "PendingMessage",
+    "Processed", "RecordedEvent", "Tracking", "format_time", "new_id", "parse_time", "utcnow",
+    "NO_STREAM", "ConcurrencyError", "DuplicateMessage", "EventStore", "StoreError",
+    "StoreUnavailable", "Upcasters",
+]

@@ -1,0 +1,165 @@
+"""Event records: what a command decides (NewEvent) and what the store keeps (RecordedEvent).
+
+Every event carries its audit trail: who did it (actor, agency), the case it belongs to
+(correlation_id) and the message that caused it (causation_id). The event log is the
+audit log, so these fields are not optional extras but part of every record.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. 2026-11-30T03:48:17.123456Z."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: every time in the log is timezone-aware")
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a command decided on, not yet stored."""
+
+    type: str
+    data: Mapping[str, Any]
+    schema_version: int = 1
+    id: str = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=utcnow)
+    actor: Optional[str] = None
+    agency: Optional[str] = None
+    correlation_id: Optional[str] = None
+    causation_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the store keeps it: in its stream at `version`, in the log at `position`."""
+
+    id: str
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    actor: Optional[str] = None
+    agency: Optional[str] = None
+    correlation_id: Optional[str] = None
+    causation_id: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        """The wire form (internal domain events, the log API)."""
+        return {
+            "id": self.id,
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "position": self.position,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "occurred_at": format_time(self.occurred_at),
+            "actor": self.actor,
+            "agency": self.agency,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RecordedEvent":
+        return cls(
+            id=d["id"],
+            stream_id=d["stream_id"],
+            version=int(d["version"]),
+            position=int(d["position"]),
+            type=d["type"],
+            schema_version=int(d["schema_version"]),
+            occurred_at=parse_time(d["occurred_at"]),
+            data=dict(d["data"]),
+            actor=d.get("actor"),
+            agency=d.get("agency"),
+            correlation_id=d.get("correlation_id"),
+            causation_id=d.get("causation_id"),
+        )
+
+    def with_data(self, schema_version: int, data: Mapping[str, Any]) -> "RecordedEvent":
+        return replace(self, schema_version=schema_version, data=data)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message to publish once the commit holding it is durable.
+
+    Domain events get one automatically (exchange `<service>.events`, routing key the event
+    type); commands add others, e.g. the answer to an agency on `gm.outbound`.
+    """
+
+    exchange: str
+    routing_key: str
+    body: Mapping[str, Any]
+    message_id: str = field(default_factory=new_id)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """An outbox message waiting for the relay; `outbox_id` is opaque to callers."""
+
+    outbox_id: str
+    exchange: str
+    routing_key: str
+    body: Mapping[str, Any]
+    message_id: str
+    headers: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """An idempotency key recorded with the effects of handling a message.
+
+    `result` is what the handler answered the first time (e.g. the case number), so a
+    redelivery can be answered identically without doing anything again.
+    """
+
+    key: str
+    result: Optional[Mapping[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How far a consumer has applied another service's log (`name` = consumer:source).
+
+    Recorded with the effects; the store refuses a second record of the same position.
+    """
+
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not be handled or answered, kept for an operator."""
+
+    id: str
+    source: str  # where it came from: exchange/queue or consumer name
+    reason: str
+    body: bytes
+    routing_key: Optional[str] = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    parked_at: datetime = field(default_factory=utcnow)
+    attempts: int = 1

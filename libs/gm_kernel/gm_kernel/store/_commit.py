@@ -1,0 +1,130 @@
+"""What both adapters do the same way before and around a write: check the arguments of
+`append`, turn new events into recorded ones once positions are known, build the outbox
+messages of a commit. Nothing here does I/O.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timezone
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
+
+from ..events import NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking, format_time
+from .port import NO_STREAM
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The validated arguments of one `append`."""
+
+    stream_id: Optional[str]
+    expected_version: Optional[int]
+    events: Sequence[NewEvent]
+    outbox: Sequence[OutboxMessage]
+    processed: Sequence[Processed]
+    tracking: Optional[Tracking]
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to write at all (the caller may still want a version check)."""
+        return not (self.events or self.outbox or self.processed or self.tracking)
+
+    @property
+    def checks_version(self) -> bool:
+        return self.stream_id is not None and self.expected_version is not None
+
+    @property
+    def processed_keys(self) -> List[str]:
+        return [p.key for p in self.processed]
+
+    def record(self, first_position: int) -> List[RecordedEvent]:
+        """The commit's events as they will be stored from `first_position` on."""
+        base = self.expected_version or 0
+        return [
+            RecordedEvent(
+                id=e.id,
+                stream_id=self.stream_id,  # type: ignore[arg-type]  # checked in prepare()
+                version=base + i + 1,
+                position=first_position + i,
+                type=e.type,
+                schema_version=e.schema_version,
+                # As a read gives them back: UTC, and data the caller cannot change later.
+                occurred_at=e.occurred_at.astimezone(timezone.utc),
+                data=dict(e.data),
+                actor=e.actor,
+                agency=e.agency,
+                correlation_id=e.correlation_id,
+                causation_id=e.causation_id,
+            )
+            for i, e in enumerate(self.events)
+        ]
+
+
+def prepare(
+    stream_id: Optional[str],
+    expected_version: Optional[int],
+    events: Sequence[NewEvent],
+    outbox: Iterable[OutboxMessage],
+    processed: Iterable[Processed],
+    tracking: Optional[Tracking],
+) -> Commit:
+    """Check everything that can be checked without the database (raise ValueError)."""
+    events = list(events)
+    outbox = list(outbox)
+    processed = list(processed)
+    if events:
+        if not isinstance(stream_id, str) or not stream_id:
+            raise ValueError("events need a stream_id")
+    if expected_version is not None:
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            raise ValueError(f"expected_version must be an int, got {expected_version!r}")
+        if expected_version < NO_STREAM:
+            raise ValueError(f"expected_version must be >= {NO_STREAM}")
+    elif events:
+        raise ValueError("events need an expected_version (NO_STREAM for a new stream)")
+    for e in events:
+        if not isinstance(e, NewEvent):
+            raise ValueError(f"not a NewEvent: {e!r}")
+        format_time(e.occurred_at)  # naive datetimes are refused before anything is written
+    _no_repeats([e.id for e in events], "event id")
+    _no_repeats([p.key for p in processed], "processed key")
+    if tracking is not None and (not tracking.name or isinstance(tracking.position, bool)
+                                 or not isinstance(tracking.position, int)):
+        raise ValueError(f"bad tracking record {tracking!r}")
+    return Commit(stream_id, expected_version, events, outbox, processed, tracking)
+
+
+def _no_repeats(values: List[str], what: str) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} {v!r} appears twice in one commit")
+        seen.add(v)
+
+
+def event_messages(exchange: str, recorded: Sequence[RecordedEvent]) -> List[OutboxMessage]:
+    """One outbox message per event: the event itself, published on the service's exchange."""
+    return [
+        OutboxMessage(exchange=exchange, routing_key=e.type, body=e.to_dict(), message_id=e.id)
+        for e in recorded
+    ]
+
+
+def tracking_key(tracking: Tracking) -> str:
+    """The key a DuplicateMessage carries for an already tracked position."""
+    return f"tracking:{tracking.name}@{tracking.position}"
+
+
+def dumps(value: Any) -> str:
+    """JSON for the database: compact, non-ASCII kept readable."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: Optional[str]) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def plain(value: Optional[Mapping[str, Any]]) -> dict:
+    """Dead-letter properties come from the broker and may hold anything: keep what JSON
+    can say, stringify the rest, so parking (the last resort) never fails on a type."""
+    return json.loads(json.dumps(dict(value or {}), default=str))

@@ -1,0 +1,160 @@
+"""The event store port: what every service's store does, whatever database is behind it.
+
+One commit = zero or more events of ONE stream, plus outbox messages, idempotency keys
+and at most one tracking record, written atomically: all of it is durable or none is.
+
+Guarantees every adapter must give (proved by gm_kernel.testing.StoreContract):
+- optimistic concurrency on (stream_id, version): `expected_version` must equal the
+  stream's current version (0 = the stream must not exist yet), else ConcurrencyError;
+- positions are service-wide, start at 1, gap-free, and become visible in order: a reader
+  of `read_log` never sees position n+1 before n;
+- each event is also queued in the outbox (exchange `<service>.events`, routing key the
+  event type, body `RecordedEvent.to_dict()`), so nothing committed stays unpublished;
+- a `Processed.key` or a `Tracking` (name, position) already recorded makes the whole
+  commit fail with DuplicateMessage, carrying the first result; nothing is written.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Iterable, List, Mapping, Optional, Sequence
+
+from ..events import (
+    DeadLetter,
+    NewEvent,
+    OutboxMessage,
+    PendingMessage,
+    Processed,
+    RecordedEvent,
+    Tracking,
+)
+from ..upcasting import Upcasters
+
+NO_STREAM = 0  # expected_version for a stream that must not exist yet
+
+
+class StoreError(Exception):
+    """Base for errors raised by an event store."""
+
+
+class ConcurrencyError(StoreError):
+    """The stream moved on since the caller read it (expected version is stale)."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int):
+        super().__init__(f"stream {stream_id!r}: expected version {expected}, found {actual}")
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+class DuplicateMessage(StoreError):
+    """The message was handled before; `result` is what was recorded then."""
+
+    def __init__(self, key: str, result: Optional[Mapping] = None):
+        super().__init__(f"already processed: {key}")
+        self.key, self.result = key, result
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached."""
+
+
+class EventStore(abc.ABC):
+    """A service's event store: streams, the service log, outbox, idempotency, dead letters."""
+
+    def __init__(self, service: str, upcasters: Optional[Upcasters] = None):
+        self.service = service
+        self.upcasters = upcasters or Upcasters()
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.service}.events"
+
+    # -- writing -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def append(
+        self,
+        stream_id: Optional[str],
+        expected_version: Optional[int],
+        events: Sequence[NewEvent] = (),
+        *,
+        outbox: Iterable[OutboxMessage] = (),
+        processed: Iterable[Processed] = (),
+        tracking: Optional[Tracking] = None,
+    ) -> List[RecordedEvent]:
+        """Write one commit atomically; return the recorded events (with positions).
+
+        `stream_id`/`expected_version` may be None only when `events` is empty (a commit
+        that only answers a message or records progress).
+        """
+
+    # -- reading -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _read_stream(self, stream_id: str, after_version: int) -> List[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    def _read_log(self, after_position: int, limit: int) -> List[RecordedEvent]: ...
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> List[RecordedEvent]:
+        """The stream's events in version order, upcast to their current schema."""
+        return [self.upcasters.upcast(e) for e in self._read_stream(stream_id, after_version)]
+
+    def read_log(self, after_position: int = 0, limit: int = 500) -> List[RecordedEvent]:
+        """At most `limit` events of the service log with position > after_position, in order."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        return [self.upcasters.upcast(e) for e in self._read_log(after_position, limit)]
+
+    @abc.abstractmethod
+    def stream_version(self, stream_id: str) -> int:
+        """Current version of the stream; 0 when it does not exist."""
+
+    @abc.abstractmethod
+    def last_position(self) -> int:
+        """Highest position in the log; 0 when empty."""
+
+    # -- idempotency and tracking ----------------------------------------------------------
+    @abc.abstractmethod
+    def processed_result(self, key: str) -> Optional[Processed]:
+        """The Processed record for `key`, or None if it was never recorded."""
+
+    @abc.abstractmethod
+    def tracked_position(self, name: str) -> int:
+        """Highest tracked position recorded under `name`; 0 when none."""
+
+    # -- outbox --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def pending_outbox(self, limit: int = 100) -> List[PendingMessage]:
+        """Unsent outbox messages, oldest commit first."""
+
+    @abc.abstractmethod
+    def mark_sent(self, outbox_ids: Iterable[str]) -> None:
+        """Mark these outbox messages published (idempotent)."""
+
+    @abc.abstractmethod
+    def outbox_backlog(self) -> int:
+        """How many outbox messages are waiting to be published."""
+
+    # -- dead letters --------------------------------------------------------------------
+    @abc.abstractmethod
+    def park(self, letter: DeadLetter) -> None:
+        """Keep a message that could not be handled (idempotent on letter.id)."""
+
+    @abc.abstractmethod
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:
+        """Parked messages, oldest first."""
+
+    @abc.abstractmethod
+    def dead_letter(self, letter_id: str) -> Optional[DeadLetter]: ...
+
+    @abc.abstractmethod
+    def remove_dead_letter(self, letter_id: str) -> bool:
+        """Forget a parked message (after replay); True if it existed."""
+
+    @abc.abstractmethod
+    def count_dead_letters(self) -> int: ...
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,408 @@
+"""SQLite event store: the embedded default (standard-library sqlite3, WAL mode).
+
+Why it is safe:
+- every `append` is ONE `BEGIN IMMEDIATE` transaction. IMMEDIATE takes the database's
+  write lock before the first read, so checks (version, processed keys, tracking) and
+  writes see the same state, and writers in other connections or other processes queue
+  behind it (busy_timeout) instead of failing half way;
+- positions are assigned inside that transaction as last_position + 1..., so they are
+  gap-free and commit in order: a reader can never see position n+1 before n;
+- `synchronous=FULL` in WAL mode syncs the WAL on every commit, so a commit that
+  `append` acknowledged survives a crash or power cut; a process killed mid-transaction
+  leaves nothing behind (the uncommitted WAL frames are ignored on the next open).
+
+One connection per store object, guarded by an RLock (a green lock under eventlet's
+monkey-patching). sqlite3 calls never yield to other green threads, so a transaction is
+never interleaved with another green thread's work; but a writer waiting on another
+PROCESS's lock blocks the whole process for up to busy_timeout.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator, List, Optional, Sequence
+
+from ..events import (
+    DeadLetter,
+    NewEvent,
+    OutboxMessage,
+    PendingMessage,
+    Processed,
+    RecordedEvent,
+    Tracking,
+    format_time,
+    parse_time,
+    utcnow,
+)
+from ..upcasting import Upcasters
+from . import _commit
+from .port import (
+    ConcurrencyError,
+    DuplicateMessage,
+    EventStore,
+    StoreError,
+    StoreUnavailable,
+)
+
+SCHEMA_VERSION = 1
+
+# Migrations by target version (PRAGMA user_version). Append, never edit a released one.
+_MIGRATIONS = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS events (
+            position       INTEGER PRIMARY KEY,      -- service-wide, gap-free, from 1
+            id             TEXT NOT NULL UNIQUE,
+            stream_id      TEXT NOT NULL,
+            version        INTEGER NOT NULL,
+            type           TEXT NOT NULL,
+            schema_version INTEGER NOT NULL,
+            occurred_at    TEXT NOT NULL,            -- RFC 3339 UTC, microseconds
+            data           TEXT NOT NULL,            -- JSON
+            actor          TEXT,
+            agency         TEXT,
+            correlation_id TEXT,
+            causation_id   TEXT,
+            UNIQUE (stream_id, version)
+        )""",
+        """CREATE TABLE IF NOT EXISTS outbox (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ids stay unique
+            position    INTEGER,                           -- the event's, if it is one
+            exchange    TEXT NOT NULL,
+            routing_key TEXT NOT NULL,
+            body        TEXT NOT NULL,                     -- JSON
+            message_id  TEXT NOT NULL,
+            headers     TEXT NOT NULL,                     -- JSON
+            created_at  TEXT NOT NULL,
+            sent_at     TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL",
+        """CREATE TABLE IF NOT EXISTS processed (
+            key         TEXT PRIMARY KEY,
+            result      TEXT,                              -- JSON, NULL for no result
+            recorded_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS tracking (
+            name     TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (name, position)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS dead_letters (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            id          TEXT NOT NULL UNIQUE,
+            source      TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            body        BLOB NOT NULL,
+            routing_key TEXT,
+            properties  TEXT NOT NULL,                     -- JSON
+            parked_at   TEXT NOT NULL,
+            attempts    INTEGER NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS dead_letters_order ON dead_letters (parked_at, seq)",
+    ],
+}
+
+_EVENT_COLUMNS = ("position, id, stream_id, version, type, schema_version, occurred_at, data, "
+                  "actor, agency, correlation_id, causation_id")
+
+
+def _translated(method):
+    """Report a database that cannot be used (locked past busy_timeout, unreadable file,
+    closed handle) as StoreUnavailable, the port's word for it."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        except sqlite3.ProgrammingError as exc:
+            if self._conn is None or "closed" in str(exc):
+                raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+            raise
+
+    return wrapper
+
+
+class SQLiteEventStore(EventStore):
+    """An event store in one SQLite file (or ":memory:")."""
+
+    def __init__(self, path: str | os.PathLike, service: str,
+                 upcasters: Optional[Upcasters] = None, *, busy_timeout: float = 30.0):
+        super().__init__(service, upcasters)
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._conn: Optional[sqlite3.Connection] = None
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3 would
+            # otherwise open deferred transactions behind our back).
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() not in ("wal", "memory"):
+                raise StoreError(f"sqlite {self.path}: cannot use WAL mode (got {mode})")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.OperationalError as exc:
+            self._close_quietly()
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(f"sqlite {self.path}: store is closed")
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its first statement."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"sqlite {self.path}: schema version {current} is newer than "
+                                 f"this code ({SCHEMA_VERSION}); upgrade gm_kernel")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+
+    def schema_version(self) -> int:
+        """The schema version of the open database (PRAGMA user_version)."""
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writing -------------------------------------------------------------------------
+    @_translated
+    def append(
+        self,
+        stream_id: Optional[str],
+        expected_version: Optional[int],
+        events: Sequence[NewEvent] = (),
+        *,
+        outbox: Iterable[OutboxMessage] = (),
+        processed: Iterable[Processed] = (),
+        tracking: Optional[Tracking] = None,
+    ) -> List[RecordedEvent]:
+        commit = _commit.prepare(stream_id, expected_version, events, outbox, processed, tracking)
+        if commit.is_empty and not commit.checks_version:
+            return []
+        with self._write() as db:
+            # Duplicates first: a redelivered message is answered as a duplicate even if
+            # its stream has moved on since (the port: it "makes the whole commit fail").
+            self._refuse_duplicates(db, commit)
+            if commit.checks_version:
+                actual = self._version(db, commit.stream_id)
+                if actual != commit.expected_version:
+                    raise ConcurrencyError(commit.stream_id, commit.expected_version, actual)
+            first = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0] + 1
+            recorded = commit.record(first)
+            self._insert(db, commit, recorded)
+        return recorded
+
+    def _refuse_duplicates(self, db: sqlite3.Connection, commit: _commit.Commit) -> None:
+        keys = commit.processed_keys
+        if keys:
+            marks = ",".join("?" * len(keys))
+            found = dict(db.execute(f"SELECT key, result FROM processed WHERE key IN ({marks})",
+                                    keys).fetchall())
+            for key in keys:  # the commit's first key that was recorded before
+                if key in found:
+                    raise DuplicateMessage(key, _commit.loads(found[key]))
+        t = commit.tracking
+        if t is not None and db.execute("SELECT 1 FROM tracking WHERE name = ? AND position = ?",
+                                        (t.name, t.position)).fetchone():
+            raise DuplicateMessage(_commit.tracking_key(t), None)
+
+    def _insert(self, db: sqlite3.Connection, commit: _commit.Commit,
+                recorded: List[RecordedEvent]) -> None:
+        now = format_time(utcnow())
+        try:
+            db.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(e.position, e.id, e.stream_id, e.version, e.type, e.schema_version,
+                  format_time(e.occurred_at), _commit.dumps(dict(e.data)), e.actor, e.agency,
+                  e.correlation_id, e.causation_id) for e in recorded])
+        except sqlite3.IntegrityError as exc:
+            # Version and position were checked under the write lock: only the event id
+            # can clash, i.e. the caller reused a NewEvent already stored.
+            raise StoreError(f"event id already recorded: {exc}") from exc
+        messages = [(e.position, m) for e, m in
+                    zip(recorded, _commit.event_messages(self.events_exchange, recorded))]
+        messages += [(None, m) for m in commit.outbox]
+        db.executemany(
+            "INSERT INTO outbox (position, exchange, routing_key, body, message_id, headers, "
+            "created_at) VALUES (?,?,?,?,?,?,?)",
+            [(pos, m.exchange, m.routing_key, _commit.dumps(dict(m.body)), m.message_id,
+              _commit.dumps(dict(m.headers)), now) for pos, m in messages])
+        db.executemany(
+            "INSERT INTO processed (key, result, recorded_at) VALUES (?,?,?)",
+            [(p.key, None if p.result is None else _commit.dumps(dict(p.result)), now)
+             for p in commit.processed])
+        if commit.tracking is not None:
+            db.execute("INSERT INTO tracking (name, position) VALUES (?,?)",
+                       (commit.tracking.name, commit.tracking.position))
+
+    # -- reading -------------------------------------------------------------------------
+    @staticmethod
+    def _version(db: sqlite3.Connection, stream_id: str) -> int:
+        return db.execute("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
+                          (stream_id,)).fetchone()[0]
+
+    @staticmethod
+    def _event(row) -> RecordedEvent:
+        (position, id_, stream_id, version, type_, schema_version, occurred_at, data,
+         actor, agency, correlation_id, causation_id) = row
+        return RecordedEvent(
+            id=id_, stream_id=stream_id, version=version, position=position, type=type_,
+            schema_version=schema_version, occurred_at=parse_time(occurred_at),
+            data=_commit.loads(data), actor=actor, agency=agency,
+            correlation_id=correlation_id, causation_id=causation_id)
+
+    def _query(self, sql: str, params=()) -> list:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    @_translated
+    def _read_stream(self, stream_id: str, after_version: int) -> List[RecordedEvent]:
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ? "
+                           "AND version > ? ORDER BY version", (stream_id, after_version))
+        return [self._event(r) for r in rows]
+
+    @_translated
+    def _read_log(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
+                           "ORDER BY position LIMIT ?", (after_position, limit))
+        return [self._event(r) for r in rows]
+
+    @_translated
+    def stream_version(self, stream_id: str) -> int:
+        with self._lock:
+            return self._version(self._db, stream_id)
+
+    @_translated
+    def last_position(self) -> int:
+        return self._query("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    # -- idempotency and tracking ----------------------------------------------------------
+    @_translated
+    def processed_result(self, key: str) -> Optional[Processed]:
+        rows = self._query("SELECT result FROM processed WHERE key = ?", (key,))
+        return Processed(key, _commit.loads(rows[0][0])) if rows else None
+
+    @_translated
+    def tracked_position(self, name: str) -> int:
+        return self._query("SELECT COALESCE(MAX(position), 0) FROM tracking WHERE name = ?",
+                           (name,))[0][0]
+
+    # -- outbox --------------------------------------------------------------------------
+    @_translated
+    def pending_outbox(self, limit: int = 100) -> List[PendingMessage]:
+        rows = self._query("SELECT id, exchange, routing_key, body, message_id, headers "
+                           "FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,))
+        return [PendingMessage(outbox_id=str(i), exchange=x, routing_key=rk,
+                               body=_commit.loads(b), message_id=mid, headers=_commit.loads(h))
+                for i, x, rk, b, mid, h in rows]
+
+    @_translated
+    def mark_sent(self, outbox_ids: Iterable[str]) -> None:
+        ids = []
+        for raw in outbox_ids:
+            try:
+                ids.append(int(raw))
+            except (TypeError, ValueError):
+                raise ValueError(f"not an outbox id of this store: {raw!r}") from None
+        if not ids:
+            return
+        now = format_time(utcnow())
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                           [(now, i) for i in ids])
+
+    @_translated
+    def outbox_backlog(self) -> int:
+        return self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0]
+
+    # -- dead letters --------------------------------------------------------------------
+    @_translated
+    def park(self, letter: DeadLetter) -> None:
+        # Parking the same message again (it failed again after a replay) keeps its place
+        # in the list and records the latest reason and attempt count.
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO dead_letters (id, source, reason, body, routing_key, properties, "
+                "parked_at, attempts) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "source = excluded.source, reason = excluded.reason, body = excluded.body, "
+                "routing_key = excluded.routing_key, properties = excluded.properties, "
+                "attempts = excluded.attempts",
+                (letter.id, letter.source, letter.reason, bytes(letter.body), letter.routing_key,
+                 _commit.dumps(_commit.plain(letter.properties)), format_time(letter.parked_at),
+                 letter.attempts))
+
+    _LETTER_COLUMNS = "id, source, reason, body, routing_key, properties, parked_at, attempts"
+
+    @staticmethod
+    def _letter(row) -> DeadLetter:
+        id_, source, reason, body, routing_key, properties, parked_at, attempts = row
+        return DeadLetter(id=id_, source=source, reason=reason, body=bytes(body),
+                          routing_key=routing_key, properties=_commit.loads(properties),
+                          parked_at=parse_time(parked_at), attempts=attempts)
+
+    @_translated
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:
+        rows = self._query(f"SELECT {self._LETTER_COLUMNS} FROM dead_letters "
+                           "ORDER BY parked_at, seq LIMIT ? OFFSET ?", (limit, offset))
+        return [self._letter(r) for r in rows]
+
+    @_translated
+    def dead_letter(self, letter_id: str) -> Optional[DeadLetter]:
+        rows = self._query(f"SELECT {self._LETTER_COLUMNS} FROM dead_letters WHERE id = ?",
+                           (letter_id,))
+        return self._letter(rows[0]) if rows else None
+
+    @_translated
+    def remove_dead_letter(self, letter_id: str) -> bool:
+        with self._write() as db:
+            return db.execute("DELETE FROM dead_letters WHERE id = ?", (letter_id,)).rowcount > 0
+
+    @_translated
+    def count_dead_letters(self) -> int:
+        return self._query("SELECT COUNT(*) FROM dead_letters")[0][0]
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @_translated
+    def ping(self) -> None:
+        self._query("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def __repr__(self) -> str:
+        return f"SQLiteEventStore({self.path!r}, service={self.service!r})"

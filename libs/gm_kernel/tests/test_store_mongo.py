@@ -1,0 +1,193 @@
+"""MongoDB adapter on mongomock: the shared contract, the races its unique indexes settle
+(simulated: mongomock's inserts are not thread-safe), and mongomock's own limits."""
+from __future__ import annotations
+
+import mongomock
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from gm_kernel import (
+    NO_STREAM,
+    ConcurrencyError,
+    DuplicateMessage,
+    NewEvent,
+    OutboxMessage,
+    Processed,
+    StoreError,
+    Tracking,
+)
+from gm_kernel.store.mongo import MongoEventStore
+from gm_kernel.testing import StoreContract
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def ev(**data) -> NewEvent:
+    return NewEvent("Tick", data)
+
+
+class TestMongoStore(StoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self):
+        self.client = mongomock.MongoClient()  # one in-memory server per test
+
+    def make_store(self, service="svc", upcasters=None):
+        return MongoEventStore(self.client.get_database(f"gm_{service}"), service, upcasters)
+
+
+@pytest.fixture
+def db():
+    return mongomock.MongoClient().get_database("gm_svc")
+
+
+def test_commit_documents(db):
+    store = MongoEventStore(db, "svc")
+    store.append("s", NO_STREAM, [ev(i=0), ev(i=1)], processed=[Processed("k", {"r": 1})],
+                 tracking=Tracking("c:src", 4))
+    store.append(None, None, outbox=[OutboxMessage("gm.outbound", "ack", {})])
+    first, second = db.commits.find().sort("committed_at", 1)
+    assert first["_id"] == 1 and first["position_end"] == 2
+    assert (first["stream_id"], first["version_start"], first["version_end"]) == ("s", 1, 2)
+    assert [e["position"] for e in first["events"]] == [1, 2]
+    assert first["processed_keys"] == ["k"] and first["tracking"] == {"name": "c:src", "position": 4}
+    assert first["pending"] is True and first["outbox_count"] == 2
+    assert second["_id"].startswith("m:")
+    for field in ("stream_id", "version_start", "position_end", "events", "processed_keys",
+                  "tracking"):
+        assert field not in second  # so the partial unique indexes skip it
+    store.append(None, None, outbox=[OutboxMessage("gm.outbound", "ack", {})])  # no clash
+
+
+def test_unique_indexes(db):
+    MongoEventStore(db, "svc")
+    info = db.commits.index_information()
+    for name in ("stream_version", "processed_keys", "tracking", "event_ids"):
+        assert info[name]["unique"] and info[name]["partialFilterExpression"], name
+    MongoEventStore(db, "svc")  # reopening does not fail on existing indexes
+
+
+def test_commit_is_marked_sent_when_all_its_messages_are(db):
+    store = MongoEventStore(db, "svc")
+    store.append("s", NO_STREAM, [ev(i=0), ev(i=1)])
+    ids = [m.outbox_id for m in store.pending_outbox()]
+    assert ids == ["1:0", "1:1"]
+    store.mark_sent(ids[:1])
+    assert db.commits.find_one({"_id": 1})["pending"] is True
+    store.mark_sent(ids[1:])
+    assert db.commits.find_one({"_id": 1})["pending"] is False
+    with pytest.raises(ValueError):
+        store.mark_sent(["not-an-id"])
+
+
+# -- races, forced: the other writer commits between our checks and our insert ---------
+def test_taken_position_is_retried(db, monkeypatch):
+    a, b = MongoEventStore(db, "svc"), MongoEventStore(db, "svc")
+    a.append("a", NO_STREAM, [ev(i=0)])
+    real = MongoEventStore._write_position
+    calls = []
+
+    def stale_once(self):
+        position = real(self)
+        if not calls:  # b writes after we read the end of the log
+            calls.append(position)
+            b.append("b", NO_STREAM, [ev(i=1), ev(i=2)])
+        return position
+
+    monkeypatch.setattr(MongoEventStore, "_write_position", stale_once)
+    [recorded] = a.append("a", 1, [ev(i=3)])
+    assert recorded.position == 4
+    assert [e.position for e in a.read_log()] == [1, 2, 3, 4]
+
+
+def test_position_retries_are_bounded(db, monkeypatch):
+    store = MongoEventStore(db, "svc")
+    store.append("a", NO_STREAM, [ev()])
+    monkeypatch.setattr(MongoEventStore, "_write_position", lambda self: 0)
+    monkeypatch.setattr(MongoEventStore, "max_position_attempts", 3)
+    with pytest.raises(StoreError, match="3 attempts"):
+        store.append("b", NO_STREAM, [ev()])
+    assert store.last_position() == 1
+
+
+def test_version_race_is_a_concurrency_error(db, monkeypatch):
+    store = MongoEventStore(db, "svc")
+    store.append("s", NO_STREAM, [ev()])
+    real = MongoEventStore._stream_version_for_write
+    reads = []
+
+    def stale_once(self, stream_id):  # the other writer committed v1 after we looked
+        reads.append(stream_id)
+        return 0 if len(reads) == 1 else real(self, stream_id)
+
+    monkeypatch.setattr(MongoEventStore, "_stream_version_for_write", stale_once)
+    with pytest.raises(ConcurrencyError) as info:  # the (stream_id, version_start) index
+        store.append("s", NO_STREAM, [ev()])
+    assert (info.value.expected, info.value.actual) == (0, 1)
+    assert store.last_position() == 1
+
+
+def test_processed_race_is_a_duplicate(db, monkeypatch):
+    store = MongoEventStore(db, "svc")
+    store.append("s", NO_STREAM, [ev()], processed=[Processed("k", {"first": True})])
+    checks = []
+    real = MongoEventStore._refuse_duplicates
+
+    def skip_first_check(self, commit):
+        checks.append(commit)
+        if len(checks) > 1:  # the re-check after the duplicate-key error is real
+            real(self, commit)
+
+    monkeypatch.setattr(MongoEventStore, "_refuse_duplicates", skip_first_check)
+    with pytest.raises(DuplicateMessage) as info:
+        store.append("t", NO_STREAM, [ev()], processed=[Processed("k")])
+    assert info.value.result == {"first": True}
+    assert store.last_position() == 1
+
+
+def test_tracking_race_is_a_duplicate(db, monkeypatch):
+    store = MongoEventStore(db, "svc")
+    store.append(None, None, tracking=Tracking("c:src", 1))
+    real = MongoEventStore._refuse_duplicates
+    checks = []
+
+    def skip_first_check(self, commit):
+        checks.append(commit)
+        if len(checks) > 1:
+            real(self, commit)
+
+    monkeypatch.setattr(MongoEventStore, "_refuse_duplicates", skip_first_check)
+    with pytest.raises(DuplicateMessage):
+        store.append("s", NO_STREAM, [ev()], tracking=Tracking("c:src", 1))
+    assert store.last_position() == 0
+
+
+def test_read_log_never_skips_a_gap(db):
+    """Belt and braces: should a read ever miss a commit, stop before the gap."""
+    store = MongoEventStore(db, "svc")
+    store.append("a", NO_STREAM, [ev()])
+    store.append("b", NO_STREAM, [ev(), ev()])
+    store.append("c", NO_STREAM, [ev()])
+    db.commits.delete_one({"_id": 2})  # as if positions 2-3 were not visible yet
+    assert [e.position for e in store.read_log()] == [1]
+    assert store.read_log(3) == store.read_log(3, 10)
+    assert [e.position for e in store.read_log(3)] == [4]
+
+
+# -- what mongomock does not do (if these start failing, mongomock got better) ----------
+def test_mongomock_does_not_enforce_unique_values_inside_arrays():
+    col = mongomock.MongoClient().db.c
+    col.create_index([("keys", 1)], unique=True,
+                     partialFilterExpression={"keys": {"$exists": True}})
+    col.insert_one({"_id": 1, "keys": ["a", "b"]})
+    col.insert_one({"_id": 2, "keys": ["c", "b"]})  # the server refuses this one
+    with pytest.raises(DuplicateKeyError):
+        col.insert_one({"_id": 3, "keys": ["a", "b"]})  # only whole arrays are compared
+
+
+def test_duplicate_inside_key_lists_is_caught_without_the_index(db):
+    """So the adapter's checks, not the index, catch it on mongomock."""
+    store = MongoEventStore(db, "svc")
+    store.append(None, None, processed=[Processed("a"), Processed("b", {"r": "b"})])
+    with pytest.raises(DuplicateMessage) as info:
+        store.append(None, None, processed=[Processed("c"), Processed("b")])
+    assert info.value.key == "b"

@@ -1,0 +1,189 @@
+"""SQLite adapter: the shared contract, plus what only a file shared by processes can show."""
+from __future__ import annotations
+
+import multiprocessing
+import random
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+
+from gm_kernel import NO_STREAM, NewEvent, StoreError, StoreUnavailable
+from gm_kernel.store.sqlite import SCHEMA_VERSION, SQLiteEventStore
+from gm_kernel.testing import StoreContract
+from gm_kernel.testing.store_workers import append_concurrently, append_until_killed
+
+pytestmark = pytest.mark.timeout(120)
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class TestSQLiteStore(StoreContract):
+    def make_store(self, service="svc", upcasters=None):
+        return SQLiteEventStore(self.tmp_path / f"{service}.db", service, upcasters)
+
+
+def _assert_whole_and_gap_free(store: SQLiteEventStore) -> int:
+    """Every commit all there or not at all; positions 1..N; versions contiguous."""
+    log = store.read_log(0, 10**6)
+    assert [e.position for e in log] == list(range(1, len(log) + 1))
+    commits = defaultdict(list)
+    for e in log:
+        key = (e.data.get("worker"), e.data.get("run"), e.data["commit"])
+        commits[key].append(e)
+    for key, events in commits.items():
+        size = events[0].data["size"]
+        assert [e.data["i"] for e in events] == list(range(size)), key
+        positions = [e.position for e in events]
+        assert positions == list(range(positions[0], positions[0] + size)), key
+    streams = defaultdict(list)
+    for e in log:
+        streams[e.stream_id].append(e.version)
+    for stream, versions in streams.items():
+        assert versions == list(range(1, len(versions) + 1)), stream
+    return len(log)
+
+
+# -- processes and threads ---------------------------------------------------------------
+def test_two_processes_append_gap_free(tmp_path):
+    path = str(tmp_path / "svc.db")
+    SQLiteEventStore(path, "svc").close()  # schema exists before the race starts
+    go = SPAWN.Event()
+    procs = [SPAWN.Process(target=append_concurrently, args=(f"sqlite:///{path}", w, 300, go))
+             for w in range(2)]
+    for p in procs:
+        p.start()
+    go.set()
+    for p in procs:
+        p.join(100)
+    assert [p.exitcode for p in procs] == [0, 0]
+    store = SQLiteEventStore(path, "svc")
+    try:
+        total = _assert_whole_and_gap_free(store)
+        commits = {(e.data["worker"], e.data["commit"]) for e in store.read_log(0, 10**6)}
+        assert len(commits) == 600
+        assert store.outbox_backlog() == total == store.last_position()
+    finally:
+        store.close()
+
+
+def test_killed_writer_leaves_only_whole_commits(tmp_path):
+    path = str(tmp_path / "svc.db")
+    watcher = SQLiteEventStore(path, "svc")
+    try:
+        for run in range(3):
+            start = watcher.last_position()
+            child = SPAWN.Process(target=append_until_killed, args=(f"sqlite:///{path}", run))
+            child.start()
+            deadline = time.monotonic() + 60
+            while watcher.last_position() < start + 60:  # well into its loop
+                assert child.is_alive() and time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(random.uniform(0, 0.05))
+            child.kill()  # SIGKILL: no cleanup, quite possibly inside a transaction
+            child.join(10)
+            assert child.exitcode == -9
+
+            reopened = SQLiteEventStore(path, "svc")
+            try:
+                total = _assert_whole_and_gap_free(reopened)
+                assert total > start
+                log = reopened.read_log(0, 10**6)
+                commits = {e.data["commit"] for e in log if e.data["run"] == run}
+                assert commits == set(range(len(commits)))  # no commit lost mid-sequence
+                for n in commits:  # processed key and extra message went with the events
+                    assert reopened.processed_result(f"r{run}-c{n}").result == {"commit": n}
+                assert reopened.processed_result(f"r{run}-c{len(commits)}") is None
+                extra = [m for m in reopened.pending_outbox(10**6) if m.routing_key == "tick"]
+                assert sum(1 for m in extra if m.body["run"] == run) == len(commits)
+                assert reopened.outbox_backlog() == total + len(extra)
+                assert reopened._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            finally:
+                reopened.close()
+    finally:
+        watcher.close()
+
+
+def test_two_connections_in_threads(tmp_path):
+    path = tmp_path / "svc.db"
+    stores = [SQLiteEventStore(path, "svc") for _ in range(2)]
+    errors = []
+
+    def writer(w: int) -> None:
+        try:
+            for n in range(100):
+                stores[w].append(f"t{w}", n * 2, [
+                    NewEvent("Tick", {"worker": w, "commit": n, "i": i, "size": 2})
+                    for i in range(2)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert not errors
+        assert _assert_whole_and_gap_free(stores[0]) == 400
+    finally:
+        for s in stores:
+            s.close()
+
+
+# -- file, schema and settings -----------------------------------------------------------
+def test_wal_full_sync_and_schema_version(tmp_path):
+    store = SQLiteEventStore(tmp_path / "svc.db", "svc")
+    try:
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+        assert store.schema_version() == SCHEMA_VERSION
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"events", "outbox", "processed", "tracking", "dead_letters"} <= tables
+    finally:
+        store.close()
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "svc.db"
+    SQLiteEventStore(path, "svc").close()
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteEventStore(path, "svc")
+
+
+def test_locked_database_is_unavailable(tmp_path):
+    path = tmp_path / "svc.db"
+    store = SQLiteEventStore(path, "svc", busy_timeout=0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            store.append("s", NO_STREAM, [NewEvent("T", {})])
+        blocker.execute("ROLLBACK")
+        store.append("s", NO_STREAM, [NewEvent("T", {})])
+        assert store.last_position() == 1
+    finally:
+        blocker.close()
+        store.close()
+
+
+def test_unopenable_file_is_unavailable(tmp_path):
+    with pytest.raises(StoreUnavailable):
+        SQLiteEventStore(tmp_path / "missing-dir" / "svc.db", "svc")
+
+
+def test_in_memory(tmp_path):
+    store = SQLiteEventStore(":memory:", "svc")
+    try:
+        store.append("s", NO_STREAM, [NewEvent("T", {})])
+        assert store.last_position() == 1
+    finally:
+        store.close()
