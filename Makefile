@@ -1,0 +1,38 @@
+# Grand Mediation Linkage — the two commands: `make run` and `make test`.
+# Each target creates (or reuses) the virtualenv under .venv itself.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform \
+            services/intake services/assignment services/mediation services/reporting
+
+# Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
+export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
+
+.PHONY: install run test bench contracts clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# --no-deps: our own packages come from this checkout, never from an index.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(foreach p,$(PACKAGES),-e $(p))
+	touch $(STAMP)
+
+run: install
+	$(PY) -m gm_platform.supervise
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+contracts: install
+	$(PY) -m gm_contracts.asyncapi --out docs/asyncapi.yaml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

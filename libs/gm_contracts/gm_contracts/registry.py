@@ -1,0 +1,70 @@
+"""Registry of the internal domain events each service publishes, by (service, type, version).
+
+A service declares the marshmallow schema of each event it publishes:
+
+    @register_event("intake", "case_registered")
+    class CaseRegistered(Schema):
+        ...
+
+and adds the module holding those declarations to `EVENT_MODULES`, so the AsyncAPI
+document lists them under the `<service>.events` channel.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, TypeVar
+
+from marshmallow import Schema
+
+#: Modules that register domain events. Edit this list (no environment lookups: the
+#: generated document must be the same on every machine).
+EVENT_MODULES: list[str] = []
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+_EVENTS: dict[tuple[str, str, int], type[Schema]] = {}
+
+S = TypeVar("S", bound=type[Schema])
+
+
+def register_event(service: str, event_type: str, version: int = 1) -> Callable[[S], S]:
+    """Class decorator: register a Schema as `service`'s `event_type` at `version`."""
+    for label, name in (("service", service), ("event_type", event_type)):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValueError(f"{label} must be a snake_case name, got {name!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive int, got {version!r}")
+
+    def decorate(schema_cls: S) -> S:
+        if not (isinstance(schema_cls, type) and issubclass(schema_cls, Schema)):
+            raise TypeError(f"{schema_cls!r} is not a marshmallow Schema class")
+        key = (service, event_type, version)
+        existing = _EVENTS.get(key)
+        # The same class again is a module re-import; a different one is a real clash.
+        if existing is not None and _qualname(existing) != _qualname(schema_cls):
+            raise ValueError(f"{key} is already registered to {_qualname(existing)}")
+        _EVENTS[key] = schema_cls
+        return schema_cls
+
+    return decorate
+
+
+def event_schema(service: str, event_type: str, version: int = 1) -> type[Schema]:
+    """The registered schema class; KeyError when there is none."""
+    try:
+        return _EVENTS[(service, event_type, version)]
+    except KeyError:
+        raise KeyError(f"no event schema registered for {(service, event_type, version)}") from None
+
+
+def all_events() -> dict[tuple[str, str, int], type[Schema]]:
+    """Every registered event, sorted by (service, type, version)."""
+    return dict(sorted(_EVENTS.items()))
+
+
+def unregister_event(service: str, event_type: str, version: int = 1) -> None:
+    """Remove a registration (for tests)."""
+    _EVENTS.pop((service, event_type, version), None)
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

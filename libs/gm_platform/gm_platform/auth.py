@@ -1,0 +1,132 @@
+"""Bearer tokens, roles and region scopes (CONTRACT.md §5).
+
+Tokens live in the JSON file named by GM_TOKENS_FILE. The file is re-read when it
+changes, so operators rotate tokens without a restart. Token comparison is constant-time.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Optional, Tuple
+
+log = logging.getLogger(__name__)
+
+ROLES = ("clerk", "mediator", "leader", "analyst", "admin")
+
+
+class HttpError(Exception):
+    status = 500
+
+    def body(self) -> dict:
+        return {"error": str(self)}
+
+
+class Unauthorized(HttpError):
+    status = 401
+
+
+class Forbidden(HttpError):
+    status = 403
+
+
+class NotFound(HttpError):
+    status = 404
+
+
+class Conflict(HttpError):
+    status = 409
+
+
+class BadRequest(HttpError):
+    """400 with field-level errors: {"errors": {"<field>": ["..."]}}."""
+
+    status = 400
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid request")
+        self.errors = errors
+
+    def body(self) -> dict:
+        return {"errors": self.errors}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: Tuple[str, ...]
+    regions: Optional[Tuple[str, ...]] = None  # None: every region
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+    def may_see_region(self, region: Optional[str]) -> bool:
+        if self.regions is None:
+            return True
+        return bool(region) and any(region.startswith(r) for r in self.regions)
+
+    def require_region(self, region: Optional[str]) -> None:
+        if not self.may_see_region(region):
+            raise Forbidden("this token does not cover the case's region")
+
+
+class TokenFile:
+    def __init__(self, path: Optional[str]):
+        self.path = path
+        self._lock = threading.Lock()
+        self._mtime: Optional[float] = None
+        self._tokens: Tuple[Tuple[bytes, Principal], ...] = ()
+        if path:
+            self._reload()  # a broken file stops start-up instead of failing every request
+
+    def _reload(self) -> None:
+        with open(self.path, "rb") as fh:
+            doc = json.load(fh)
+        tokens = []
+        for i, entry in enumerate(doc.get("tokens", [])):
+            roles = tuple(entry.get("roles") or ())
+            unknown = [r for r in roles if r not in ROLES]
+            if not entry.get("token") or not entry.get("subject") or unknown:
+                raise ValueError(f"{self.path}: tokens[{i}] needs token, subject and known roles"
+                                 + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+            regions = entry.get("regions")
+            tokens.append((entry["token"].encode(), Principal(
+                subject=entry["subject"], roles=roles,
+                regions=tuple(regions) if regions else None)))
+        self._tokens = tuple(tokens)
+        self._mtime = os.stat(self.path).st_mtime
+
+    def _fresh(self) -> Tuple[Tuple[bytes, Principal], ...]:
+        if not self.path:
+            return ()
+        try:
+            if os.stat(self.path).st_mtime != self._mtime:
+                with self._lock:
+                    self._reload()
+        except (OSError, ValueError) as exc:
+            # Keep serving with the last good tokens; never echo the file's content.
+            log.error("tokens file unreadable, keeping previous tokens: %s", type(exc).__name__)
+        return self._tokens
+
+    def authenticate(self, header: Optional[str]) -> Principal:
+        if not header or not header.startswith("Bearer "):
+            raise Unauthorized("missing bearer token")
+        presented = header[len("Bearer "):].strip().encode()
+        found = None
+        for secret, principal in self._fresh():
+            # compare every entry so timing does not reveal which one matched
+            if hmac.compare_digest(secret, presented):
+                found = principal
+        if found is None:
+            raise Unauthorized("unknown token")
+        return found
+
+    def authorise(self, header: Optional[str], roles: Iterable[str]) -> Principal:
+        principal = self.authenticate(header)
+        roles = tuple(roles)
+        if roles and not principal.has_role(*roles):
+            raise Forbidden(f"needs role {' or '.join(roles)}")
+        return principal

@@ -1,0 +1,83 @@
+"""Routes every service serves: health (readiness) and metrics, both without a token."""
+from __future__ import annotations
+
+from kombu import Connection
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from werkzeug.wrappers import Response
+
+from . import metrics
+from .http import api, json_response
+from .store_provider import EventStoreProvider
+
+
+class SettingsProvider(DependencyProvider):
+    """Gives workers the service's Settings (gm_platform.config)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container.config["GM_SETTINGS"]
+
+
+class ConsumersProvider(DependencyProvider):
+    """Which of the service's queue consumers are not consuming (for readiness)."""
+
+    def get_dependency(self, worker_ctx):
+        from .consumer import QueueConsumer
+
+        return lambda: sorted(e.queue.name for e in self.container.entrypoints
+                              if isinstance(e, QueueConsumer) and not e.connected)
+
+
+def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
+    try:
+        with Connection(amqp_uri, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:
+        return False
+
+
+class PlatformService:
+    """Base of every Nameko service class: `class IntakeService(PlatformService)`."""
+
+    store = EventStoreProvider()
+    settings = SettingsProvider()
+    idle_consumers = ConsumersProvider()
+
+    @api("GET", "/health", public=True)
+    def health(self, request):
+        checks = {}
+        try:
+            self.store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["store"] = f"unreachable: {type(exc).__name__}"
+        checks["broker"] = "ok" if broker_reachable(self.settings.amqp_uri) else "unreachable"
+        idle = self.idle_consumers()
+        # Not ready until every queue is declared and consumed: before that, a message an
+        # agency publishes could find no queue bound to take it.
+        checks["consumers"] = "ok" if not idle else f"not consuming: {', '.join(idle)}"
+        healthy = all(v == "ok" for v in checks.values())
+        return json_response(
+            {"service": self.settings.service, "status": "ok" if healthy else "unavailable",
+             "checks": checks},
+            200 if healthy else 503)
+
+    @api("GET", "/metrics", public=True)
+    def metrics(self, request):
+        service = self.settings.service
+        metrics.OUTBOX_BACKLOG.labels(service).set(self.store.outbox_backlog())
+        metrics.DEAD_LETTERS.labels(service).set(self.store.count_dead_letters())
+        body, content_type = metrics.render()
+        return Response(body, status=200, content_type=content_type)
+
+    @rpc
+    def read_log(self, after_position: int = 0, limit: int = 500) -> list:
+        """This service's event log after a position, paged: how other services catch up
+        from the source even when the broker lost or never held the messages."""
+        limit = max(1, min(int(limit), 1000))
+        return [e.to_dict() for e in self.store.read_log(int(after_position), limit)]
+
+    @rpc
+    def last_position(self) -> int:
+        return self.store.last_position()

@@ -1,0 +1,83 @@
+"""12-factor configuration: every setting comes from an environment variable.
+
+The README's configuration table lists each variable read here; keep them in step.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SERVICES = ("intake", "assignment", "mediation", "reporting")
+DEFAULT_PORTS = {"intake": 8001, "assignment": 8002, "mediation": 8003, "reporting": 8004}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        return float(raw) if raw is not None else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    amqp_uri: str
+    data_dir: str
+    store_uri: str | None
+    http_host: str
+    http_port: int
+    tokens_file: str | None
+    directory_file: str
+    rules_file: str
+    timezone: str
+    shutdown_grace: float
+    relay_interval: float
+    log_level: str
+    log_format: str
+
+    @property
+    def web_address(self) -> str:
+        return f"{self.http_host}:{self.http_port}"
+
+    def nameko_config(self) -> dict:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": self.web_address,
+            "GM_SETTINGS": self,
+            # Workers per service process; SQLite serialises writes anyway.
+            "max_workers": int(_env("GM_MAX_WORKERS", "20")),
+        }
+
+
+def load(service: str) -> Settings:
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    upper = service.upper()
+    port_raw = _env(f"GM_{upper}_PORT", str(DEFAULT_PORTS[service]))
+    try:
+        port = int(port_raw)
+    except ValueError:
+        raise ValueError(f"GM_{upper}_PORT must be an integer, got {port_raw!r}") from None
+    return Settings(
+        service=service,
+        amqp_uri=_env("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
+        data_dir=_env("GM_DATA_DIR", "./var"),
+        # A per-service URI wins over the shared one; none means SQLite under GM_DATA_DIR.
+        store_uri=_env(f"GM_{upper}_STORE_URI", _env("GM_STORE_URI")),
+        http_host=_env("GM_HTTP_HOST", "0.0.0.0"),
+        http_port=port,
+        tokens_file=_env("GM_TOKENS_FILE"),
+        directory_file=_env("GM_DIRECTORY_FILE", "deploy/directory.yaml"),
+        rules_file=_env("GM_RULES_FILE", "deploy/rules.yaml"),
+        timezone=_env("GM_TIMEZONE", "Asia/Shanghai"),
+        shutdown_grace=_float("GM_SHUTDOWN_GRACE", 8.0),
+        relay_interval=_float("GM_RELAY_INTERVAL", 0.5),
+        log_level=_env("GM_LOG_LEVEL", "INFO").upper(),
+        log_format=_env("GM_LOG_FORMAT", "json"),
+    )

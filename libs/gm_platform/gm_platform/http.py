@@ -1,0 +1,128 @@
+"""The one HTTP entrypoint every route uses: authentication first, JSON in and out.
+
+`@api("POST", "/cases", roles=("clerk",))` checks the bearer token and role before any
+service code runs and passes the `principal`; `public=True` is the explicit exception
+(health, metrics). Errors become the bodies CONTRACT.md §5 defines; nothing else leaks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from functools import partial
+from typing import Any, Optional
+
+from eventlet.event import Event
+from marshmallow import Schema, ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
+
+from gm_kernel import ConcurrencyError, DomainError
+
+from . import metrics
+# Handlers raise these to get CONTRACT.md §5's status codes.
+from .auth import (  # noqa: F401
+    BadRequest, Conflict, Forbidden, HttpError, NotFound, Principal, TokenFile, Unauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+_token_files: dict = {}
+
+
+def token_file(path: Optional[str]) -> TokenFile:
+    if path not in _token_files:
+        _token_files[path] = TokenFile(path)
+    return _token_files[path]
+
+
+def json_response(payload: Any, status: int = 200, headers: Optional[dict] = None) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False, default=str), status=status,
+                    headers=headers, mimetype="application/json")
+
+
+def load_body(request, schema: Schema) -> dict:
+    """Parse and validate a JSON body; any problem is a 400 with field-level errors."""
+    raw = request.get_data(cache=True)
+    try:
+        doc = json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest({"_body": ["body must be UTF-8 JSON"]}) from None
+    if not isinstance(doc, dict):
+        raise BadRequest({"_body": ["body must be a JSON object"]})
+    try:
+        return schema.load(doc)
+    except ValidationError as exc:
+        raise BadRequest(_flatten(exc.normalized_messages())) from None
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict:
+    """{"parties": {0: {"name": [..]}}} -> {"parties.0.name": [..]}."""
+    out: dict = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = "_body" if key == "_schema" else str(key)
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, dict):
+                out.update(_flatten(value, path))
+            else:
+                out[path] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    else:
+        out[prefix or "_body"] = [str(messages)]
+    return out
+
+
+class ApiHandler(HttpRequestHandler):
+    def __init__(self, method: str, url: str, roles=(), public: bool = False, **kwargs):
+        self.roles = tuple(roles)
+        self.public = public
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        request.shallow = False
+        started = time.perf_counter()
+        service = self.container.service_name
+        try:
+            args, kwargs = self.get_entrypoint_parameters(request)
+            if not self.public:
+                settings = self.container.config["GM_SETTINGS"]
+                kwargs["principal"] = token_file(settings.tokens_file).authorise(
+                    request.headers.get("Authorization"), self.roles)
+            event = Event()
+            self.container.spawn_worker(
+                self, args, kwargs,
+                context_data={"correlation_id": request.headers.get("X-Correlation-Id")},
+                handle_result=partial(self.handle_result, event))
+            response = self.response_from_result(event.wait())
+        except Exception as exc:
+            response = self.response_from_exception(exc)
+        metrics.HTTP_REQUESTS.labels(service, request.method, self.url,
+                                     str(response.status_code)).inc()
+        metrics.HANDLER_SECONDS.labels(service, self.method_name).observe(
+            time.perf_counter() - started)
+        return response
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        status = 200
+        if isinstance(result, tuple):
+            status, result = result
+        return json_response(result, status)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, HttpError):
+            return json_response(exc.body(), exc.status)
+        if isinstance(exc, ValidationError):
+            return json_response({"errors": _flatten(exc.normalized_messages())}, 400)
+        if isinstance(exc, (DomainError, ConcurrencyError)):
+            return json_response({"error": str(exc)}, 409)
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error in %s (incident %s)", self.method_name, incident,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        return json_response({"error": "internal error", "incident": incident}, 500)
+
+
+api = ApiHandler.decorator
+

@@ -1,0 +1,158 @@
+"""Outbox relay: publishes committed outbox messages, then marks them sent.
+
+The broker is a notification path, not the store. A message is marked sent only after
+the broker confirmed it (publisher confirms), so a crash between publish and mark-sent
+re-sends it after restart: at most a duplicate, which consumers ignore by message id.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+from kombu import Connection, Exchange, Producer
+
+from gm_kernel import EventStore
+
+from . import metrics, topology
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: EventStore,
+        amqp_uri: str,
+        *,
+        batch_size: int = 200,
+        idle_wait: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.store = store
+        self.amqp_uri = amqp_uri
+        self.batch_size = batch_size
+        self.idle_wait = idle_wait
+        self._sleep = sleep
+        self._conn: Optional[Connection] = None
+        self._producer: Optional[Producer] = None
+        self._declared: set = set()
+        self._wake = threading.Event()
+        self._stopping = False
+        self.connected = False
+
+    # -- driving -------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Tell the relay a commit just landed (saves waiting for the next poll)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def run(self) -> None:
+        """Publish until stop(); survive broker outages with back-off."""
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                sent = self.publish_pending()
+                backoff = 0.2
+            except Exception as exc:  # broker or store trouble: keep everything, retry
+                self._disconnect()
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                self._wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent == 0:
+                self._wait(self.idle_wait)
+
+    def flush(self, timeout: float) -> int:
+        """Publish what is pending now, for at most `timeout` seconds (graceful stop)."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        while time.monotonic() < deadline:
+            try:
+                sent = self.publish_pending()
+            except Exception as exc:
+                log.warning("outbox relay flush: %s", exc)
+                self._disconnect()
+                self._sleep(0.2)
+                continue
+            total += sent
+            if sent == 0:
+                break
+        return total
+
+    def close(self) -> None:
+        self._disconnect()
+
+    # -- one pass ------------------------------------------------------------------------
+    def publish_pending(self) -> int:
+        pending = self.store.pending_outbox(self.batch_size)
+        metrics.OUTBOX_BACKLOG.labels(self.store.service).set(self.store.outbox_backlog())
+        if not pending:
+            return 0
+        producer = self._ensure_producer()
+        sent_ids = []
+        try:
+            for msg in pending:
+                exchange = self._exchange(msg.exchange)
+                producer.publish(
+                    json.dumps(msg.body, ensure_ascii=False, separators=(",", ":")).encode(),
+                    exchange=exchange,
+                    routing_key=msg.routing_key,
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    message_id=msg.message_id,
+                    headers=dict(msg.headers),
+                    retry=False,
+                )
+                sent_ids.append(msg.outbox_id)
+        finally:
+            # Whatever the broker confirmed is marked, even if a later publish failed.
+            if sent_ids:
+                self.store.mark_sent(sent_ids)
+                metrics.OUTBOX_PUBLISHED.labels(self.store.service).inc(len(sent_ids))
+        return len(sent_ids)
+
+    def _ensure_producer(self) -> Producer:
+        if self._producer is None:
+            conn = Connection(
+                self.amqp_uri,
+                transport_options={"confirm_publish": True},
+                connect_timeout=5,
+                heartbeat=0,
+            )
+            conn.connect()
+            channel = conn.channel()
+            topology.declare_public(channel)
+            self._declared = set()
+            self._conn, self._producer = conn, Producer(channel)
+            self.connected = True
+        return self._producer
+
+    def _exchange(self, name: str) -> Exchange:
+        if name in ("gm.outbound", "gm.inbound"):
+            return topology.OUTBOUND if name == "gm.outbound" else topology.INBOUND
+        exchange = topology.events_exchange(name[: -len(".events")]) if name.endswith(
+            ".events") else Exchange(name, type="topic", durable=True)
+        if name not in self._declared:
+            exchange(self._producer.channel).declare()
+            self._declared.add(name)
+        return exchange
+
+    def _disconnect(self) -> None:
+        self.connected = False
+        conn, self._conn, self._producer = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # already broken; nothing to save
+                pass
+
+    def _wait(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()

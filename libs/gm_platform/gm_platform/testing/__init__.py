@@ -1,0 +1,1 @@
+"""Test helpers: a private RabbitMQ vhost per test, free ports, services run in-process."""

@@ -1,0 +1,1 @@
+"""Grand Mediation Linkage assignment service (see DESIGN.md §2)."""

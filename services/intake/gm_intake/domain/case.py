@@ -1,0 +1,127 @@
+"""A registered case (登记): the one record every agency and channel shares.
+
+The case stream holds the registration; what happens next (assignment, mediation) lives
+in the other services' streams, correlated by case_id.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import List, Optional, Sequence
+
+from gm_kernel import Aggregate, DomainError
+
+COLLECTIVE_HEADCOUNT = 5  # 信访工作条例 art. 20: five or more people make a collective petition
+REPEAT_WINDOW_MONTHS = 12  # local practice: same applicant, same matter, within 12 months
+
+# Internal channels beyond the HTTP ones: referrals from agencies and preventive cases
+# opened by a high-risk stability assessment (稳评).
+REFERRAL_CHANNEL = "referral"
+RISK_CHANNEL = "risk_assessment"
+
+
+@dataclass(frozen=True)
+class Party:
+    role: str
+    name: str
+    id_number: Optional[str] = None
+    phone: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class EarlierCase:
+    case_id: str
+    case_number: str
+    registered_at: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What is known about a case when it comes in, from whichever channel."""
+
+    channel: str
+    category: str
+    summary: str
+    region: str
+    parties: Sequence[Party]
+    headcount: int = 1
+    source_agency: Optional[str] = None
+    referral_id: Optional[str] = None
+    kind: Optional[str] = None
+    procedure: Optional[str] = None
+    requested_days: Optional[int] = None
+    leader: Optional[str] = None
+    screening_report_id: Optional[str] = None
+    risk_assessment_id: Optional[str] = None
+    high_risk: bool = False
+
+    @property
+    def applicant_ids(self) -> List[str]:
+        return [p.id_number.upper() for p in self.parties
+                if p.role == "applicant" and p.id_number]
+
+
+@dataclass(frozen=True)
+class Flags:
+    collective: bool
+    repeat: bool
+    key_case: bool
+    key_reasons: List[str] = field(default_factory=list)
+
+
+def decide_flags(reg: Registration, earlier: Sequence[EarlierCase]) -> Flags:
+    """Collective (5+ people), repeat (earlier cases found) and key case (重点案件: collective,
+    repeat, leader reception day or high risk) — the key ones get the full 四定四包."""
+    collective = reg.headcount >= COLLECTIVE_HEADCOUNT
+    repeat = bool(earlier)
+    reasons = [name for name, on in (
+        ("collective", collective),
+        ("repeat", repeat),
+        ("leader_reception", reg.channel == "leader_reception"),
+        ("high_risk", reg.high_risk),
+    ) if on]
+    return Flags(collective=collective, repeat=repeat, key_case=bool(reasons), key_reasons=reasons)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same calendar day `months` earlier, clamped to the month's end (31 Mar -> 28 Feb)."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last))
+
+
+def case_number(county: str, year: int, sequence: int) -> str:
+    """Human case number, unique per county and year: 410611-2026-000123."""
+    return f"{county}-{year}-{sequence:06d}"
+
+
+class Case(Aggregate):
+    stream_prefix = "case-"
+
+    def __init__(self, id: str):
+        super().__init__(id)
+        self.case_number: Optional[str] = None
+        self.registration: Optional[dict] = None
+
+    def register(self, reg: Registration, number: str, flags: Flags,
+                 earlier: Sequence[EarlierCase], registered_at: datetime, **meta) -> None:
+        if self.exists:
+            raise DomainError(f"case {self.id} is already registered")
+        data = asdict(reg)
+        data.pop("high_risk")
+        data.update(
+            case_id=self.id,
+            case_number=number,
+            collective=flags.collective,
+            repeat=flags.repeat,
+            repeat_of=[asdict(e) for e in earlier],
+            key_case=flags.key_case,
+            key_reasons=list(flags.key_reasons),
+            registered_at=registered_at.isoformat(),
+        )
+        self._record("CaseRegistered", data, occurred_at=registered_at, **meta)
+
+    def when_CaseRegistered(self, data) -> None:
+        self.case_number = data["case_number"]
+        self.registration = dict(data)

@@ -1,0 +1,76 @@
+"""Screening reports (排查) and project stability risk assessments (稳评)."""
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+from gm_kernel import Aggregate, DomainError
+
+RISK_LEVELS = ("low", "medium", "high")
+
+# Cadence from the seed: villages screen every half month, townships, districts and the
+# city every month. Half months are written YYYY-MM-H1 (days 1-15) and YYYY-MM-H2.
+_HALF_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])-H([12])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def check_period(level: str, period: str) -> Optional[str]:
+    """None when `period` fits the unit's cadence, else the reason it does not."""
+    if level == "village":
+        if not _HALF_MONTH.match(period):
+            return "a village reports per half month: YYYY-MM-H1 or YYYY-MM-H2"
+    elif not _MONTH.match(period):
+        return f"a {level} reports per month: YYYY-MM"
+    return None
+
+
+def current_period(level: str, year: int, month: int, day: int) -> str:
+    if level == "village":
+        return f"{year:04d}-{month:02d}-H{1 if day <= 15 else 2}"
+    return f"{year:04d}-{month:02d}"
+
+
+class ScreeningReport(Aggregate):
+    """One unit's report for one period; its id is `<unit>:<period>`, filed once."""
+
+    stream_prefix = "screening-"
+
+    def __init__(self, id: str):
+        super().__init__(id)
+        self.findings: list = []
+
+    def file(self, unit: str, level: str, period: str, findings: Sequence[dict],
+             filed_by: str, **meta) -> None:
+        if self.exists:
+            raise DomainError(f"{unit} already filed its report for {period}")
+        reason = check_period(level, period)
+        if reason:
+            raise ValueError(reason)
+        self._record("ScreeningReportFiled", {
+            "report_id": self.id, "unit": unit, "level": level, "period": period,
+            "findings": [dict(f) for f in findings], "finding_count": len(findings),
+            "filed_by": filed_by,
+        }, **meta)
+
+    def when_ScreeningReportFiled(self, data) -> None:
+        self.findings = list(data["findings"])
+
+
+class RiskAssessment(Aggregate):
+    """A major project's stability risk assessment; `high` opens a preventive key case."""
+
+    stream_prefix = "risk-"
+
+    def record(self, project: str, region: str, level: str, summary: str,
+               assessed_by: str, **meta) -> None:
+        if self.exists:
+            raise DomainError(f"risk assessment {self.id} is already recorded")
+        if level not in RISK_LEVELS:
+            raise ValueError(f"level must be one of {', '.join(RISK_LEVELS)}")
+        self._record("RiskAssessmentRecorded", {
+            "assessment_id": self.id, "project": project, "region": region, "level": level,
+            "summary": summary, "assessed_by": assessed_by,
+        }, **meta)
+
+    def when_RiskAssessmentRecorded(self, data) -> None:
+        self.level = data["level"]

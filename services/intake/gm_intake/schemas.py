@@ -1,0 +1,76 @@
+"""HTTP bodies of the intake API (CONTRACT.md §5), built from the contract's own fields."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
+from gm_contracts.inbound import CATEGORIES, Party, has_applicant
+
+from .domain.screening import RISK_LEVELS
+
+CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
+            "leader_reception", "screening")
+
+
+def _parties(**kw):
+    return BoundedList(fields.Nested(Party), required=True,
+                       validate=[validate.Length(min=1, max=50), has_applicant], **kw)
+
+
+class CaseRegistration(Schema):
+    """`POST /cases`: a visit, letter, call, website post, hotline, reception or finding."""
+
+    class Meta:
+        unknown = RAISE
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    summary = Text(1, 4000, required=True)
+    region = RegionCode(required=True)
+    parties = _parties()
+    headcount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
+    leader = Text(1, 100, load_default=None)
+
+    @validates_schema
+    def _leader_on_reception_day(self, data, **kwargs):
+        """领导接访: the receiving leader becomes the case's lead, so must be named."""
+        if data.get("channel") == "leader_reception" and not data.get("leader"):
+            raise ValidationError("Required on a leader reception day.", "leader")
+
+
+class Finding(Schema):
+    """One dispute found by screening; its region defaults to the reporting unit."""
+
+    class Meta:
+        unknown = RAISE
+
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    summary = Text(1, 4000, required=True)
+    region = RegionCode(load_default=None)
+    parties = _parties()
+    headcount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class ScreeningReportBody(Schema):
+    """`POST /screening-reports`: a unit's report for a period (village: YYYY-MM-H1|H2)."""
+
+    class Meta:
+        unknown = RAISE
+
+    unit = RegionCode(required=True)
+    period = Text(7, 10, required=True)
+    findings = BoundedList(fields.Nested(Finding), required=True,
+                           validate=validate.Length(max=500))
+
+
+class RiskAssessmentBody(Schema):
+    """`POST /risk-assessments`: a major project's stability risk assessment (稳评)."""
+
+    class Meta:
+        unknown = RAISE
+
+    project = Text(1, 200, required=True)
+    region = RegionCode(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    summary = Text(1, 4000, required=True)
+    category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))

@@ -1,0 +1,1 @@
+"""Grand Mediation Linkage mediation service (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""Grand Mediation Linkage reporting service (see DESIGN.md §2)."""
