@@ -44,7 +44,9 @@ def park(store: EventStore, delivery: Delivery, source: str, letter_id: str,
 
 def reject(store: EventStore, delivery: Delivery, rejected: InboundRejected) -> str:
     """Answer `<agency>.rejected` (or dead-letter when no agency can be told); keep it."""
-    letter_id = f"gm.inbound:{rejected.message_id or delivery.message_id or new_id()}"
+    # A fresh id per parking: a replayed message that fails again is a new letter, so the
+    # replay's removal of the old one can never remove the new one.
+    letter_id = f"gm.inbound:{rejected.message_id or delivery.message_id}:{new_id()}"
     if rejected.agency is None:
         # Nobody to answer: keep it for an operator, never drop it silently.
         park(store, delivery, "gm.inbound", letter_id, f"unanswerable: {rejected.reason}")

@@ -1,12 +1,15 @@
-"""Routes every service serves: health (readiness) and metrics, both without a token."""
+"""What every service serves: health (readiness) and metrics over HTTP without a token,
+and over RPC its event log and its dead-letter store."""
 from __future__ import annotations
+
+from typing import Optional
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
-from . import metrics
+from . import deadletters, metrics
 from .http import api, json_response
 from .store_provider import EventStoreProvider
 
@@ -81,3 +84,15 @@ class PlatformService:
     @rpc
     def last_position(self) -> int:
         return self.store.last_position()
+
+    @rpc
+    def list_dead_letters(self, limit: int = 100, offset: int = 0) -> dict:
+        """Parked messages, oldest first (gm dlq list)."""
+        letters = self.store.dead_letters(max(1, min(int(limit), 1000)), max(0, int(offset)))
+        return {"total": self.store.count_dead_letters(),
+                "items": [deadletters.describe(letter) for letter in letters]}
+
+    @rpc
+    def replay_dead_letter(self, letter_id: str) -> Optional[dict]:
+        """Publish a parked message again where it arrived (gm dlq replay); None if unknown."""
+        return deadletters.replay(self.store, self.settings.amqp_uri, letter_id)

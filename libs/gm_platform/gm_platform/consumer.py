@@ -163,7 +163,8 @@ class QueueConsumer(Entrypoint):
     def _park_or_requeue(self, message, delivery: Delivery, error: BaseException) -> None:
         service = self.container.service_name
         letter = DeadLetter(
-            id=f"{self.queue.name}:{delivery.message_id or uuid.uuid4()}",
+            # unique per parking, so replaying a letter never removes its successor
+            id=f"{self.queue.name}:{delivery.message_id}:{uuid.uuid4()}",
             source=self.queue.name,
             reason=f"handler failed {self.retries} times: {type(error).__name__}: {error}",
             body=delivery.body,

@@ -1,0 +1,98 @@
+"""Event store throughput: append N single-event commits, then read the log back.
+
+Baseline: plain sqlite3 with the same pragmas (WAL, synchronous=FULL), one transaction per
+row, the same event columns (data as JSON text), in a fresh file; then one SELECT of all rows.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from typing import List
+
+from gm_kernel import NO_STREAM, NewEvent
+from gm_kernel.events import format_time
+from gm_kernel.store.factory import open_store
+
+from .common import Row, Timer
+
+N = 5000
+PAGE = 500
+
+
+def event_data(i: int) -> dict:
+    """About 300 bytes of JSON, shaped like a CaseRegistered payload."""
+    return {"case_number": f"410611-2026-{i:06d}", "referral_id": f"R-{i:012d}",
+            "kind": "entrusted", "category": "neighbour", "region": "410611100",
+            "procedure": "ordinary", "source_agency": "court",
+            "summary": "邻里之间因排水沟发生纠纷，双方多次协商未果",
+            "parties": [{"role": "applicant", "name": "张三", "id_number": "11010519491231002X"}]}
+
+
+def _events(n: int) -> List[NewEvent]:
+    return [NewEvent(type="CaseRegistered", data=event_data(i)) for i in range(n)]
+
+
+def baseline(path: str, events: List[NewEvent]) -> tuple:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("""CREATE TABLE events (
+            position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stream_id TEXT NOT NULL,
+            version INTEGER NOT NULL, type TEXT NOT NULL, schema_version INTEGER NOT NULL,
+            occurred_at TEXT NOT NULL, data TEXT NOT NULL, actor TEXT, agency TEXT,
+            correlation_id TEXT, causation_id TEXT, UNIQUE (stream_id, version))""")
+        with Timer() as write:
+            for i, e in enumerate(events):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(
+                    "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (i + 1, e.id, f"s-{i}", 1, e.type, e.schema_version,
+                     format_time(e.occurred_at), json.dumps(dict(e.data), ensure_ascii=False),
+                     e.actor, e.agency, e.correlation_id, e.causation_id))
+                conn.execute("COMMIT")
+        with Timer() as read:
+            rows = conn.execute("SELECT * FROM events ORDER BY position").fetchall()
+            data = [json.loads(r[7]) for r in rows]
+        assert len(data) == len(events)
+    finally:
+        conn.close()
+    return write.seconds, read.seconds
+
+
+def measure(uri: str, events: List[NewEvent]) -> tuple:
+    store = open_store(uri, "bench")
+    try:
+        with Timer() as write:
+            for i, e in enumerate(events):
+                store.append(f"s-{i}", NO_STREAM, [e])
+        with Timer() as read:
+            got, after = 0, 0
+            while True:
+                page = store.read_log(after, limit=PAGE)
+                if not page:
+                    break
+                got += len(page)
+                after = page[-1].position
+        assert got == len(events), (got, len(events))
+    finally:
+        store.close()
+    return write.seconds, read.seconds
+
+
+def run(n: int = N) -> List[Row]:
+    size = len(json.dumps(event_data(0), ensure_ascii=False).encode())
+    rows: List[Row] = []
+    with tempfile.TemporaryDirectory(prefix="gm-bench-store-") as tmp:
+        # Fresh event objects per run: a store refuses an event id it already holds.
+        b_write, b_read = baseline(os.path.join(tmp, "baseline.db"), _events(n))
+        for name, uri in (("SQLite", f"sqlite:///{os.path.join(tmp, 'store.db')}"),
+                          ("mongomock", "mongomock://")):
+            write, read = measure(uri, _events(n))
+            rows.append(Row(f"store append ({name})", "events/s", n, write,
+                            f"sqlite3 INSERT, 1 txn/row ({size} B JSON)", b_write))
+            rows.append(Row(f"store read_log ({name}, pages of {PAGE})", "events/s", n, read,
+                            "sqlite3 SELECT all rows + json.loads", b_read))
+    return rows

@@ -1,0 +1,97 @@
+"""`gm`: the operator's command line.
+
+    gm dlq list --service intake          parked messages of a service
+    gm dlq replay --service intake ID     publish one again where it arrived
+    gm broker provision --agency court --password ...   a per-agency broker user
+
+Talks to running services over RPC (AMQP_URI) and to the RabbitMQ management API
+(GM_RABBIT_API, default http://guest:guest@localhost:15672/api).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import config, topology
+
+console = Console()
+
+
+def _rpc(service: str, method: str, *args):
+    import eventlet
+
+    eventlet.monkey_patch()
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    uri = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+    with ClusterRpcProxy({"AMQP_URI": uri}, timeout=15) as cluster:
+        return getattr(getattr(cluster, service), method)(*args)
+
+
+@click.group()
+def main():
+    """Grand Mediation Linkage operations."""
+
+
+@main.group()
+def dlq():
+    """The dead-letter store: messages that could not be handled or answered."""
+
+
+@dlq.command("list")
+@click.option("--service", type=click.Choice(config.SERVICES), required=True)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def dlq_list(service, limit, offset, as_json):
+    page = _rpc(service, "list_dead_letters", limit, offset)
+    if as_json:
+        click.echo(json.dumps(page, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{service}: {page['total']} parked")
+    for col in ("id", "parked_at", "routing_key", "reason"):
+        table.add_column(col)
+    for item in page["items"]:
+        table.add_row(item["id"], item["parked_at"], item["routing_key"] or "",
+                      item["reason"][:80])
+    console.print(table)
+
+
+@dlq.command("replay")
+@click.option("--service", type=click.Choice(config.SERVICES), required=True)
+@click.argument("letter_id")
+def dlq_replay(service, letter_id):
+    replayed = _rpc(service, "replay_dead_letter", letter_id)
+    if replayed is None:
+        click.echo(f"no parked message {letter_id!r} in {service}", err=True)
+        sys.exit(1)
+    click.echo(f"replayed {letter_id} to {replayed['routing_key'] or replayed['source']}")
+
+
+@main.group()
+def broker():
+    """Broker users for agencies (CONTRACT.md §1)."""
+
+
+@broker.command("provision")
+@click.option("--agency", type=click.Choice(topology.AGENCIES), required=True)
+@click.option("--password", required=True, help="The agency's broker password.")
+@click.option("--vhost", default="/", show_default=True)
+@click.option("--user", default=None, help="Broker user name (default: the agency's name).")
+def broker_provision(agency, password, vhost, user):
+    """Create or update the agency's user: publish to gm.inbound only under `<agency>.`,
+    consume only from gm.outbound.<agency>, configure nothing. Idempotent."""
+    from .provision import provision_agency
+
+    provision_agency(os.environ.get("GM_RABBIT_API", "http://guest:guest@localhost:15672/api"),
+                     agency, password, vhost, user)
+    click.echo(f"agency user {user or agency!r} provisioned on vhost {vhost!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The outbox relay against the real RabbitMQ: broker outages and crashes lose nothing.
+
+The consumer is a plain kombu client on its own queue bound to `svc.events` with '#',
+declared before anything is published, reading with basic_get (bounded polling).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from kombu import Connection, Exchange, Queue
+
+from gm_kernel import NewEvent
+from gm_kernel.store.factory import open_store
+from gm_platform.relay import OutboxRelay
+from gm_platform.testing.proxy import TcpProxy
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+
+SERVICE = "svc"
+WAIT = 30.0  # upper bound for anything we wait for; normally it takes well under a second
+
+
+def wait_until(predicate, timeout: float = WAIT, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Listener:
+    """A queue bound to every event of `svc.events`, read with basic_get."""
+
+    def __init__(self, amqp_uri: str):
+        self.conn = Connection(amqp_uri, connect_timeout=5)
+        self.conn.connect()
+        self.channel = self.conn.channel()
+        exchange = Exchange(f"{SERVICE}.events", type="topic", durable=True)
+        self.queue = Queue(f"test-listener-{uuid.uuid4().hex[:8]}", exchange, routing_key="#",
+                           durable=False)(self.channel)
+        self.queue.declare()  # declares the exchange too, so nothing published is unrouted
+
+    def get(self):
+        return self.queue.get(no_ack=True)
+
+    def receive(self, n: int, timeout: float = WAIT) -> list:
+        got = []
+        deadline = time.monotonic() + timeout
+        while len(got) < n and time.monotonic() < deadline:
+            msg = self.get()
+            if msg is None:
+                time.sleep(0.05)
+            else:
+                got.append(msg)
+        assert len(got) == n, f"received {len(got)} of {n} messages within {timeout:.0f}s"
+        return got
+
+    def assert_empty(self) -> None:
+        msg = self.get()
+        assert msg is None, f"unexpected extra message {msg and msg.properties}"
+
+    def close(self) -> None:
+        try:
+            self.queue.delete()
+        except Exception:
+            pass
+        self.conn.release()
+
+
+def body(msg) -> dict:
+    return json.loads(msg.body)
+
+
+def append_events(store, stream: str, n: int) -> list:
+    recorded = []
+    for i in range(n):
+        recorded += store.append(stream, store.stream_version(stream),
+                                 [NewEvent(type="ThingHappened", data={"i": i})])
+    return recorded
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(f"sqlite:///{tmp_path / 'svc.db'}", SERVICE)  # tmp_path is absolute: 4 slashes
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def listener(amqp_uri):
+    lst = Listener(amqp_uri)
+    yield lst
+    lst.close()
+
+
+@pytest.fixture
+def proxy():
+    with TcpProxy() as p:
+        yield p
+
+
+class CountingRelay(OutboxRelay):
+    """An OutboxRelay that counts failed passes, so a test can see it tried and failed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failures = 0
+
+    def publish_pending(self) -> int:
+        try:
+            return super().publish_pending()
+        except Exception:
+            self.failures += 1
+            raise
+
+
+def test_events_appended_while_the_broker_is_unreachable_are_published_once_it_is_back(
+        store, listener, proxy, amqp_uri):
+    relay = CountingRelay(store, proxy.uri_for(amqp_uri), idle_wait=0.1)
+    runner = threading.Thread(target=relay.run, name="relay", daemon=True)
+    runner.start()
+    try:
+        # Warm up: the relay holds a live connection through the proxy before the outage.
+        [first] = append_events(store, "thing-1", 1)
+        relay.wake()
+        [msg] = listener.receive(1)
+        assert msg.properties["message_id"] == first.id
+        wait_until(lambda: store.outbox_backlog() == 0, what="warm-up marked sent")
+        assert relay.connected
+
+        proxy.cut()
+        failures_before = relay.failures
+        n = 7
+        during = append_events(store, "thing-1", n)
+        relay.wake()
+        # It tries (the dead connection, then reconnecting) and fails, more than once.
+        wait_until(lambda: relay.failures >= failures_before + 2, what="relay to fail twice")
+        assert proxy.refused >= 1  # it did try to reconnect while the broker was unreachable
+        assert not relay.connected
+        assert store.outbox_backlog() == n
+        listener.assert_empty()
+
+        proxy.restore()
+        relay.wake()
+        got = listener.receive(n)
+        wait_until(lambda: store.outbox_backlog() == 0, what="backlog to drain")
+        assert [m.properties["message_id"] for m in got] == [e.id for e in during]
+        assert [body(m)["position"] for m in got] == [e.position for e in during]
+        assert [body(m)["id"] for m in got] == [e.id for e in during]
+        assert all(m.delivery_info["routing_key"] == "ThingHappened" for m in got)
+    finally:
+        relay.stop()
+        runner.join(timeout=15)
+        relay.close()
+    assert not runner.is_alive(), "relay.run() did not return after stop()"
+    listener.assert_empty()  # all confirmed and routed before backlog hit 0: nothing more
+
+
+def test_a_relay_crashing_between_publish_and_mark_sent_duplicates_but_loses_nothing(
+        store, listener, amqp_uri, monkeypatch):
+    n = 5
+    events = append_events(store, "thing-2", n)
+
+    real_mark_sent = store.mark_sent
+    calls = []
+
+    def crash_once(ids):
+        calls.append(list(ids))
+        if len(calls) == 1:
+            raise RuntimeError("relay process died before marking sent")
+        return real_mark_sent(ids)
+
+    monkeypatch.setattr(store, "mark_sent", crash_once)
+
+    crashed = OutboxRelay(store, amqp_uri)
+    try:
+        with pytest.raises(RuntimeError, match="died"):
+            crashed.publish_pending()
+    finally:
+        crashed.close()
+    assert len(calls[0]) == n  # everything was published (and confirmed) before the crash
+    assert store.outbox_backlog() == n  # ... but nothing is marked sent
+    first = listener.receive(n)
+
+    restarted = OutboxRelay(store, amqp_uri)
+    try:
+        assert restarted.publish_pending() == n  # re-sends all of it
+        assert restarted.publish_pending() == 0
+    finally:
+        restarted.close()
+    assert store.outbox_backlog() == 0
+    second = listener.receive(n)
+    listener.assert_empty()
+
+    ids = [e.id for e in events]
+    assert [m.properties["message_id"] for m in first] == ids
+    assert [m.properties["message_id"] for m in second] == ids  # duplicates, same message id
+    for m in first + second:
+        assert m.properties["message_id"] == body(m)["id"]
+
+    # A consumer deduplicating by message id sees every event exactly once, in order.
+    seen, delivered = set(), []
+    for m in first + second:
+        mid = m.properties["message_id"]
+        if mid not in seen:
+            seen.add(mid)
+            delivered.append(body(m))
+    assert [d["id"] for d in delivered] == ids
+    assert [d["position"] for d in delivered] == [e.position for e in events]
