@@ -83,21 +83,33 @@ class TokenFile:
             self._reload()  # a broken file stops start-up instead of failing every request
 
     def _reload(self) -> None:
+        mtime = os.stat(self.path).st_mtime  # before reading: an edit in between is re-read
         with open(self.path, "rb") as fh:
             doc = json.load(fh)
+        entries = doc.get("tokens") if isinstance(doc, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError(f"{self.path}: expected an object with a list of tokens")
         tokens = []
-        for i, entry in enumerate(doc.get("tokens", [])):
-            roles = tuple(entry.get("roles") or ())
-            unknown = [r for r in roles if r not in ROLES]
-            if not entry.get("token") or not entry.get("subject") or unknown:
-                raise ValueError(f"{self.path}: tokens[{i}] needs token, subject and known roles"
-                                 + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise ValueError(f"{self.path}: tokens[{i}] must be an object")
+            roles = entry.get("roles") or ()
+            if not isinstance(roles, list) or not all(r in ROLES for r in roles):
+                raise ValueError(f"{self.path}: tokens[{i}].roles must list known roles")
+            if not isinstance(entry.get("token"), str) or not entry["token"] \
+                    or not isinstance(entry.get("subject"), str) or not entry["subject"]:
+                raise ValueError(f"{self.path}: tokens[{i}] needs a token and a subject")
             regions = entry.get("regions")
+            if regions is not None and (not isinstance(regions, list) or not all(
+                    isinstance(r, str) and r.isdigit() for r in regions)):
+                # a string would become one-character prefixes: a much wider scope
+                raise ValueError(f"{self.path}: tokens[{i}].regions must be a list of codes")
             tokens.append((entry["token"].encode(), Principal(
-                subject=entry["subject"], roles=roles,
-                regions=tuple(regions) if regions else None)))
+                subject=entry["subject"], roles=tuple(roles),
+                # an empty list scopes the token to no region, never to every region
+                regions=tuple(regions) if regions is not None else None)))
         self._tokens = tuple(tokens)
-        self._mtime = os.stat(self.path).st_mtime
+        self._mtime = mtime
 
     def _fresh(self) -> Tuple[Tuple[bytes, Principal], ...]:
         if not self.path:
@@ -106,15 +118,16 @@ class TokenFile:
             if os.stat(self.path).st_mtime != self._mtime:
                 with self._lock:
                     self._reload()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             # Keep serving with the last good tokens; never echo the file's content.
             log.error("tokens file unreadable, keeping previous tokens: %s", type(exc).__name__)
         return self._tokens
 
     def authenticate(self, header: Optional[str]) -> Principal:
-        if not header or not header.startswith("Bearer "):
+        scheme, _, credentials = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():  # RFC 7235: any case
             raise Unauthorized("missing bearer token")
-        presented = header[len("Bearer "):].strip().encode()
+        presented = credentials.strip().encode()
         found = None
         for secret, principal in self._fresh():
             # compare every entry so timing does not reveal which one matched

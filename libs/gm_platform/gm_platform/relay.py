@@ -122,7 +122,10 @@ class OutboxRelay:
         if self._producer is None:
             conn = Connection(
                 self.amqp_uri,
-                transport_options={"confirm_publish": True},
+                # Timeouts so a silently stalled connection fails instead of blocking
+                # the relay for ever; run() then reconnects with back-off.
+                transport_options={"confirm_publish": True, "read_timeout": 10,
+                                   "write_timeout": 10},
                 connect_timeout=5,
                 heartbeat=0,
             )

@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     procs = {s: _start(s) for s in services}
     restarts = {s: 0 for s in services}
     stopping = []
+    failed = []
 
     def forward(signum, frame):
         stopping.append(signum)
@@ -59,19 +60,22 @@ def main(argv=None) -> int:
                     p.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
-            return 0
+                    p.wait()
+            return 1 if failed else 0
         for s, p in list(procs.items()):
             code = p.poll()
             if code is not None and not stopping:
                 restarts[s] += 1
                 if restarts[s] > RESTART_LIMIT:
                     print(f"gm: {s} keeps failing (exit {code}); stopping all", file=sys.stderr)
+                    failed.append(s)
                     forward(signal.SIGTERM, None)
                     break
                 print(f"gm: {s} exited with {code}; restart {restarts[s]}/{RESTART_LIMIT}",
                       file=sys.stderr)
                 time.sleep(min(2 ** restarts[s], 10))
-                procs[s] = _start(s)
+                if not stopping:  # a signal during the back-off: do not start it again
+                    procs[s] = _start(s)
         if not announced and all(_healthy(s) for s in services):
             announced = True
             ports = ", ".join(f"{s} :{config.load(s).http_port}" for s in services)

@@ -187,9 +187,6 @@ def test_missing_file_at_start_raises(tmp_path):
         TokenFile(str(tmp_path / "absent.json"))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="product bug: a JSON document that is not an object (or an entry "
-                          "that is not an object) raises AttributeError, not ValueError")
 @pytest.mark.parametrize("content", ['["t-admin"]', '{"tokens": ["t-admin"]}'])
 def test_wrong_json_shape_at_start_raises_value_error(tmp_path, content):
     path = tmp_path / "tokens.json"
@@ -198,10 +195,6 @@ def test_wrong_json_shape_at_start_raises_value_error(tmp_path, content):
         TokenFile(str(path))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="product bug: after start, a file that is valid JSON but not an "
-                          "object escapes _fresh()'s (OSError, ValueError) guard, so every "
-                          "request fails instead of keeping the last good tokens")
 def test_wrong_json_shape_after_start_keeps_the_last_good_tokens(tmp_path):
     path = tmp_path / "tokens.json"
     tf = TokenFile(write(path, TOKENS))
@@ -211,12 +204,15 @@ def test_wrong_json_shape_after_start_keeps_the_last_good_tokens(tmp_path):
     assert tf.authenticate(bearer("t-admin")).subject == "root"
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="product bug: \"regions\": [] is read as unscoped (every region), "
-                          "not as no region; a string is split into one-character prefixes")
-@pytest.mark.parametrize("regions", [[], "410611"])
-def test_degenerate_regions_never_widen_the_scope(tmp_path, regions):
+def test_empty_regions_scope_a_token_to_no_region(tmp_path):
     path = tmp_path / "tokens.json"
     tf = TokenFile(write(path, [{"token": "t", "subject": "x", "roles": ["mediator"],
-                                 "regions": regions}]))
+                                 "regions": []}]))
     assert not tf.authenticate(bearer("t")).may_see_region("420100")
+
+
+def test_regions_given_as_a_string_are_refused(tmp_path):
+    path = tmp_path / "tokens.json"
+    with pytest.raises(ValueError):
+        TokenFile(write(path, [{"token": "t", "subject": "x", "roles": ["mediator"],
+                                "regions": "410611"}]))
