@@ -1,5 +1,9 @@
 # Nameko services run in this process under eventlet: patch before anything else is imported.
-import eventlet
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # eventlet's own deprecation notice
+    import eventlet
 
 eventlet.monkey_patch()
 

@@ -26,7 +26,9 @@ class Row:
     n: int
     seconds: float
     baseline_name: str
+    baseline_n: int
     baseline_seconds: float
+    note: str = ""
 
     @property
     def rate(self) -> float:
@@ -34,7 +36,7 @@ class Row:
 
     @property
     def baseline_rate(self) -> float:
-        return self.n / self.baseline_seconds
+        return self.baseline_n / self.baseline_seconds
 
     @property
     def ratio(self) -> float:
