@@ -245,3 +245,39 @@ def test_health_and_metrics_need_no_token(env):
     assert health.json()["checks"] == {"store": "ok", "broker": "ok", "consumers": "ok"}
     metrics = requests.get(intake.url + "/metrics")
     assert metrics.status_code == 200 and "gm_outbox_backlog" in metrics.text
+
+
+def test_screening_report_registers_each_finding_once(env):
+    intake, _, _ = env
+    clerk = {"Authorization": "Bearer t-clerk"}
+    finding = {"category": "land_forest", "summary": "山林界址争议",
+               "parties": [{"role": "applicant", "name": "赵六"}]}
+    body = {"unit": "410611100", "period": "2026-11", "findings": [finding, finding]}
+    bad = requests.post(intake.url + "/screening-reports", headers=clerk,
+                        json=dict(body, period="2026-11-H1"))
+    assert bad.status_code == 400 and "period" in bad.json()["errors"]
+    first = requests.post(intake.url + "/screening-reports", headers=clerk, json=body)
+    assert first.status_code == 201, first.text
+    again = requests.post(intake.url + "/screening-reports", headers=clerk, json=body)
+    assert again.status_code == 200 and again.json() == first.json()
+    other = requests.post(intake.url + "/screening-reports", headers=clerk,
+                          json=dict(body, findings=[]))
+    assert other.status_code == 409
+    cases = [e for e in store_of(intake).read_log() if e.type == "CaseRegistered"]
+    assert len(cases) == 2 and {c.data["channel"] for c in cases} == {"screening"}
+
+
+def test_high_risk_assessment_opens_a_preventive_key_case(env):
+    intake, _, _ = env
+    leader = {"Authorization": "Bearer t-leader"}
+    body = {"project": "淇河生态廊道征地", "region": "410611", "level": "high",
+            "summary": "征地补偿标准争议", "category": "land_acquisition"}
+    assert requests.post(intake.url + "/risk-assessments", headers=leader,
+                         json=dict(body, level="extreme")).status_code == 400
+    high = requests.post(intake.url + "/risk-assessments", headers=leader, json=body)
+    assert high.status_code == 201 and high.json()["case"]["case_number"]
+    low = requests.post(intake.url + "/risk-assessments", headers=leader,
+                        json=dict(body, level="low"))
+    assert low.status_code == 201 and low.json()["case"] is None
+    [case] = [e for e in store_of(intake).read_log() if e.type == "CaseRegistered"]
+    assert case.data["key_case"] and case.data["key_reasons"] == ["high_risk"]
