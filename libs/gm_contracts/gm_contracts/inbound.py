@@ -90,9 +90,15 @@ class Party(Schema):
     phone = Phone(load_default=None)
 
 
-def has_applicant(parties: list[dict]) -> None:
+def _has_applicant(parties: list[dict]) -> None:
     if not any(party.get("role") == "applicant" for party in parties):
         raise ValidationError("At least one party must be an applicant.")
+
+
+def parties_field(**kwargs: Any) -> BoundedList:
+    """The parties of a dispute: 1–50, at least one applicant (referrals and HTTP intake)."""
+    return BoundedList(fields.Nested(Party), required=True,
+                       validate=[validate.Length(min=1, max=50), _has_applicant], **kwargs)
 
 
 class ReferralData(Schema):
@@ -118,9 +124,7 @@ class ReferralData(Schema):
     # owns the directory, not here: the schema knows only the code's shape.
     region = RegionCode(required=True, metadata={
         "description": "administrative division code: 6 digits county, 9 township, 12 village"})
-    parties = BoundedList(
-        fields.Nested(Party), required=True, validate=[validate.Length(min=1, max=50), has_applicant],
-    )
+    parties = parties_field()
     headcount = StrictInteger(
         load_default=1, allow_none=False, validate=validate.Range(min=1, max=100_000),
         metadata={"description": "people involved; 5 or more makes the case collective"},

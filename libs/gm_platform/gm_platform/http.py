@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
+from gm_contracts.fields import bound_errors, flatten_errors
 from gm_kernel import ConcurrencyError, DomainError
 
 from . import metrics
@@ -54,23 +55,13 @@ def load_body(request, schema: Schema) -> dict:
     try:
         return schema.load(doc)
     except ValidationError as exc:
-        raise BadRequest(_flatten(exc.normalized_messages())) from None
+        raise BadRequest(field_errors(exc)) from None
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict:
-    """{"parties": {0: {"name": [..]}}} -> {"parties.0.name": [..]}."""
-    out: dict = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = "_body" if key == "_schema" else str(key)
-            path = f"{prefix}.{name}" if prefix else name
-            if isinstance(value, dict):
-                out.update(_flatten(value, path))
-            else:
-                out[path] = [str(v) for v in (value if isinstance(value, list) else [value])]
-    else:
-        out[prefix or "_body"] = [str(messages)]
-    return out
+def field_errors(error: ValidationError) -> dict:
+    """{"parties": {0: {"name": [..]}}} -> {"parties.0.name": [..]}, bounded like agency
+    rejections; schema-level errors go under "_body"."""
+    return bound_errors(flatten_errors(error.normalized_messages(), root="_body"))
 
 
 class ApiHandler(HttpRequestHandler):
@@ -115,7 +106,7 @@ class ApiHandler(HttpRequestHandler):
         if isinstance(exc, HttpError):
             return json_response(exc.body(), exc.status)
         if isinstance(exc, ValidationError):
-            return json_response({"errors": _flatten(exc.normalized_messages())}, 400)
+            return json_response({"errors": field_errors(exc)}, 400)
         if isinstance(exc, (DomainError, ConcurrencyError)):
             return json_response({"error": str(exc)}, 409)
         incident = uuid.uuid4().hex[:12]

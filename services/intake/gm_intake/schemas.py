@@ -4,17 +4,12 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
-from gm_contracts.inbound import CATEGORIES, Party, has_applicant
+from gm_contracts.inbound import CATEGORIES, parties_field
 
 from .domain.screening import RISK_LEVELS
 
 CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
             "leader_reception", "screening")
-
-
-def _parties(**kw):
-    return BoundedList(fields.Nested(Party), required=True,
-                       validate=[validate.Length(min=1, max=50), has_applicant], **kw)
 
 
 class CaseRegistration(Schema):
@@ -27,7 +22,7 @@ class CaseRegistration(Schema):
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     summary = Text(1, 4000, required=True)
     region = RegionCode(required=True)
-    parties = _parties()
+    parties = parties_field()
     headcount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
     leader = Text(1, 100, load_default=None)
 
@@ -47,7 +42,7 @@ class Finding(Schema):
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     summary = Text(1, 4000, required=True)
     region = RegionCode(load_default=None)
-    parties = _parties()
+    parties = parties_field()
     headcount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
 
 
