@@ -138,10 +138,9 @@ class OutboxRelay:
         return self._producer
 
     def _exchange(self, name: str) -> Exchange:
-        if name in ("gm.outbound", "gm.inbound"):
-            return topology.OUTBOUND if name == "gm.outbound" else topology.INBOUND
-        exchange = topology.events_exchange(name[: -len(".events")]) if name.endswith(
-            ".events") else Exchange(name, type="topic", durable=True)
+        # Every exchange the suite publishes to is a durable topic exchange (gm.outbound,
+        # `<service>.events` as Nameko declares it); declare each once per connection.
+        exchange = Exchange(name, type="topic", durable=True)
         if name not in self._declared:
             exchange(self._producer.channel).declare()
             self._declared.add(name)

@@ -1,7 +1,7 @@
 """The public broker topology of CONTRACT.md §1, and the suite's own queues on it."""
 from __future__ import annotations
 
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, binding
 
 AGENCIES = ("court", "procuratorate", "police", "petition")
 
@@ -30,7 +30,7 @@ def intake_inbound_queue() -> Queue:
 def mediation_inbound_queue() -> Queue:
     return Queue(
         "gm.inbound.mediation",
-        bindings=[_binding(f"*.{t}") for t in MEDIATION_INBOUND_TYPES],
+        bindings=[binding(INBOUND, routing_key=f"*.{t}") for t in MEDIATION_INBOUND_TYPES],
         durable=True,
     )
 
@@ -44,12 +44,6 @@ def events_queue(consumer: str, source: str) -> Queue:
     """One durable queue per (consuming service, source service), bound to all its events."""
     return Queue(f"{consumer}.from.{source}", events_exchange(source), routing_key="#",
                  durable=True)
-
-
-def _binding(key: str):
-    from kombu import binding
-
-    return binding(INBOUND, routing_key=key)
 
 
 def declare_public(channel) -> None:

@@ -21,11 +21,12 @@ class MediationService(PlatformService):
         try:
             message = parse_inbound(delivery.routing_key, delivery.body, delivery.message_id,
                                     delivery.properties.get("content_type"))
-            raise InboundRejected(
-                "unknown hand-off", {"handoff_id": ["No hand-off with this id."]},
-                agency=message.agency, message_id=message.message_id, type=message.type,
-                referral_id=None, routing_key=delivery.routing_key)
         except InboundRejected as rejected:
             outcome = answers.reject(self.store, delivery, rejected)
+        else:
+            outcome = answers.reject(self.store, delivery, InboundRejected(
+                "unknown hand-off", {"handoff_id": ["No hand-off with this id."]},
+                agency=message.agency, message_id=message.message_id, type=message.type,
+                referral_id=None, routing_key=delivery.routing_key))
         log.info("inbound %s: %s", delivery.routing_key, outcome,
                  extra={"correlation_id": delivery.message_id})

@@ -1,6 +1,7 @@
 """Run services in the test process (eventlet), each with its own store, port and vhost."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 import socket
@@ -93,8 +94,6 @@ TEST_TOKENS = {
 
 
 def write_tokens(path) -> str:
-    import json
-
     with open(path, "w") as fh:
         json.dump(TEST_TOKENS, fh)
     return os.fspath(path)

@@ -27,7 +27,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gm_directory.vocabulary import CHANNELS, PROCEDURES, REFERRAL_KINDS, TRACKS
-from gm_directory.yamlconfig import ConfigError, Field, compose_file
+from gm_directory.yamlconfig import Field, compose_file
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DEFAULT_WARN_DAYS = 3
