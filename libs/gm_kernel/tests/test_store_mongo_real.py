@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 from typing import Optional
@@ -18,7 +17,7 @@ import pytest
 from gm_kernel import NO_STREAM, DuplicateMessage, NewEvent, Processed
 from gm_kernel.store.factory import open_store
 from gm_kernel.store.mongo import MongoEventStore
-from gm_kernel.testing import StoreContract
+from gm_kernel.testing import StoreContract, run_in_threads
 
 COMPOSE_FILE = Path(__file__).with_name("docker-compose.mongo.yml")
 
@@ -122,22 +121,13 @@ class TestMongoRealStore(StoreContract):
 
     def test_writers_in_threads_with_their_own_stores(self):
         stores = [self.open() for _ in range(4)]
-        errors = []
 
         def writer(w: int) -> None:
-            try:
-                for n in range(40):
-                    stores[w].append(f"w{w}", n * 2, [NewEvent("T", {"w": w, "n": n, "i": i})
-                                                      for i in range(2)])
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+            for n in range(40):
+                stores[w].append(f"w{w}", n * 2, [NewEvent("T", {"w": w, "n": n, "i": i})
+                                                  for i in range(2)])
 
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        assert not errors
+        assert run_in_threads(writer, 4, timeout=120) == []
         log = self.all_events(stores[0])
         assert [e.position for e in log] == list(range(1, 321))
         for w in range(4):

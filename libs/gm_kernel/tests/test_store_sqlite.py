@@ -4,7 +4,6 @@ from __future__ import annotations
 import multiprocessing
 import random
 import sqlite3
-import threading
 import time
 from collections import defaultdict
 
@@ -12,7 +11,7 @@ import pytest
 
 from gm_kernel import NO_STREAM, NewEvent, StoreError, StoreUnavailable
 from gm_kernel.store.sqlite import SCHEMA_VERSION, SQLiteEventStore
-from gm_kernel.testing import StoreContract
+from gm_kernel.testing import StoreContract, run_in_threads
 from gm_kernel.testing.store_workers import append_concurrently, append_until_killed
 
 pytestmark = pytest.mark.timeout(120)
@@ -109,22 +108,14 @@ def test_killed_writer_leaves_only_whole_commits(tmp_path):
 def test_two_connections_in_threads(tmp_path):
     path = tmp_path / "svc.db"
     stores = [SQLiteEventStore(path, "svc") for _ in range(2)]
-    errors = []
 
     def writer(w: int) -> None:
-        try:
-            for n in range(100):
-                stores[w].append(f"t{w}", n * 2, [
-                    NewEvent("Tick", {"worker": w, "commit": n, "i": i, "size": 2})
-                    for i in range(2)])
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(100):
+            stores[w].append(f"t{w}", n * 2, [
+                NewEvent("Tick", {"worker": w, "commit": n, "i": i, "size": 2})
+                for i in range(2)])
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_in_threads(writer, 2, timeout=60)
     try:
         assert not errors
         assert _assert_whole_and_gap_free(stores[0]) == 400

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import pytest
 
@@ -38,6 +38,25 @@ def ev(type_: str = "Happened", **data) -> NewEvent:
 
 
 @pytest.mark.timeout(60)
+def run_in_threads(target: Callable[[int], None], count: int,
+                   timeout: float) -> List[BaseException]:
+    """Run target(0..count-1) in concurrent threads; return what they raised."""
+    errors: List[BaseException] = []
+
+    def guarded(w: int) -> None:
+        try:
+            target(w)
+        except BaseException as exc:  # pragma: no cover - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(w,)) for w in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
+
+
 class StoreContract:
     """Inherit, implement make_store; do not name a subclass without the Test prefix."""
 
@@ -278,21 +297,12 @@ class StoreContract:
 
     def test_concurrent_appends_from_threads_share_one_store(self):
         store = self.open()
-        errors: List[BaseException] = []
 
         def writer(w: int) -> None:
-            try:
-                for i in range(25):
-                    store.append(f"w{w}", i * 2, [ev(w=w, i=i), ev(w=w, i=i)])
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+            for i in range(25):
+                store.append(f"w{w}", i * 2, [ev(w=w, i=i), ev(w=w, i=i)])
 
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert not errors
+        assert run_in_threads(writer, 4, timeout=30) == []
         log = self.all_events(store)
         assert [e.position for e in log] == list(range(1, 201))
         for w in range(4):
