@@ -38,6 +38,9 @@ class Settings:
     timezone: str
     shutdown_grace: float
     relay_interval: float
+    watch_interval: float
+    catchup_interval: float
+    rpc_timeout: float
     log_level: str
     log_format: str
 
@@ -78,6 +81,12 @@ def load(service: str) -> Settings:
         timezone=_env("GM_TIMEZONE", "Asia/Shanghai"),
         shutdown_grace=_float("GM_SHUTDOWN_GRACE", 8.0),
         relay_interval=_float("GM_RELAY_INTERVAL", 0.5),
+        # Assignment's deadline watch runs this often (one replica acts per tick).
+        watch_interval=_float("GM_WATCH_INTERVAL", 60.0),
+        # How often a consumer of another service's events reads that service's log for
+        # anything the broker did not deliver (catch-up), and how long such a read waits.
+        catchup_interval=_float("GM_CATCHUP_INTERVAL", 30.0),
+        rpc_timeout=_float("GM_RPC_TIMEOUT", 10.0),
         log_level=_env("GM_LOG_LEVEL", "INFO").upper(),
         log_format=_env("GM_LOG_FORMAT", "json"),
     )
