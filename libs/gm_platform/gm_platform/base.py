@@ -47,6 +47,14 @@ class PlatformService:
     settings = SettingsProvider()
     idle_consumers = ConsumersProvider()
 
+    @staticmethod
+    def check_config(settings) -> None:
+        """Load the service's configuration files before starting, so a malformed one
+        stops start-up with `file:line: field: problem` (gm_directory.ConfigError)."""
+        from gm_directory import load_directory
+
+        load_directory(settings.directory_file)
+
     @api("GET", "/health", public=True)
     def health(self, request):
         checks = {}

@@ -68,6 +68,9 @@ class ApiHandler(HttpRequestHandler):
     def __init__(self, method: str, url: str, roles=(), public: bool = False, **kwargs):
         self.roles = tuple(roles)
         self.public = public
+        # The client's mistakes (4xx) are logged by Nameko as warnings, not errors.
+        kwargs.setdefault("expected_exceptions",
+                          (HttpError, ValidationError, DomainError, ConcurrencyError))
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):

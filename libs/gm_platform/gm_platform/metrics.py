@@ -14,6 +14,10 @@ MESSAGES_CONSUMED = Counter("gm_messages_consumed_total", "Broker messages handl
 HANDLER_SECONDS = Histogram("gm_handler_seconds", "Time spent handling one message or request",
                             ["service", "entrypoint"])
 DEAD_LETTERS = Gauge("gm_dead_letters", "Messages parked in the dead-letter store", ["service"])
+FEED_EVENTS = Counter("gm_feed_events_total", "Events of another service applied or skipped",
+                      ["service", "source", "outcome"])
+FEED_POSITION = Gauge("gm_feed_position", "Source log position a feed has applied up to",
+                      ["service", "source"])
 HTTP_REQUESTS = Counter("gm_http_requests_total", "HTTP requests answered",
                         ["service", "method", "route", "status"])
 

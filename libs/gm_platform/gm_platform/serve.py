@@ -14,6 +14,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
+from gm_directory import ConfigError  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 from . import config, logs  # noqa: E402
@@ -39,10 +40,22 @@ def main(argv=None) -> int:
         print(f"usage: python -m gm_platform.serve {{{','.join(SERVICE_CLASSES)}}}",
               file=sys.stderr)
         return 2
-    settings = config.load(argv[0])
+    try:
+        settings = config.load(argv[0])
+    except ValueError as exc:
+        print(f"{argv[0]}: cannot start: {exc}", file=sys.stderr)
+        return 2
     logs.setup(settings.service, settings.log_level, settings.log_format)
+    service_cls = load_service_class(settings.service)
+    try:
+        service_cls.check_config(settings)
+    except (ConfigError, OSError) as exc:
+        # One clear line naming file, line and field; no traceback for an operator to read.
+        log.error("%s: cannot start: %s", settings.service, exc)
+        print(f"{settings.service}: cannot start: {exc}", file=sys.stderr)
+        return 2
     runner = ServiceRunner(settings.nameko_config())
-    runner.add_service(load_service_class(settings.service))
+    runner.add_service(service_cls)
 
     def shutdown(signum, frame):
         eventlet.spawn_n(_stop, runner, settings.shutdown_grace, signum)

@@ -15,6 +15,7 @@ import urllib.request
 from . import config
 
 RESTART_LIMIT = 5
+CONFIG_ERROR = 2  # serve's exit code for bad configuration: restarting cannot help
 
 
 def _start(service: str) -> subprocess.Popen:
@@ -66,6 +67,12 @@ def main(argv=None) -> int:
             code = p.poll()
             if code is not None and not stopping:
                 restarts[s] += 1
+                if code == CONFIG_ERROR:
+                    print(f"gm: {s} cannot start with this configuration; stopping all",
+                          file=sys.stderr)
+                    failed.append(s)
+                    forward(signal.SIGTERM, None)
+                    break
                 if restarts[s] > RESTART_LIMIT:
                     print(f"gm: {s} keeps failing (exit {code}); stopping all", file=sys.stderr)
                     failed.append(s)

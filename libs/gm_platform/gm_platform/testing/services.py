@@ -49,9 +49,11 @@ class RunningService:
 
 
 def start_service(service: str, settings: config.Settings, service_cls=None,
-                  wait_healthy: float = 20.0) -> RunningService:
+                  wait_healthy: float = 20.0, extra_config: Optional[dict] = None
+                  ) -> RunningService:
+    """Start one service container; `extra_config` adds Nameko config (e.g. GM_CLOCK)."""
     cls = service_cls or load_service_class(service)
-    container = ServiceContainer(cls, settings.nameko_config())
+    container = ServiceContainer(cls, {**settings.nameko_config(), **(extra_config or {})})
     container.start()
     running = RunningService(container, settings)
     deadline = time.monotonic() + wait_healthy
@@ -68,13 +70,13 @@ def start_service(service: str, settings: config.Settings, service_cls=None,
 
 @contextmanager
 def services(names: Iterable[str], amqp_uri: str, data_dir, tokens_file: Optional[str] = None,
-             **overrides):
+             extra_config: Optional[dict] = None, **overrides):
     running: Dict[str, RunningService] = {}
     try:
         for name in names:
             settings = service_settings(name, amqp_uri, data_dir, tokens_file=tokens_file,
                                      **overrides)
-            running[name] = start_service(name, settings)
+            running[name] = start_service(name, settings, extra_config=extra_config)
         yield running
     finally:
         for svc in reversed(list(running.values())):

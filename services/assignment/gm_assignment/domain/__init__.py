@@ -7,6 +7,7 @@
 """
 from .assignment import (
     ASSIGNMENT_CLOSED,
+    ASSIGNMENT_FAILED,
     ASSIGNMENT_MADE,
     CASE_ESCALATED,
     CASE_REASSIGNED,
@@ -47,7 +48,7 @@ from .rules import (
 from gm_directory.yamlconfig import ConfigError
 
 __all__ = [
-    "ASSIGNMENT_CLOSED", "ASSIGNMENT_MADE", "CASE_ESCALATED", "CASE_REASSIGNED",
+    "ASSIGNMENT_CLOSED", "ASSIGNMENT_FAILED", "ASSIGNMENT_MADE", "CASE_ESCALATED", "CASE_REASSIGNED",
     "DEADLINE_EXTENDED", "DEADLINE_WARNING_RAISED", "EVENT_TYPES", "JOINT_HANDLING_ARRANGED",
     "Assignment", "WatchDecision", "watch",
     "due_after", "end_of_local_day", "local_date",

@@ -8,6 +8,8 @@ Stream `assignment-<case id>`. Its life:
                     ├─ CaseReassigned          (another unit and/or handler)
                     ├─ JointHandlingArranged   (联合接访 / 联席会议)
                     └─ AssignmentClosed        (the case closed; the watch stops)
+    AssignmentFailed                           (the 四定 could not be decided: kept, with
+                                                the reason, for an operator to see)
 
 The deadline watch (`watch`) is a pure decision: given the aggregate and the time, which
 of warning and escalation are due. Each fires at most once per deadline: a warning when
@@ -46,8 +48,9 @@ DEADLINE_EXTENDED = "DeadlineExtended"
 CASE_REASSIGNED = "CaseReassigned"
 JOINT_HANDLING_ARRANGED = "JointHandlingArranged"
 ASSIGNMENT_CLOSED = "AssignmentClosed"
+ASSIGNMENT_FAILED = "AssignmentFailed"
 EVENT_TYPES = (ASSIGNMENT_MADE, DEADLINE_WARNING_RAISED, CASE_ESCALATED, DEADLINE_EXTENDED,
-               CASE_REASSIGNED, JOINT_HANDLING_ARRANGED, ASSIGNMENT_CLOSED)
+               CASE_REASSIGNED, JOINT_HANDLING_ARRANGED, ASSIGNMENT_CLOSED, ASSIGNMENT_FAILED)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def watch(assignment: "Assignment", now: datetime,
     overdue: the deadline has passed (whether or not anything is due).
     Nothing is due before the assignment is made or after it is closed.
     """
-    if not assignment.exists or assignment.closed or assignment.due_at is None:
+    if (not assignment.exists or assignment.closed or assignment.due_at is None
+            or assignment.failure is not None):
         return WatchDecision()
     due = assignment.due_at
     overdue = now > due
@@ -109,6 +113,8 @@ class Assignment(Aggregate):
         self.escalations = 0
         self.joint_handling: List[Dict[str, Any]] = []
         self.closed = False
+        self.region: Optional[str] = None
+        self.failure: Optional[str] = None
 
     # -- queries ---------------------------------------------------------------------
 
@@ -134,6 +140,13 @@ class Assignment(Aggregate):
             raise DomainError(f"case {self.id} is already assigned")
         meta.setdefault("occurred_at", now)
         self._emit(ASSIGNMENT_MADE, decision.to_data(), meta)
+
+    def fail(self, reason: str, now: datetime, **meta: Any) -> None:
+        """Record that the case could not be placed (no unit, rule or handler fits)."""
+        if self.exists:
+            raise DomainError(f"case {self.id} is already assigned")
+        meta.setdefault("occurred_at", now)
+        self._emit(ASSIGNMENT_FAILED, {"reason": reason, "failed_at": format_time(now)}, meta)
 
     def raise_warning(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS, **meta: Any) -> None:
         """Warn handler and lead that the deadline is near (once per deadline)."""
@@ -273,6 +286,8 @@ class Assignment(Aggregate):
     def _require_open(self) -> None:
         if not self.exists:
             raise DomainError(f"case {self.id} has no assignment")
+        if self.failure is not None:
+            raise DomainError(f"case {self.id} could not be assigned: {self.failure}")
         if self.closed:
             raise DomainError(f"the assignment of case {self.id} is closed")
 
@@ -292,6 +307,7 @@ class Assignment(Aggregate):
         self.time_zone = ZoneInfo(decision.time_zone)
         self.rule_id = decision.rule_id
         self.extension_limits = decision.extension
+        self.region = decision.region
 
     def when_DeadlineWarningRaised(self, data: Mapping[str, Any]) -> None:
         self.warned_for = parse_time(data["due_at"])
@@ -316,3 +332,6 @@ class Assignment(Aggregate):
 
     def when_AssignmentClosed(self, data: Mapping[str, Any]) -> None:
         self.closed = True
+
+    def when_AssignmentFailed(self, data: Mapping[str, Any]) -> None:
+        self.failure = data["reason"]

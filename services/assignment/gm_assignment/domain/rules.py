@@ -176,8 +176,12 @@ class RuleBook:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load_rules(path: Union[str, Path]) -> RuleBook:
+def load_rules(path: Union[str, Path], time_zone: Optional[str] = None) -> RuleBook:
     """Load and validate a rules file; raises ConfigError naming file, line and field.
+
+    `time_zone`: the deployment's (GM_TIMEZONE). A file without `time_zone` takes it; a
+    file naming a different one is refused, so deadlines never silently follow one
+    clock while case numbers and reports follow another.
 
     Checked: required fields and no unknown ones; enumerations (agency, kind, procedure,
     channel, track); positive day counts; dates; a known time zone; unique
@@ -186,7 +190,7 @@ def load_rules(path: Union[str, Path]) -> RuleBook:
     """
     doc = compose_file(path)
     root = doc.mapping(required=("rules",), optional=("time_zone", "warn_days"))
-    time_zone = DEFAULT_TIME_ZONE
+    configured, time_zone = time_zone, time_zone or DEFAULT_TIME_ZONE
     if "time_zone" in root:
         time_zone = root["time_zone"].string()
         try:
@@ -194,6 +198,10 @@ def load_rules(path: Union[str, Path]) -> RuleBook:
         except (ZoneInfoNotFoundError, ValueError):
             raise root["time_zone"].error(
                 f"unknown time zone {time_zone} (is the tzdata package installed?)") from None
+        if configured is not None and time_zone != configured:
+            raise root["time_zone"].error(
+                f"{time_zone} differs from the deployment's time zone {configured} "
+                f"(GM_TIMEZONE); remove it here or make them agree")
     warn_days = root["warn_days"].integer(minimum=0, maximum=60) if "warn_days" in root \
         else DEFAULT_WARN_DAYS
 

@@ -1,0 +1,183 @@
+"""Consuming another service's domain events: each exactly once, in that service's log order.
+
+An `EventFeed` applies one source service's events to this service. Its progress is the
+source log position of the last event applied, kept as a `Tracking("feed:<source>",
+position)` record written in the same commit as the effects, so an event's effects and
+the fact that it was applied are durable together or not at all.
+
+Events reach a feed two ways, and both end in the same `_apply_in_order`:
+- the broker (queue `<consumer>.from.<source>`): the usual, fast path;
+- the source's own log, read over RPC (`read_log`): at start-up, periodically, and
+  whenever a delivered event is ahead of the next expected position (a gap: a message
+  the broker lost, or a relay publishing out of order). The log is the truth; the broker
+  only says "something new".
+
+So an event delivered twice, or again after a catch-up applied it, is recognised by its
+position and ignored. Several replicas may apply the same position at once: the unique
+tracking record lets exactly one commit land; the other gets DuplicateMessage (done).
+
+An `apply` function decides what an event means here. It must either commit its effects
+with the given tracking record and return True, or return False when the event needs
+nothing (the feed then records the tracking alone). It must not raise for domain reasons
+(record a refusal as an event instead): an event that raises stops the feed at that
+position until it succeeds — retried by the consumer, parked, and retried by every
+catch-up — so nothing after it is applied out of order and nothing is skipped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Callable, List, Optional, Protocol, Sequence
+
+from gm_kernel import ConcurrencyError, DuplicateMessage, EventStore, RecordedEvent, Tracking
+
+from . import metrics
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[RecordedEvent, Tracking], bool]
+
+
+class SourceLog(Protocol):
+    def read(self, after_position: int, limit: int) -> Sequence[RecordedEvent]: ...
+
+
+class FeedGap(Exception):
+    """A delivered event is ahead of the feed and the source log could not fill the gap."""
+
+
+class RpcSourceLog:
+    """A source service's log, read through its `read_log` RPC with a bounded wait."""
+
+    def __init__(self, amqp_uri: str, source: str, timeout: float = 10.0):
+        self.amqp_uri, self.source, self.timeout = amqp_uri, source, timeout
+
+    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        # Imported here: the standalone proxy pulls in Nameko's eventlet machinery.
+        from nameko.standalone.rpc import ClusterRpcProxy
+
+        with ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, timeout=self.timeout) as rpc:
+            rows = getattr(rpc, self.source).read_log(after_position, limit)
+        return [RecordedEvent.from_dict(row) for row in rows]
+
+
+class LocalSourceLog:
+    """This service's own log as a source: a process manager reacting to its own events
+    (e.g. a hand-off settled → close the case) exactly once, even across a crash between
+    the two commits."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+
+    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        return self.store.read_log(after_position, limit)
+
+
+def build_feeds(container, consumer: str, appliers: "dict[str, Apply]") -> "dict[str, EventFeed]":
+    """One EventFeed per source for a Nameko container: sources are other services (read
+    over RPC) or the service itself (`consumer`, read locally). Appends go through the
+    store handle, so the relay publishes what the feeds commit at once."""
+    from .store_provider import StoreHandle, find_relay, find_store
+
+    settings = container.config["GM_SETTINGS"]
+    store = StoreHandle(find_store(container), find_relay(container))
+    feeds = {}
+    for source, apply in appliers.items():
+        log_ = (LocalSourceLog(store) if source == consumer
+                else RpcSourceLog(settings.amqp_uri, source, settings.rpc_timeout))
+        feeds[source] = EventFeed(store, source, apply, log_)
+    return feeds
+
+
+def catch_up_all(feeds: "dict[str, EventFeed]") -> "dict[str, object]":
+    """Catch every feed up; one unreachable source does not hold back the others."""
+    done: dict = {}
+    for source, feed in feeds.items():
+        try:
+            done[source] = feed.catch_up()
+        except Exception as exc:  # the source is down or an event fails: retried next run
+            log.warning("catch-up from %s stopped at position %d: %s: %s", source,
+                        feed.position(), type(exc).__name__, exc)
+            done[source] = f"{type(exc).__name__}: {exc}"
+    return done
+
+
+class EventFeed:
+    def __init__(self, store: EventStore, source: str, apply: Apply, source_log: SourceLog,
+                 *, page_size: int = 500, max_conflicts: int = 5):
+        self.store = store
+        self.source = source
+        self.apply = apply
+        self.source_log = source_log
+        self.page_size = page_size
+        self.max_conflicts = max_conflicts
+        self.tracking_name = f"feed:{source}"
+        self._lock = threading.Lock()  # green under eventlet: one applier per process
+
+    def position(self) -> int:
+        """Source log position of the last event applied here."""
+        return self.store.tracked_position(self.tracking_name)
+
+    # -- the two ways in -------------------------------------------------------------------
+    def deliver(self, body: bytes) -> str:
+        """An event from the broker: apply it, or fill the gap before it. Returns what
+        happened: "applied", "duplicate" or "caught-up"."""
+        event = RecordedEvent.from_dict(json.loads(body))
+        with self._lock:
+            last = self.position()
+            if event.position <= last:
+                self._count("duplicate")
+                return "duplicate"
+            if event.position == last + 1:
+                self._apply_in_order(event)
+                return "applied"
+            try:
+                self._catch_up_locked(until=event.position)
+            except Exception as exc:
+                raise FeedGap(f"{self.source} log positions {last + 1}..{event.position - 1} "
+                              f"missing and unreadable: {type(exc).__name__}: {exc}") from exc
+            if self.position() < event.position:  # the log must hold what was published
+                raise FeedGap(f"{self.source} log ends before position {event.position}")
+            return "caught-up"
+
+    def catch_up(self) -> int:
+        """Apply everything the source log holds beyond our position; return how many."""
+        with self._lock:
+            return self._catch_up_locked()
+
+    # -- internals -------------------------------------------------------------------------
+    def _catch_up_locked(self, until: Optional[int] = None) -> int:
+        applied = 0
+        while True:
+            after = self.position()
+            if until is not None and after >= until:
+                return applied
+            page = self.source_log.read(after, self.page_size)
+            for event in page:
+                if event.position > self.position():
+                    self._apply_in_order(event)
+                    applied += 1
+            if len(page) < self.page_size:
+                return applied
+
+    def _apply_in_order(self, event: RecordedEvent) -> None:
+        tracking = Tracking(self.tracking_name, event.position)
+        for _ in range(self.max_conflicts):
+            try:
+                if not self.apply(event, tracking):
+                    self.store.append(None, None, tracking=tracking)
+                self._count("applied")
+                metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
+                return
+            except DuplicateMessage:  # another replica applied this position first
+                self._count("duplicate")
+                return
+            except ConcurrencyError:  # a command moved the stream on: decide again
+                if self.position() >= event.position:
+                    self._count("duplicate")
+                    return
+        raise ConcurrencyError(event.stream_id, -1, -1)
+
+    def _count(self, outcome: str) -> None:
+        metrics.FEED_EVENTS.labels(self.store.service, self.source, outcome).inc()

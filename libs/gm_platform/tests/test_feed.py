@@ -1,0 +1,153 @@
+"""EventFeed: another service's events applied exactly once, in its log order, whatever
+the broker does (duplicates, losses, reordering) and however many replicas apply them."""
+from __future__ import annotations
+
+import json
+from typing import List
+
+import pytest
+
+from gm_kernel import NewEvent, RecordedEvent, Tracking
+from gm_kernel.store.factory import open_store
+from gm_kernel.testing.store_contract import run_in_threads
+from gm_platform.feed import EventFeed, FeedGap, LocalSourceLog
+
+
+class ListLog:
+    """A source log held in memory; `down` makes reads fail like an unreachable service."""
+
+    def __init__(self, events: List[RecordedEvent]):
+        self.events = events
+        self.down = False
+        self.reads = 0
+
+    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        self.reads += 1
+        if self.down:
+            raise TimeoutError("source unreachable")
+        return [e for e in self.events if e.position > after_position][:limit]
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A real source store with 6 events over two streams (positions 1..6)."""
+    store = open_store(f"sqlite:///{tmp_path}/source.db", "intake")
+    for n in range(3):
+        for stream in ("case-a", "case-b"):
+            kind = "Noted" if n % 2 else "Counted"
+            store.append(stream, n, [NewEvent(kind, {"n": n, "stream": stream})])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def target(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/target.db", "assignment")
+    yield store
+    store.close()
+
+
+def counter(target):
+    """An applier that records one 'Seen' event per 'Counted' event (and nothing else)."""
+
+    def apply(event: RecordedEvent, tracking: Tracking) -> bool:
+        if event.type != "Counted":
+            return False
+        version = target.stream_version("seen")
+        target.append("seen", version, [NewEvent("Seen", {"source_position": event.position})],
+                      tracking=tracking)
+        return True
+    return apply
+
+
+def seen(target) -> List[int]:
+    return [e.data["source_position"] for e in target.read_stream("seen")]
+
+
+def body(event: RecordedEvent) -> bytes:
+    return json.dumps(event.to_dict()).encode()
+
+
+def test_in_order_delivery_applies_each_event_once(source, target):
+    events = source.read_log()
+    feed = EventFeed(target, "intake", counter(target), ListLog(events))
+    outcomes = [feed.deliver(body(e)) for e in events]
+    assert outcomes == ["applied"] * 6
+    assert seen(target) == [1, 2, 5, 6]  # the Counted ones, in log order
+    assert feed.position() == 6
+    # every event again, e.g. redelivered after a consumer crash: nothing changes
+    assert [feed.deliver(body(e)) for e in events] == ["duplicate"] * 6
+    assert seen(target) == [1, 2, 5, 6]
+
+
+def test_a_gap_is_filled_from_the_source_log(source, target):
+    events = source.read_log()
+    log = ListLog(events)
+    feed = EventFeed(target, "intake", counter(target), log)
+    assert feed.deliver(body(events[0])) == "applied"
+    # positions 2..4 were lost by the broker; 5 arrives
+    assert feed.deliver(body(events[4])) == "caught-up"
+    assert seen(target) == [1, 2, 5, 6] and feed.position() == 6
+    assert feed.deliver(body(events[2])) == "duplicate"  # a late copy of a lost one
+
+
+def test_an_unreadable_gap_fails_and_changes_nothing(source, target):
+    events = source.read_log()
+    log = ListLog(events)
+    feed = EventFeed(target, "intake", counter(target), log)
+    log.down = True
+    with pytest.raises(FeedGap, match="1..3"):
+        feed.deliver(body(events[3]))
+    assert feed.position() == 0 and seen(target) == []
+    log.down = False
+    assert feed.catch_up() == 6 and seen(target) == [1, 2, 5, 6]
+
+
+def test_a_failing_event_holds_the_feed_at_its_position_until_it_succeeds(source, target):
+    events = source.read_log()
+    inner = counter(target)
+    broken = {"on": True}
+
+    def apply(event, tracking):
+        if event.position == 3 and broken["on"]:
+            raise RuntimeError("bug")
+        return inner(event, tracking)
+
+    feed = EventFeed(target, "intake", apply, ListLog(events))
+    with pytest.raises(RuntimeError):
+        feed.catch_up()
+    assert feed.position() == 2 and seen(target) == [1, 2]
+    with pytest.raises(FeedGap):  # nothing after it is applied out of order
+        feed.deliver(body(events[4]))
+    assert feed.position() == 2
+    broken["on"] = False
+    assert feed.catch_up() == 4 and seen(target) == [1, 2, 5, 6]
+
+
+def test_replicas_racing_over_one_store_apply_each_event_once(source, target, tmp_path):
+    events = source.read_log()
+    stores = [open_store(f"sqlite:///{tmp_path}/target.db", "assignment") for _ in range(4)]
+    feeds = [EventFeed(s, "intake", counter(s), ListLog(events)) for s in stores]
+    try:
+        def race(w: int) -> None:
+            for e in (events if w % 2 else reversed(events)):
+                feeds[w].deliver(body(e))
+            feeds[w].catch_up()
+        assert run_in_threads(race, 4, timeout=60) == []
+        assert seen(target) == [1, 2, 5, 6] and feeds[0].position() == 6
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_local_feed_follows_the_services_own_log(source):
+    reactions = []
+
+    def react(event, tracking):
+        reactions.append(event.position)
+        return False
+
+    feed = EventFeed(source, "intake", react, LocalSourceLog(source))
+    assert feed.catch_up() == 6
+    assert feed.catch_up() == 0  # tracking-only commits add no events to react to
+    assert reactions == [1, 2, 3, 4, 5, 6]

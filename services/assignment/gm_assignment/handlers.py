@@ -1,0 +1,275 @@
+"""The assignment service's use cases: placing registered cases, the deadline watch, and
+the leaders' commands. Between the pure domain and the Nameko entrypoints; no Nameko here.
+
+Inputs arrive as other services' events (through `gm_platform.feed.EventFeed`, which
+hands each event over once, in its source's log order, with the tracking record to
+commit alongside) and as commands from leaders. Every effect is one store commit.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+from gm_directory.directory import Directory
+from gm_kernel import (
+    ConcurrencyError,
+    DomainError,
+    DuplicateMessage,
+    EventStore,
+    RecordedEvent,
+    Tracking,
+    parse_time,
+)
+
+from .domain import (
+    ASSIGNMENT_CLOSED,
+    ASSIGNMENT_MADE,
+    CASE_ESCALATED,
+    CASE_REASSIGNED,
+    DEADLINE_EXTENDED,
+    Assignment,
+    CaseFacts,
+    DecisionError,
+    RuleBook,
+    Source,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+ACTOR = "assignment-service"  # the actor of what the service decides by itself
+WATCH_TRACKING = "deadline-watch"
+COMMAND_RETRIES = 3
+
+
+class UnknownCase(LookupError):
+    """No assignment is recorded for this case (not registered, or not yet placed)."""
+
+
+def case_facts(data: Mapping) -> CaseFacts:
+    """What assignment needs from intake's CaseRegistered."""
+    if data.get("source_agency"):
+        source = Source.referral(data["source_agency"], data["kind"], data.get("procedure"))
+    else:
+        source = Source.from_channel(data["channel"])
+    return CaseFacts(
+        source=source, category=data["category"], region=data["region"],
+        registered_at=parse_time(data["registered_at"]),
+        collective=bool(data.get("collective")), repeat=bool(data.get("repeat")),
+        key_case=bool(data.get("key_case")), leader=data.get("leader"),
+        requested_days=data.get("requested_days"),
+    )
+
+
+@dataclass
+class OpenCase:
+    handler: str
+    due_at: datetime
+
+
+class OpenCases:
+    """Open assignments (handler, deadline), read from this service's own log.
+
+    Shared by every replica through the store: `refresh` reads what any replica appended
+    since the last look, so handler loads and the watch's work list are never stale by
+    more than the events not yet committed.
+    """
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.position = 0
+        self.cases: Dict[str, OpenCase] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        with self._lock:
+            while True:
+                page = self.store.read_log(self.position, 1000)
+                for event in page:
+                    self._apply(event)
+                    self.position = event.position
+                if len(page) < 1000:
+                    return
+
+    def _apply(self, event: RecordedEvent) -> None:
+        case_id, data = event.correlation_id, event.data
+        if event.type == ASSIGNMENT_MADE:
+            self.cases[case_id] = OpenCase(data["handler"], parse_time(data["due_at"]))
+        elif case_id not in self.cases:
+            return
+        elif event.type in (CASE_ESCALATED, CASE_REASSIGNED):
+            self.cases[case_id].handler = data["handler"]
+            if "due_at" in data:
+                self.cases[case_id].due_at = parse_time(data["due_at"])
+        elif event.type == DEADLINE_EXTENDED:
+            self.cases[case_id].due_at = parse_time(data["due_at"])
+        elif event.type == ASSIGNMENT_CLOSED:
+            del self.cases[case_id]
+
+    def loads(self) -> Mapping[str, int]:
+        """Open cases per handler id (for choosing the least-loaded handler)."""
+        self.refresh()
+        return Counter(c.handler for c in self.cases.values())
+
+    def due_by(self, moment: datetime) -> List[str]:
+        """Open cases whose deadline falls at or before `moment`, soonest first."""
+        self.refresh()
+        return [cid for cid, c in sorted(self.cases.items(), key=lambda kv: kv[1].due_at)
+                if c.due_at <= moment]
+
+
+class Assigning:
+    """Places cases (四定), watches their deadlines and carries out leaders' commands."""
+
+    def __init__(self, store: EventStore, directory: Directory, rules: RuleBook,
+                 clock: Callable[[], datetime], warn_days: Optional[int] = None):
+        self.store = store
+        self.directory = directory
+        self.rules = rules
+        self.clock = clock
+        self.warn_days = rules.warn_days if warn_days is None else warn_days
+        self.open_cases = OpenCases(store)
+
+    # -- loading -----------------------------------------------------------------------
+    def load(self, case_id: str) -> Assignment:
+        agg = Assignment.load(case_id, self.store.read_stream(Assignment.stream_prefix + case_id))
+        if not agg.exists:
+            raise UnknownCase(case_id)
+        return agg
+
+    # -- events from intake and mediation (EventFeed appliers) ---------------------------
+    def on_intake_event(self, event: RecordedEvent, tracking: Tracking) -> bool:
+        """CaseRegistered → AssignmentMade (or AssignmentFailed, kept with its reason)."""
+        if event.type != "CaseRegistered":
+            return False
+        case_id = event.data["case_id"]
+        agg = Assignment(case_id)
+        meta = dict(actor=ACTOR, causation_id=event.id, agency=event.agency)
+        now = self.clock()
+        try:
+            decision = decide(case_facts(event.data), self.directory, self.rules,
+                              self.open_cases.loads())
+            agg.assign(decision, now, **meta)
+        except (DecisionError, KeyError, ValueError) as exc:
+            log.error("case %s cannot be assigned: %s", case_id, exc)
+            agg.fail(str(exc) if not isinstance(exc, KeyError) else f"missing field {exc}",
+                     now, **meta)
+        self.store.append(agg.stream_id, 0, agg.pending, tracking=tracking)
+        return True
+
+    def on_mediation_event(self, event: RecordedEvent, tracking: Tracking) -> bool:
+        """CaseClosed → AssignmentClosed: the watch stops, on-time is settled."""
+        if event.type != "CaseClosed":
+            return False
+        try:
+            agg = self.load(event.data["case_id"])
+        except UnknownCase:
+            return False
+        if agg.closed or agg.failure is not None:
+            return False
+        closed_at = parse_time(event.data["closed_at"]) if event.data.get("closed_at") \
+            else event.occurred_at
+        agg.close(closed_at, outcome=event.data.get("outcome"), actor=ACTOR,
+                  causation_id=event.id)
+        self.store.append(agg.stream_id, agg.version_before, agg.pending, tracking=tracking)
+        return True
+
+    # -- the deadline watch -------------------------------------------------------------
+    def run_watch(self, interval: float) -> Optional[Dict[str, int]]:
+        """One watch run: warn of near deadlines, escalate passed ones, each once.
+
+        Runs are numbered by the clock (now // interval); a replica first claims the
+        number with a tracking record, so of several replicas one acts per run (None
+        for the others). Exactly-once per deadline does not depend on that claim: each
+        warning or escalation is an append at the aggregate's version, and the watch
+        state it changes makes a second one not due.
+        """
+        now = self.clock()
+        run = int(now.timestamp() // max(interval, 0.001))
+        try:
+            self.store.append(None, None, tracking=Tracking(WATCH_TRACKING, run))
+        except DuplicateMessage:
+            return None
+        done = {"warned": 0, "escalated": 0, "failed": 0}
+        for case_id in self.open_cases.due_by(now + timedelta(days=self.warn_days)):
+            try:
+                outcome = self._watch_one(case_id, now)
+            except Exception as exc:  # one bad case must not stop the others
+                log.error("deadline watch: case %s: %s: %s", case_id, type(exc).__name__, exc)
+                outcome = "failed"
+            if outcome:
+                done[outcome] += 1
+        return done
+
+    def _watch_one(self, case_id: str, now: datetime) -> Optional[str]:
+        for _ in range(COMMAND_RETRIES):
+            agg = self.load(case_id)
+            due = agg.watch(now, self.warn_days)
+            meta = dict(actor=ACTOR)
+            if due.escalate:
+                agg.escalate(now, self.directory, self.open_cases.loads(), **meta)
+                outcome = "escalated"
+            elif due.warn:
+                agg.raise_warning(now, self.warn_days, **meta)
+                outcome = "warned"
+            else:
+                return None
+            try:
+                self.store.append(agg.stream_id, agg.version_before, agg.pending)
+                return outcome
+            except ConcurrencyError:
+                continue  # a command or another watcher moved it: look again
+        return None
+
+    # -- leaders' commands --------------------------------------------------------------
+    def command(self, case_id: str, act: Callable[[Assignment, datetime], None],
+                may_see: Callable[[str], None]) -> Assignment:
+        """Load, check the caller may see the case's region, act, append; a concurrent
+        change is retried on the fresh state (the command is decided again)."""
+        for attempt in range(COMMAND_RETRIES):
+            agg = self.load(case_id)
+            may_see(agg.region or "")
+            act(agg, self.clock())
+            try:
+                self.store.append(agg.stream_id, agg.version_before, agg.pending)
+                return agg
+            except ConcurrencyError:
+                if attempt == COMMAND_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def extend(self, case_id: str, days: int, reason: str, actor: str,
+               may_see: Callable[[str], None]) -> Assignment:
+        return self.command(case_id, lambda a, now: a.extend(days, reason, now, actor=actor),
+                            may_see)
+
+    def reassign(self, case_id: str, reason: str, actor: str, may_see: Callable[[str], None],
+                 unit: Optional[str] = None, handler: Optional[str] = None) -> Assignment:
+        def act(agg: Assignment, now: datetime) -> None:
+            agg.reassign(reason, now, self.directory, unit=unit, handler=handler,
+                         loads=self.open_cases.loads(), actor=actor)
+        return self.command(case_id, act, may_see)
+
+    def arrange_joint_handling(self, case_id: str, participants: Sequence[str], reason: str,
+                               actor: str, may_see: Callable[[str], None],
+                               meeting: Optional[bool] = None) -> Assignment:
+        def act(agg: Assignment, now: datetime) -> None:
+            agg.arrange_joint_handling(participants, reason, now, self.directory,
+                                       meeting=meeting, actor=actor)
+        return self.command(case_id, act, may_see)
+
+    def view(self, case_id: str, may_see: Callable[[str], None]) -> dict:
+        agg = self.load(case_id)
+        may_see(agg.region or "")
+        if agg.failure is not None:
+            raise DomainError(f"case {case_id} could not be assigned: {agg.failure}")
+        view = agg.view()
+        view.update(case_id=case_id, key_case=agg.key_case, days=agg.days,
+                    rule_id=agg.rule_id, escalations=agg.escalations,
+                    extension_count=agg.extension_count, joint_handling=agg.joint_handling,
+                    closed=agg.closed, overdue=agg.watch(self.clock(), self.warn_days).overdue)
+        return view

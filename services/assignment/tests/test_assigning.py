@@ -1,0 +1,70 @@
+"""Assigning without a broker: intake's and mediation's events fed straight to it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from gm_assignment.domain import load_directory, load_rules
+from gm_assignment.handlers import Assigning, UnknownCase
+from gm_kernel import DomainError, RecordedEvent, Tracking, new_id
+from gm_kernel.store.factory import open_store
+
+REPO = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def assigning(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/a.db", "assignment")
+    yield Assigning(store, load_directory(REPO / "deploy/directory.yaml"),
+                    load_rules(REPO / "deploy/rules.yaml"), lambda: NOW)
+    store.close()
+
+
+def source_event(position: int, type: str, data: dict) -> RecordedEvent:
+    return RecordedEvent(id=new_id(), stream_id=f"x-{data['case_id']}", version=1,
+                         position=position, type=type, schema_version=1, occurred_at=NOW,
+                         data=data, correlation_id=data["case_id"])
+
+
+def registered(case_id: str, region: str = "410611100201") -> dict:
+    return {"case_id": case_id, "channel": "visit", "category": "neighbour", "region": region,
+            "registered_at": NOW.isoformat(), "collective": False, "repeat": False,
+            "key_case": False, "leader": None, "requested_days": None, "source_agency": None}
+
+
+def test_a_closed_case_stops_the_watch_and_records_on_time(assigning):
+    case_id = new_id()
+    assert assigning.on_intake_event(source_event(1, "CaseRegistered", registered(case_id)),
+                                     Tracking("feed:intake", 1))
+    closed_at = NOW + timedelta(days=10)
+    closed = source_event(1, "CaseClosed", {"case_id": case_id, "outcome": "agreement",
+                                            "closed_at": closed_at.isoformat()})
+    assert assigning.on_mediation_event(closed, Tracking("feed:mediation", 1))
+    agg = assigning.load(case_id)
+    assert agg.closed and agg.pending == []
+    [event] = [e for e in assigning.store.read_log() if e.type == "AssignmentClosed"]
+    assert event.data["on_time"] is True and event.data["outcome"] == "agreement"
+    assert assigning.open_cases.due_by(NOW + timedelta(days=400)) == []
+    # a second CaseClosed (another replica's feed, a replay) needs nothing
+    assert not assigning.on_mediation_event(closed, Tracking("feed:mediation", 2))
+
+
+def test_a_case_that_cannot_be_placed_is_kept_with_the_reason(assigning):
+    case_id = new_id()
+    assert assigning.on_intake_event(
+        source_event(1, "CaseRegistered", registered(case_id, region="510104")),
+        Tracking("feed:intake", 1))
+    [failed] = assigning.store.read_log()
+    assert failed.type == "AssignmentFailed" and "510104" in failed.data["reason"]
+    with pytest.raises(DomainError, match="could not be assigned"):
+        assigning.view(case_id, lambda region: None)
+    with pytest.raises(UnknownCase):
+        assigning.view(new_id(), lambda region: None)
+
+
+def test_events_assignment_does_not_need_only_move_the_feed(assigning):
+    assert not assigning.on_intake_event(
+        source_event(1, "ScreeningReportFiled", {"case_id": "n/a"}), Tracking("feed:intake", 1))
