@@ -11,7 +11,7 @@ PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform 
 # Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
 export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
 
-.PHONY: install run test bench contracts clean
+.PHONY: install run test bench contracts clean up down k8s-data
 
 install: $(STAMP)
 
@@ -36,3 +36,18 @@ contracts: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# The single-host stack of deploy/docker-compose.yml (needs Docker with Compose v2).
+# `down` keeps the data volumes; `$(COMPOSE) -f deploy/docker-compose.yml down -v` drops them.
+COMPOSE ?= docker compose
+
+up:
+	$(COMPOSE) -f deploy/docker-compose.yml up --build --detach --wait
+
+down:
+	$(COMPOSE) -f deploy/docker-compose.yml down
+
+# Kustomize reads only files under deploy/k8s/base: refresh its copies of the directory
+# and rules after editing deploy/directory.yaml or deploy/rules.yaml (a test compares them).
+k8s-data:
+	cp deploy/directory.yaml deploy/rules.yaml deploy/k8s/base/data/

@@ -90,3 +90,25 @@ def load(service: str) -> Settings:
         log_level=_env("GM_LOG_LEVEL", "INFO").upper(),
         log_format=_env("GM_LOG_FORMAT", "json"),
     )
+
+
+# Every environment variable a service process reads (load() and nameko_config() above,
+# the store factory's GM_DATA_DIR, the supervisor's GM_SHUTDOWN_GRACE). "{SERVICE}" is the
+# service's name in upper case (GM_INTAKE_PORT, ...). deploy/ names these and nothing else;
+# tests/deploy checks this list against the source and against the compose file and the
+# Kubernetes manifests, so add a variable here when you add one above.
+ENV_VARS = (
+    "AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI", "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
+    "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE",
+    "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_WATCH_INTERVAL",
+    "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
+)
+# Read by the operator's command line `gm` (cli.py) only, not by the services.
+CLI_ENV_VARS = ("AMQP_URI", "GM_RABBIT_API")
+
+
+def env_vars(service: str) -> tuple:
+    """The environment variables `service` reads: ENV_VARS with its name filled in."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return tuple(name.replace("{SERVICE}", service.upper()) for name in ENV_VARS)

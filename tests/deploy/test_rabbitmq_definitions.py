@@ -1,0 +1,124 @@
+"""deploy/rabbitmq/definitions.json against the code it must agree with: the topology
+the services declare (gm_platform.topology) and the rights `gm broker provision` grants
+(gm_platform.provision). A queue declared by definitions with other arguments than the
+services declare it with would make every service's start fail (PRECONDITION_FAILED).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from gm_platform import provision, topology
+
+SUITE_QUEUES = [*(topology.agency_inbox(a) for a in topology.AGENCIES),
+                topology.intake_inbound_queue(), topology.mediation_inbound_queue()]
+
+
+def bindings_of(queue):
+    if queue.bindings:
+        return {(b.exchange.name, queue.name, b.routing_key) for b in queue.bindings}
+    return {(queue.exchange.name, queue.name, queue.routing_key)}
+
+
+def test_vhost_makes_durable_queues_quorum_queues(definitions):
+    (vhost,) = definitions["vhosts"]
+    assert vhost["name"] == "/"
+    assert vhost["default_queue_type"] == vhost["metadata"]["default_queue_type"] == "quorum"
+
+
+def test_exchanges_are_the_public_ones(definitions):
+    declared = {e["name"]: e for e in definitions["exchanges"]}
+    assert set(declared) == {topology.INBOUND.name, topology.OUTBOUND.name}
+    for exchange in (topology.INBOUND, topology.OUTBOUND):
+        got = declared[exchange.name]
+        assert (got["type"], got["durable"], got["auto_delete"], got["internal"], got["arguments"]) \
+            == (exchange.type, exchange.durable, bool(exchange.auto_delete), False, {})
+        assert got["vhost"] == "/"
+
+
+def test_queues_are_declared_exactly_as_the_services_declare_them(definitions):
+    declared = {q["name"]: q for q in definitions["queues"]}
+    assert set(declared) == {q.name for q in SUITE_QUEUES}
+    queue_type = definitions["vhosts"][0]["default_queue_type"]
+    for queue in SUITE_QUEUES:
+        got = declared[queue.name]
+        assert got["durable"] is bool(queue.durable) and got["auto_delete"] is bool(queue.auto_delete)
+        arguments = dict(got["arguments"])
+        # the services pass no x-queue-type: the broker fills in the vhost's default
+        assert arguments.pop("x-queue-type") == queue_type
+        assert arguments == (queue.queue_arguments or {})
+
+
+def test_bindings_route_as_the_topology_says(definitions):
+    declared = {(b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]}
+    assert all(b["destination_type"] == "queue" and b["vhost"] == "/" for b in definitions["bindings"])
+    assert declared == set().union(*(bindings_of(q) for q in SUITE_QUEUES))
+
+
+@pytest.fixture
+def provisioned(monkeypatch):
+    """What `gm broker provision` sends the management API, per agency."""
+    calls = {}
+
+    class RecordingSession:
+        auth = None
+
+        def put(self, url, json, timeout):
+            calls[url.split("/api", 1)[1]] = json
+
+            class Ok:
+                def raise_for_status(self):
+                    return None
+            return Ok()
+
+    monkeypatch.setattr(provision.requests, "Session", RecordingSession)
+    result = {}
+    for agency in topology.AGENCIES:
+        calls.clear()
+        provision.provision_agency("http://admin:x@broker:15672/api", agency, "pw")
+        result[agency] = {unquote(path): body for path, body in calls.items()}
+    return result
+
+
+def test_agency_users_have_exactly_what_gm_broker_provision_grants(definitions, provisioned):
+    users = {u["name"]: u for u in definitions["users"]}
+    permissions = {(p["user"], p["vhost"]): p for p in definitions["permissions"]}
+    topic = {(p["user"], p["vhost"], p["exchange"]): p for p in definitions["topic_permissions"]}
+    for agency, calls in provisioned.items():
+        assert users[agency]["tags"] == calls[f"/users/{agency}"]["tags"] == ""
+        granted = calls[f"/permissions///{agency}"]
+        mine = {k: permissions[(agency, "/")][k] for k in ("configure", "write", "read")}
+        assert mine == granted
+        topic_granted = calls[f"/topic-permissions///{agency}"]
+        mine = topic[(agency, "/", topic_granted["exchange"])]
+        assert (mine["write"], mine["read"]) == (topic_granted["write"], topic_granted["read"])
+    assert {u for u, _, _ in topic} == set(topology.AGENCIES), "topic rights only for agencies"
+
+
+def test_users_are_admin_the_services_and_the_agencies_without_guest(definitions):
+    users = {u["name"]: u for u in definitions["users"]}
+    assert set(users) == {"admin", "gm", *topology.AGENCIES}
+    assert users["admin"]["tags"] == "administrator" and users["gm"]["tags"] == ""
+    permissions = {p["user"]: p for p in definitions["permissions"]}
+    assert set(permissions) == set(users)
+    for user in ("admin", "gm"):
+        assert (permissions[user]["configure"], permissions[user]["write"],
+                permissions[user]["read"]) == (".*", ".*", ".*")
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    raw = base64.b64decode(password_hash)
+    salt, digest = raw[:4], raw[4:]
+    return hashlib.sha256(salt + password.encode()).digest() == digest
+
+
+def test_passwords_are_the_documented_development_placeholders(definitions, compose):
+    for user in definitions["users"]:
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        assert _matches(user["password_hash"], f"{user['name']}-dev-password"), user["name"]
+    # and the services' AMQP_URI in compose is the gm user with its placeholder
+    uri = urlsplit(compose["services"]["intake"]["environment"]["AMQP_URI"])
+    assert (uri.username, uri.password) == ("gm", "gm-dev-password")
