@@ -62,12 +62,9 @@ def test_each_service_has_a_deployment_a_service_and_an_autoscaler(overlay, rend
 
         ready = container["readinessProbe"]["httpGet"]
         assert ready["path"] == "/health" and port_number(container, ready["port"]) == port
-        live = container["livenessProbe"]
-        if "httpGet" in live:
-            assert live["httpGet"]["path"] == "/health"
-            assert port_number(container, live["httpGet"]["port"]) == port
-        else:  # /health is readiness: liveness on the port so a broker outage restarts nothing
-            assert port_number(container, live["tcpSocket"]["port"]) == port
+        # /health is readiness; liveness is /live, so a broker outage restarts nothing
+        live = container["livenessProbe"]["httpGet"]
+        assert live["path"] == "/live" and port_number(container, live["port"]) == port
 
         resources = container["resources"]
         for bound in ("requests", "limits"):

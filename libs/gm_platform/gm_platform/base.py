@@ -74,6 +74,12 @@ class PlatformService:
              "checks": checks},
             200 if healthy else 503)
 
+    @api("GET", "/live", public=True)
+    def live(self, request):
+        """Liveness: the process answers HTTP. Unlike /health it ignores the broker and
+        the store, so an outage of theirs makes instances unready, never restarted."""
+        return json_response({"service": self.settings.service, "status": "alive"}, 200)
+
     @api("GET", "/metrics", public=True)
     def metrics(self, request):
         service = self.settings.service

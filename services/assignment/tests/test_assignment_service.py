@@ -200,6 +200,7 @@ def test_http_errors_name_the_field_and_respect_roles_and_regions(suite):
     assert neither.status_code == 400 and "unit" in neither.json()["errors"]
     assert requests.get(base + "/assignment", headers=CLERK).status_code == 403
     assert requests.get(base + "/assignment").status_code == 401
+    assert requests.get(f"{assignment.url}/live").json()["status"] == "alive"
     unknown = requests.get(f"{assignment.url}/cases/{uuid.uuid4()}/assignment", headers=LEADER)
     assert unknown.status_code == 404
 
