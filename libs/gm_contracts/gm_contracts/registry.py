@@ -18,7 +18,11 @@ from marshmallow import Schema
 
 #: Modules that register domain events. Edit this list (no environment lookups: the
 #: generated document must be the same on every machine).
-EVENT_MODULES: list[str] = []
+EVENT_MODULES: list[str] = [
+    "gm_contracts.intake_events",
+    "gm_contracts.assignment_events",
+    "gm_contracts.mediation_events",
+]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
 _EVENTS: dict[tuple[str, str, int], type[Schema]] = {}

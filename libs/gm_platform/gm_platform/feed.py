@@ -170,14 +170,24 @@ class EventFeed:
                 self._count("applied")
                 metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
                 return
-            except DuplicateMessage:  # another replica applied this position first
-                self._count("duplicate")
+            except DuplicateMessage as dup:
+                if self.position() < event.position:
+                    # The effects were recorded before under another key (a Processed
+                    # record of the same message): record the position alone.
+                    self._record_position(tracking)
+                self._count("duplicate")  # else: another replica applied it first
                 return
             except ConcurrencyError:  # a command moved the stream on: decide again
                 if self.position() >= event.position:
                     self._count("duplicate")
                     return
         raise ConcurrencyError(event.stream_id, -1, -1)
+
+    def _record_position(self, tracking: Tracking) -> None:
+        try:
+            self.store.append(None, None, tracking=tracking)
+        except DuplicateMessage:
+            pass
 
     def _count(self, outcome: str) -> None:
         metrics.FEED_EVENTS.labels(self.store.service, self.source, outcome).inc()

@@ -151,3 +151,22 @@ def test_a_local_feed_follows_the_services_own_log(source):
     assert feed.catch_up() == 6
     assert feed.catch_up() == 0  # tracking-only commits add no events to react to
     assert reactions == [1, 2, 3, 4, 5, 6]
+
+
+def test_effects_recorded_earlier_under_a_message_key_still_move_the_feed(source, target):
+    """An applier whose commit carries a Processed key that already exists (the same
+    message handled before by another path) is a duplicate: the feed records the
+    position alone and goes on."""
+    from gm_kernel import Processed
+
+    events = source.read_log()
+    target.append(None, None, processed=[Processed("msg:1", {})])
+
+    def apply(event, tracking):
+        target.append(None, None, processed=[Processed(f"msg:{event.position}", {})],
+                      tracking=tracking)
+        return True
+
+    feed = EventFeed(target, "intake", apply, ListLog(events[:1]))
+    assert feed.catch_up() == 1
+    assert feed.position() == 1  # else the same event would be offered for ever

@@ -1,6 +1,7 @@
 """Mediation answers every hand-off reply and ruling it receives (CONTRACT.md §4)."""
 import pytest
 
+from gm_platform.store_provider import find_store
 from gm_platform.testing.agency import Agency
 from gm_platform.testing.services import services
 
@@ -8,7 +9,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
 
 
 def test_reply_to_unknown_handoff_is_rejected(tmp_path, amqp_uri):
-    with services(["mediation"], amqp_uri, tmp_path):
+    # Alone: intake and assignment do not answer the catch-up reads, so keep them short.
+    with services(["mediation"], amqp_uri, tmp_path, rpc_timeout=1.0) as running:
         court = Agency(amqp_uri, "court")
         try:
             sent = court.send("handoff_reply", {"handoff_id": "H-404", "decision": "accepted"})
@@ -19,5 +21,8 @@ def test_reply_to_unknown_handoff_is_rejected(tmp_path, amqp_uri):
             assert reply["data"]["message_id"] == sent["id"]
             assert "handoff_id" in reply["data"]["errors"]
             assert "confirmed" in ruling["data"]["errors"]
+            store = find_store(running["mediation"].container)
+            assert store.count_dead_letters() == 2  # every rejected message is kept
+            assert store.read_log() == []
         finally:
             court.close()

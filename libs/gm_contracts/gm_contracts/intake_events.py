@@ -1,0 +1,97 @@
+"""The intake service's domain events (exchange `intake.events`, routing key = type).
+
+Streams: `case-<case_id>` (Case), `screening-…` (ScreeningReport), `risk-<id>`
+(RiskAssessment). Registered names are the registry's snake_case forms; `EVENT_TYPES`
+maps each published type to its registered name. Fields may be added in a version; none
+is renamed or removed without a new version.
+"""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from .envelope import AGENCIES
+from .fields import RegionCode, StrictBoolean, StrictInteger
+from .inbound import CATEGORIES, Party
+from .registry import register_event
+
+SERVICE = "intake"
+CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
+            "leader_reception", "screening", "referral")
+LEVELS = ("village", "township", "county", "city")
+
+EVENT_TYPES = {
+    "CaseRegistered": "case_registered",
+    "ScreeningReportFiled": "screening_report_filed",
+    "RiskAssessmentRecorded": "risk_assessment_recorded",
+}
+
+
+class _Event(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class EarlierCase(_Event):
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    registered_at = fields.String(required=True)
+
+
+@register_event(SERVICE, "case_registered")
+class CaseRegistered(_Event):
+    """`CaseRegistered` (stream case-<case_id>): a case entered the suite, from a channel
+    or an agency referral (channel `referral`), with its flags: collective (5 or more
+    people), repeat (same applicant and category within 12 months; `repeat_of` lists the
+    earlier cases) and key case (`key_reasons`)."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    summary = fields.String(required=True, validate=validate.Length(1, 4000))
+    region = RegionCode(required=True)
+    parties = fields.List(fields.Nested(Party), required=True)
+    headcount = StrictInteger(required=True)
+    source_agency = fields.String(required=True, allow_none=True,
+                                  validate=validate.OneOf(AGENCIES))
+    referral_id = fields.String(required=True, allow_none=True)
+    kind = fields.String(required=True, allow_none=True)
+    procedure = fields.String(required=True, allow_none=True)
+    requested_days = StrictInteger(required=True, allow_none=True)
+    leader = fields.String(required=True, allow_none=True)
+    screening_report_id = fields.String(required=True, allow_none=True)
+    risk_assessment_id = fields.String(required=True, allow_none=True)
+    collective = StrictBoolean(required=True)
+    repeat = StrictBoolean(required=True)
+    repeat_of = fields.List(fields.Nested(EarlierCase), required=True)
+    key_case = StrictBoolean(required=True)
+    key_reasons = fields.List(fields.String(), required=True)
+    registered_at = fields.String(required=True)
+
+
+@register_event(SERVICE, "screening_report_filed")
+class ScreeningReportFiled(_Event):
+    """`ScreeningReportFiled`: a unit's periodic dispute screening (排查) for `period`
+    (`YYYY-MM`, or `YYYY-MM-H1`/`-H2` for villages' half months); each finding also
+    registers a case (channel `screening`)."""
+
+    report_id = fields.String(required=True)
+    unit = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    period = fields.String(required=True)
+    findings = fields.List(fields.Dict(), required=True)
+    finding_count = StrictInteger(required=True)
+    filed_by = fields.String(required=True)
+
+
+@register_event(SERVICE, "risk_assessment_recorded")
+class RiskAssessmentRecorded(_Event):
+    """`RiskAssessmentRecorded`: a major project's social-stability risk assessment (稳评);
+    a `high` level also opens a preventive key case."""
+
+    assessment_id = fields.String(required=True)
+    project = fields.String(required=True)
+    region = RegionCode(required=True)
+    level = fields.String(required=True)
+    summary = fields.String(required=True)
+    assessed_by = fields.String(required=True)

@@ -1,0 +1,257 @@
+"""The mediation service's domain events (exchange `mediation.events`, routing key = type).
+
+Two streams: `mediation-<case_id>` (aggregate MediationCase) and `handoff-<handoff_id>`
+(aggregate HandOff). Every event's `correlation_id` is the case id, `actor` who did it
+(a mediator's token subject, `agency:<agency>`, or the service), `causation_id` the
+command, message or event that caused it. Registered names are the registry's
+snake_case forms; `EVENT_TYPES` maps each published type to its registered name.
+
+Fields may be added in a version; none is renamed or removed without a new version.
+"""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from .envelope import AGENCIES
+from .fields import DateTimeString, RegionCode, StrictBoolean, StrictInteger
+from .inbound import CATEGORIES, Party
+from .outbound import HANDOFF_KINDS, OUTCOMES
+from .registry import register_event
+
+SERVICE = "mediation"
+DUTIES = ("investigation", "handling", "counselling", "cessation")
+NEXT_STEPS = ("litigation", "public_security", "criminal_reconciliation", "petition_handling",
+              "none")
+KINDS = sorted({kind for kinds in HANDOFF_KINDS.values() for kind in kinds})
+ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned")
+
+#: Published event type → registered event name.
+EVENT_TYPES = {
+    "MediationOpened": "mediation_opened",
+    "MediatorAssigned": "mediator_assigned",
+    "SessionHeld": "session_held",
+    "DutyRecorded": "duty_recorded",
+    "AgreementReached": "agreement_reached",
+    "ConfirmationRequested": "confirmation_requested",
+    "MediationFailed": "mediation_failed",
+    "MediationWithdrawn": "mediation_withdrawn",
+    "MediationReopened": "mediation_reopened",
+    "FollowUpRecorded": "follow_up_recorded",
+    "CaseClosed": "case_closed",
+    "HandOffRequested": "hand_off_requested",
+    "HandOffAccepted": "hand_off_accepted",
+    "HandOffRejected": "hand_off_rejected",
+    "ConfirmationRuled": "confirmation_ruled",
+    "HandOffOverdue": "hand_off_overdue",
+}
+
+
+def _agency(**kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(AGENCIES), **kwargs)
+
+
+def _text(max_length: int, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+class _Event(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Agreement(_Event):
+    """An agreement as sent for judicial confirmation."""
+
+    terms = _text(4000, required=True)
+    signed_on = fields.Date(required=True)
+
+
+@register_event(SERVICE, "mediation_opened")
+class MediationOpened(_Event):
+    """`MediationOpened` (stream mediation-<case_id>): a registered case reached mediation
+    (from intake's CaseRegistered)."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    source_agency = _agency(required=True, allow_none=True)
+    referral_id = fields.String(required=True, allow_none=True)
+    kind = fields.String(required=True, allow_none=True)
+    procedure = fields.String(required=True, allow_none=True)
+    channel = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    summary = _text(4000, required=True)
+    region = RegionCode(required=True)
+    parties = fields.List(fields.Nested(Party), required=True)
+    headcount = StrictInteger(required=True, allow_none=True)
+    key_case = StrictBoolean(required=True)
+    key_reasons = fields.List(fields.String(), required=True)
+    collective = StrictBoolean(required=True)
+    repeat = StrictBoolean(required=True)
+    registered_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "mediator_assigned")
+class MediatorAssigned(_Event):
+    """`MediatorAssigned`: who mediates the case and by when (from assignment's
+    AssignmentMade, CaseEscalated, CaseReassigned; `reason` says which)."""
+
+    track = fields.String(required=True, allow_none=True)
+    level = fields.String(required=True, allow_none=True)
+    unit = fields.String(required=True, allow_none=True)
+    handler = fields.String(required=True, allow_none=True)
+    lead = fields.String(required=True, allow_none=True)
+    due_at = DateTimeString(required=True, allow_none=True)
+    reason = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_REASONS))
+
+
+@register_event(SERVICE, "session_held")
+class SessionHeld(_Event):
+    """`SessionHeld`: a mediation session on a (local) date; `number` counts from 1."""
+
+    held_on = fields.Date(required=True)
+    notes = _text(4000, required=True)
+    number = StrictInteger(required=True)
+
+
+@register_event(SERVICE, "duty_recorded")
+class DutyRecorded(_Event):
+    """`DutyRecorded`: one of the four duties (四包) done, each once per case."""
+
+    duty = fields.String(required=True, validate=validate.OneOf(DUTIES))
+    note = _text(4000, required=True)
+
+
+@register_event(SERVICE, "agreement_reached")
+class AgreementReached(_Event):
+    """`AgreementReached`: the parties signed an agreement (调解协议); `number` > 1 is an
+    amended agreement after a refused confirmation."""
+
+    terms = _text(4000, required=True)
+    signed_on = fields.Date(required=True)
+    number = StrictInteger(required=True)
+
+
+@register_event(SERVICE, "confirmation_requested")
+class ConfirmationRequested(_Event):
+    """`ConfirmationRequested`: the mediator asked for judicial confirmation (司法确认);
+    hand-off `handoff_id` to the court follows (HandOffRequested)."""
+
+    handoff_id = fields.String(required=True)
+    agency = _agency(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["judicial_confirmation"]))
+    agreement = fields.Nested(Agreement, required=True)
+    requested_at = DateTimeString(required=True)
+    window_ends_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "mediation_failed")
+class MediationFailed(_Event):
+    """`MediationFailed`: mediation failed; `next` none closes the case (CaseClosed
+    failed), another next step hands it to `agency` (HandOffRequested `handoff_id`)."""
+
+    reason = _text(2000, required=True)
+    next = fields.String(required=True, validate=validate.OneOf(NEXT_STEPS))
+    handoff_id = fields.String(required=True, allow_none=True)
+    agency = _agency(required=True, allow_none=True)
+
+
+@register_event(SERVICE, "mediation_withdrawn")
+class MediationWithdrawn(_Event):
+    """`MediationWithdrawn`: the applicant withdrew (CaseClosed withdrawn follows)."""
+
+    reason = _text(2000, required=True)
+
+
+@register_event(SERVICE, "mediation_reopened")
+class MediationReopened(_Event):
+    """`MediationReopened`: the court refused confirmation, or an agency rejected the
+    hand-off `handoff_id`: mediation resumes (amend the agreement, or fail)."""
+
+    reason = _text(4000, required=True)
+    handoff_id = fields.String(required=True)
+
+
+@register_event(SERVICE, "follow_up_recorded")
+class FollowUpRecorded(_Event):
+    """`FollowUpRecorded`: the follow-up visit (回访), once per case."""
+
+    satisfaction = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    petition_ceased = StrictBoolean(required=True)
+    visited_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "case_closed")
+class CaseClosed(_Event):
+    """`CaseClosed`: mediation's part is over; `resolved` for agreement and confirmed.
+    A case an agency referred is reported to it as `<agency>.case_outcome`."""
+
+    case_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    resolved = StrictBoolean(required=True)
+    closed_at = DateTimeString(required=True)
+    summary = _text(4000, required=True)
+    source_agency = _agency(required=True, allow_none=True)
+    referral_id = fields.String(required=True, allow_none=True)
+    handoff_id = fields.String(required=True, allow_none=True)
+
+
+@register_event(SERVICE, "hand_off_requested")
+class HandOffRequested(_Event):
+    """`HandOffRequested` (stream handoff-<handoff_id>): a case handed to an agency,
+    published to it as `<agency>.handoff_requested`; it must act by `due_at`."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    agency = _agency(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    agreement = fields.Nested(Agreement, required=True, allow_none=True)
+    requested_at = DateTimeString(required=True)
+    due_at = DateTimeString(required=True)
+    rule_id = fields.String(required=True)
+
+
+@register_event(SERVICE, "hand_off_accepted")
+class HandOffAccepted(_Event):
+    """`HandOffAccepted`: the agency took the case (for a confirmation: the court accepted
+    the application and will rule)."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    agency = _agency(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    agency_case_number = fields.String(required=True, allow_none=True)
+
+
+@register_event(SERVICE, "hand_off_rejected")
+class HandOffRejected(_Event):
+    """`HandOffRejected`: the agency declined the hand-off (mediation reopens)."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    agency = _agency(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    reason = fields.String(required=True, allow_none=True)
+
+
+@register_event(SERVICE, "confirmation_ruled")
+class ConfirmationRuled(_Event):
+    """`ConfirmationRuled`: the court's ruling on a judicial confirmation request."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    confirmed = StrictBoolean(required=True)
+    ruling_number = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
+
+
+@register_event(SERVICE, "hand_off_overdue")
+class HandOffOverdue(_Event):
+    """`HandOffOverdue`: the agency let the hand-off's deadline pass unsettled (raised once)."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String(required=True)
+    due_at = DateTimeString(required=True)
+    agency = _agency(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    status = fields.String(required=True)

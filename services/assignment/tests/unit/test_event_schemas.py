@@ -1,0 +1,50 @@
+"""Every event the Assignment aggregate records matches its published schema
+(gm_contracts.assignment_events), so consumers can rely on the documented shape."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gm_contracts import event_schema
+from gm_contracts.assignment_events import EVENT_TYPES, SERVICE
+
+from gm_assignment.domain import EVENT_TYPES as DOMAIN_TYPES
+from gm_assignment.domain import Assignment, CaseFacts, Source, decide
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REGISTERED = datetime(2026, 3, 1, 10, 0, tzinfo=SHANGHAI)
+
+
+def validate(agg: Assignment) -> set:
+    seen = set()
+    for event in agg.pending:
+        errors = event_schema(SERVICE, EVENT_TYPES[event.type])().validate(dict(event.data))
+        assert errors == {}, (event.type, errors)
+        seen.add(event.type)
+    return seen
+
+
+def test_every_assignment_event_type_has_a_schema():
+    assert set(DOMAIN_TYPES) == set(EVENT_TYPES)
+
+
+def test_a_full_life_matches_the_schemas(directory, rules):
+    facts = CaseFacts(Source.referral("court", "entrusted"), "neighbour", "410611100201",
+                      REGISTERED, collective=True)
+    agg = Assignment("case-1")
+    agg.assign(decide(facts, directory, rules), REGISTERED)
+    agg.extend(10, "双方同意", REGISTERED + timedelta(days=1))
+    agg.arrange_joint_handling(["court", "police"], "多部门", REGISTERED, directory)
+    agg.reassign("案情复杂", REGISTERED, directory, unit="410600")
+    agg.raise_warning(agg.due_at - timedelta(days=1))
+    moment = agg.due_at + timedelta(hours=1)
+    seen = validate(agg)
+    escalated = Assignment("case-2")
+    escalated.assign(decide(CaseFacts(Source.from_channel("visit"), "neighbour",
+                                      "410611100201", REGISTERED), directory, rules), REGISTERED)
+    escalated.escalate(escalated.due_at + timedelta(hours=1), directory)
+    escalated.close(moment)
+    failed = Assignment("case-3")
+    failed.fail("no unit", REGISTERED)
+    seen |= validate(escalated) | validate(failed)
+    assert seen == set(DOMAIN_TYPES)

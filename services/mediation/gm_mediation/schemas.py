@@ -1,0 +1,63 @@
+"""HTTP and RPC bodies of the mediation commands (CONTRACT.md §5), strict like the contract."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from gm_contracts.fields import StrictBoolean, StrictInteger, Text
+
+from .domain import DUTIES, NEXT_STEPS, NO_NEXT_STEP
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SessionBody(_Strict):
+    """`POST /cases/{case_id}/sessions`: a mediation session held (local date)."""
+
+    held_on = fields.Date(required=True)
+    notes = Text(1, 4000, required=True)
+
+
+class DutyBody(_Strict):
+    """`POST /cases/{case_id}/duties/{duty}`: one of the four duties (四包) done."""
+
+    note = Text(1, 4000, required=True)
+
+
+class DutyName(_Strict):
+    """The `{duty}` of the path, checked like a field so a typo is a 400 naming it."""
+
+    duty = fields.String(required=True, validate=validate.OneOf(DUTIES))
+
+
+class AgreementBody(_Strict):
+    """`POST /cases/{case_id}/agreement`: the signed settlement (调解协议)."""
+
+    terms = Text(1, 4000, required=True)
+    signed_on = fields.Date(required=True)
+
+
+class ConfirmationRequestBody(_Strict):
+    """`POST /cases/{case_id}/confirmation-request`: no fields; the agreement in force is sent."""
+
+
+class FailureBody(_Strict):
+    """`POST /cases/{case_id}/failure`: mediation failed, and what happens next."""
+
+    reason = Text(1, 2000, required=True)
+    next = fields.String(required=True, validate=validate.OneOf([*NEXT_STEPS, NO_NEXT_STEP]))
+
+
+class WithdrawalBody(_Strict):
+    """`POST /cases/{case_id}/withdrawal`: the applicant withdrew."""
+
+    reason = Text(1, 2000, required=True)
+
+
+class FollowUpBody(_Strict):
+    """`POST /cases/{case_id}/follow-up`: the follow-up visit (回访)."""
+
+    satisfaction = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    petition_ceased = StrictBoolean(required=True)

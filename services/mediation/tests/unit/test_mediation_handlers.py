@@ -1,0 +1,464 @@
+"""Mediation's handlers against a real SQLite store: commands with concurrency and
+idempotency, the feeds from intake and assignment, the process manager over the
+service's own log, agencies' replies, and the hand-off watch. No broker: events are fed
+through `EventFeed`s exactly as the service wires them."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import List, Tuple
+
+import pytest
+
+from gm_contracts.testing import encode, inbound_data
+from gm_kernel import ConcurrencyError, DomainError, RecordedEvent
+from gm_kernel.store.factory import open_store
+from gm_mediation.domain import HandOff
+from gm_mediation.handlers import Caller, CaseNotFound, IdempotencyKeyReused, Mediation
+from gm_mediation.testing import NOW, assignment, registration, source_event
+from gm_platform.auth import Forbidden
+from gm_platform.clock import FakeClock
+from gm_platform.consumer import Delivery
+from gm_platform.feed import EventFeed, LocalSourceLog
+from gm_platform.testing.agency import envelope
+
+MEDIATOR = Caller("mediator-1")
+
+
+class ListLog:
+    """Another service's log, held in memory."""
+
+    def __init__(self):
+        self.events: List[RecordedEvent] = []
+
+    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        return [e for e in self.events if e.position > after_position][:limit]
+
+
+class World:
+    """A mediation service's store and handlers, with intake and assignment as logs."""
+
+    def __init__(self, path):
+        self.store = open_store(f"sqlite:///{path}", "mediation")
+        self.clock = FakeClock(NOW)
+        self.mediation = Mediation(self.store, "Asia/Shanghai", self.clock.now)
+        self.intake, self.assignment = ListLog(), ListLog()
+        self.feeds = {
+            "intake": EventFeed(self.store, "intake", self.mediation.on_intake_event,
+                                self.intake),
+            "assignment": EventFeed(self.store, "assignment",
+                                    self.mediation.on_assignment_event, self.assignment),
+            "mediation": EventFeed(self.store, "mediation", self.mediation.on_own_event,
+                                   LocalSourceLog(self.store)),
+        }
+
+    def register(self, case_id: str, **changes) -> None:
+        self._publish(self.intake, "CaseRegistered", registration(case_id, **changes),
+                      f"case-{case_id}", "intake", actor="clerk-1")
+
+    def assign(self, case_id: str, type: str = "AssignmentMade", **data) -> None:
+        self._publish(self.assignment, type, data or assignment(), f"assignment-{case_id}",
+                      "assignment", correlation_id=case_id, actor="assignment-service")
+
+    def _publish(self, log: ListLog, type: str, data: dict, stream: str, source: str,
+                 **meta) -> None:
+        log.events.append(source_event(type, data, stream, len(log.events) + 1, **meta))
+        self.feeds[source].catch_up()
+
+    def ready(self, case_id: str = "case-1", **changes) -> None:
+        self.register(case_id, **changes)
+        self.assign(case_id)
+
+    def settle(self) -> int:
+        """Let the process manager act on everything committed so far."""
+        return self.feeds["mediation"].catch_up()
+
+    def send(self, agency: str, type: str, data: dict, id: str = None) -> Tuple[str, dict]:
+        env = envelope(type, agency, data, id)
+        delivery = Delivery(body=encode(env), routing_key=f"{agency}.{type}",
+                            exchange="gm.inbound",
+                            properties={"message_id": env["id"],
+                                        "content_type": "application/json"})
+        return self.mediation.handle_inbound(delivery), env
+
+    def outbound(self) -> List[Tuple[str, dict]]:
+        """(routing key, envelope) of everything queued for agencies, oldest first."""
+        return [(m.routing_key, dict(m.body)) for m in self.store.pending_outbox(10_000)
+                if m.exchange == "gm.outbound"]
+
+    def types(self, stream_id: str) -> List[str]:
+        return [e.type for e in self.store.read_stream(stream_id)]
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path / "mediation.db")
+    yield w
+    w.store.close()
+
+
+def agreed(world: World, case_id: str = "case-1", **changes) -> None:
+    world.ready(case_id, **changes)
+    m = world.mediation
+    m.hold_session(case_id, date(2026, 3, 5), "both parties heard", MEDIATOR)
+    for duty in ("investigation", "handling", "counselling", "cessation"):
+        m.record_duty(case_id, duty, f"{duty} done", MEDIATOR)
+    m.reach_agreement(case_id, "李四 rebuilds the drain by April", date(2026, 3, 9), MEDIATOR)
+
+
+# -- opening -----------------------------------------------------------------------------
+
+def test_case_opens_from_both_feeds_in_either_order(world):
+    world.register("a")
+    world.assign("a")
+    world.assign("b")
+    assert world.mediation.view("b")["status"] == "registered"
+    world.register("b")
+    for case_id in ("a", "b"):
+        view = world.mediation.view(case_id)
+        assert view["status"] == "assigned" and view["assignment"]["handler"] == "H410611-01"
+    assert world.store.tracked_position("feed:intake") == 2
+    assert world.store.tracked_position("feed:assignment") == 2
+    assert world.types("mediation-b") == ["MediatorAssigned", "MediationOpened"]
+    [opened] = [e for e in world.store.read_stream("mediation-a") if e.type == "MediationOpened"]
+    assert opened.correlation_id == "a" and opened.causation_id == "case-a:1"
+    assert opened.actor == "clerk-1"
+
+
+def test_other_intake_events_and_late_assignment_changes_are_ignored(world):
+    world._publish(world.intake, "ScreeningReportFiled", {"x": 1}, "screening-1", "intake")
+    world.ready("a")
+    world.mediation.withdraw("a", "settled privately", MEDIATOR)
+    world.assign("a", "CaseEscalated", unit="410600", level="city", handler="H410600-01",
+                 lead="L410600-01", due_at="2026-04-01T15:59:59.999999Z")
+    assert world.types("mediation-a")[-1] == "CaseClosed"
+    assert world.store.tracked_position("feed:assignment") == 2  # applied: nothing to do
+
+
+def test_commands_on_an_unknown_or_unassigned_case(world):
+    with pytest.raises(CaseNotFound):
+        world.mediation.hold_session("nope", date(2026, 3, 5), "x", MEDIATOR)
+    world.register("a")
+    with pytest.raises(DomainError, match="not yet assigned"):
+        world.mediation.hold_session("a", date(2026, 3, 5), "x", MEDIATOR)
+
+
+def test_region_scope_is_checked_before_anything_is_recorded(world):
+    world.ready("a")
+
+    def only_another_county(region):
+        if not region.startswith("410621"):
+            raise Forbidden("this token does not cover the case's region")
+
+    with pytest.raises(Forbidden):
+        world.mediation.withdraw("a", "r", Caller("mediator-2", may_see=only_another_county))
+    assert world.types("mediation-a")[-1] == "MediatorAssigned"
+
+
+# -- the court's entrusted referral, to judicial confirmation ----------------------------
+
+def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
+    agreed(world)
+    view = world.mediation.request_confirmation("case-1", MEDIATOR)
+    assert view["status"] == "agreement" and view["awaiting"]["kind"] == "judicial_confirmation"
+    handoff_id = view["awaiting"]["handoff_id"]
+    assert world.settle() > 0
+    [(key, request)] = world.outbound()
+    assert key == "court.handoff_requested"
+    data = request["data"]
+    assert data["handoff_id"] == handoff_id and data["kind"] == "judicial_confirmation"
+    assert data["agreement"] == {"terms": "李四 rebuilds the drain by April",
+                                 "signed_on": "2026-03-09"}
+    assert data["due_at"] == "2026-04-09T15:59:59.999999Z"
+    assert data["parties"] == registration()["parties"]
+    [requested] = world.store.read_stream(f"handoff-{handoff_id}")
+    assert requested.actor == "mediator-1" and requested.correlation_id == "case-1"
+
+    assert world.send("court", "handoff_reply", {"handoff_id": handoff_id,
+                                                 "decision": "accepted"})[0] == "HandOffAccepted"
+    world.settle()
+    assert world.mediation.view("case-1")["status"] == "agreement"  # the court rules later
+    outcome, ruling = world.send("court", "confirmation_ruling", {
+        "handoff_id": handoff_id, "confirmed": True, "ruling_number": "(2026)豫0611民特1号"})
+    assert outcome == "ConfirmationRuled"
+    world.settle()
+    view = world.mediation.view("case-1")
+    assert view["status"] == "closed" and view["outcome"] == "confirmed" and view["resolved"]
+    assert view["handoffs"][0]["status"] == "confirmed"
+    closed = world.store.read_stream("mediation-case-1")[-1]
+    assert closed.type == "CaseClosed" and closed.causation_id is not None
+    assert closed.actor == "agency:court" and closed.agency == "court"
+    key, message = world.outbound()[-1]
+    assert key == "court.case_outcome"
+    assert {k: message["data"][k] for k in ("referral_id", "case_id", "outcome")} == {
+        "referral_id": "R-1", "case_id": "case-1", "outcome": "confirmed"}
+    assert world.settle() == 0 or world.types(f"handoff-{handoff_id}")[-1] == "ConfirmationRuled"
+
+
+def test_refused_confirmation_reopens_mediation(world):
+    agreed(world)
+    handoff_id = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    world.settle()
+    world.send("court", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted"})
+    world.send("court", "confirmation_ruling", {"handoff_id": handoff_id, "confirmed": False,
+                                                "reason": "terms unclear"})
+    world.settle()
+    view = world.mediation.view("case-1")
+    assert view["status"] == "in_mediation" and view["agreement"] is None
+    reopened = world.store.read_stream("mediation-case-1")[-1]
+    assert reopened.type == "MediationReopened"
+    assert reopened.data == {"reason": "the court refused judicial confirmation: terms unclear",
+                             "handoff_id": handoff_id}
+    world.mediation.reach_agreement("case-1", "clearer terms", date(2026, 3, 10), MEDIATOR)
+    second = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    world.settle()
+    assert second != handoff_id
+    assert [k for k, _ in world.outbound()] == ["court.handoff_requested"] * 2
+
+
+# -- failure, handed to an agency --------------------------------------------------------
+
+def test_police_referral_fails_back_to_the_police(world):
+    world.ready("p", source_agency="police", kind="minor_dispute", referral_id="P-7",
+                procedure=None)
+    view = world.mediation.record_failure("p", "assault suspected", "public_security", MEDIATOR)
+    assert view["status"] == "handed_off"
+    world.settle()
+    [(key, request)] = world.outbound()
+    assert key == "police.handoff_requested"
+    assert request["data"]["kind"] == "public_security" and request["data"]["agreement"] is None
+    handoff_id = request["data"]["handoff_id"]
+    world.send("police", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted",
+                                           "agency_case_number": "鹤公(治)字2026-12"})
+    world.settle()
+    view = world.mediation.view("p")
+    assert view["status"] == "closed" and view["outcome"] == "handed_off"
+    assert view["resolved"] is False
+    key, message = world.outbound()[-1]
+    assert key == "police.case_outcome" and message["data"]["outcome"] == "handed_off"
+    assert message["data"]["referral_id"] == "P-7"
+
+
+def test_rejected_handoff_reopens_and_another_next_step_can_follow(world):
+    world.ready("a")
+    world.mediation.record_failure("a", "no agreement possible", "petition_handling", MEDIATOR)
+    world.settle()
+    handoff_id = world.outbound()[0][1]["data"]["handoff_id"]
+    world.send("petition", "handoff_reply", {"handoff_id": handoff_id, "decision": "rejected",
+                                             "reason": "not a petition matter"})
+    world.settle()
+    assert world.mediation.view("a")["status"] == "in_mediation"
+    view = world.mediation.record_failure("a", "no agreement possible", "none", MEDIATOR)
+    assert view["outcome"] == "failed"
+    assert world.outbound()[-1][0] == "court.case_outcome"  # the court referred case "a"
+
+
+def test_a_case_registered_through_a_channel_tells_no_agency(world):
+    world.ready("v", source_agency=None, referral_id=None, kind=None, procedure=None,
+                channel="visit")
+    world.mediation.withdraw("v", "settled privately", MEDIATOR)
+    assert world.outbound() == []
+
+
+# -- agencies' replies that cannot be taken --------------------------------------------
+
+def requested_handoff(world: World, next_step: str = "public_security") -> str:
+    world.ready("a")
+    world.mediation.record_failure("a", "r", next_step, MEDIATOR)
+    world.settle()
+    return world.outbound()[0][1]["data"]["handoff_id"]
+
+
+@pytest.mark.parametrize("agency, type, data, field", [
+    ("court", "handoff_reply", {"handoff_id": "H-404", "decision": "accepted"}, "handoff_id"),
+    ("court", "handoff_reply", {"handoff_id": "{id}", "decision": "accepted"}, "handoff_id"),
+    ("court", "confirmation_ruling", {"handoff_id": "{id}", "confirmed": True}, "handoff_id"),
+    ("police", "handoff_reply", {"handoff_id": "{id}", "decision": "maybe"}, "decision"),
+    ("police", "referral", None, "type"),
+])
+def test_replies_that_cannot_settle_the_handoff_are_rejected_and_kept(
+        world, agency, type, data, field):
+    handoff_id = requested_handoff(world)  # to police, kind public_security
+    if data is not None:
+        data = {k: (v.format(id=handoff_id) if isinstance(v, str) else v)
+                for k, v in data.items()}
+    else:
+        data = inbound_data("police", "referral")
+    outcome, sent = world.send(agency, type, data)
+    assert outcome == "rejected"
+    key, answer = world.outbound()[-1]
+    assert key == f"{agency}.rejected"
+    assert answer["data"]["message_id"] == sent["id"] and field in answer["data"]["errors"]
+    assert world.store.count_dead_letters() == 1
+    assert world.types(f"handoff-{handoff_id}") == ["HandOffRequested"]
+
+
+def test_second_reply_and_ruling_before_acceptance_are_rejected(world):
+    world.ready("c")
+    world.mediation.hold_session("c", date(2026, 3, 5), "x", MEDIATOR)
+    world.mediation.reach_agreement("c", "terms", date(2026, 3, 9), MEDIATOR)
+    handoff_id = world.mediation.request_confirmation("c", MEDIATOR)["awaiting"]["handoff_id"]
+    world.settle()
+    early, _ = world.send("court", "confirmation_ruling", {"handoff_id": handoff_id,
+                                                           "confirmed": True})
+    assert early == "rejected"
+    assert "before ruling" in world.outbound()[-1][1]["data"]["errors"]["handoff_id"][0]
+    world.send("court", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted"})
+    again, _ = world.send("court", "handoff_reply", {"handoff_id": handoff_id,
+                                                     "decision": "rejected"})
+    assert again == "rejected"
+    assert world.types(f"handoff-{handoff_id}") == ["HandOffRequested", "HandOffAccepted"]
+
+
+def test_a_resent_message_changes_nothing_and_gets_its_first_answer(world):
+    handoff_id = requested_handoff(world)
+    reply = {"handoff_id": handoff_id, "decision": "accepted"}
+    first, sent = world.send("police", "handoff_reply", reply)
+    answered = len(world.outbound())
+    assert world.send("police", "handoff_reply", reply, id=sent["id"])[0] == "duplicate"
+    assert world.types(f"handoff-{handoff_id}") == ["HandOffRequested", "HandOffAccepted"]
+    assert len(world.outbound()) == answered  # an accepted reply has no answer to repeat
+    _, wrong = world.send("court", "handoff_reply", reply)
+    world.send("court", "handoff_reply", reply, id=wrong["id"])
+    (_, one), (_, two) = world.outbound()[-2:]
+    assert one["data"] == two["data"] and one["id"] != two["id"]
+
+
+# -- commands: idempotency and concurrency ----------------------------------------------
+
+def test_idempotency_key_makes_a_retried_command_one_effect(world):
+    world.ready("a")
+    caller = Caller("mediator-1", idempotency_key="k-1")
+    first = world.mediation.hold_session("a", date(2026, 3, 5), "first", caller)
+    second = world.mediation.hold_session("a", date(2026, 3, 5), "first", caller)
+    assert first == second
+    assert world.types("mediation-a").count("SessionHeld") == 1
+    with pytest.raises(IdempotencyKeyReused):
+        world.mediation.hold_session("a", date(2026, 3, 6), "another", caller)
+    other = Caller("mediator-2", idempotency_key="k-1")  # keys are per client
+    world.mediation.hold_session("a", date(2026, 3, 5), "first", other)
+    assert world.types("mediation-a").count("SessionHeld") == 2
+
+
+class Interleaved:
+    """The store, with `competitor` run just before the next append: another replica's
+    command committing between this command's read and its write."""
+
+    def __init__(self, store):
+        self.store, self.competitor = store, None
+
+    def append(self, *args, **kwargs):
+        competitor, self.competitor = self.competitor, None
+        if competitor is not None:
+            competitor()
+        return self.store.append(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def racing(world: World) -> Tuple[Mediation, Interleaved]:
+    store = Interleaved(world.store)
+    return Mediation(store, "Asia/Shanghai", world.clock.now), store
+
+
+def test_a_concurrent_command_is_decided_again_not_lost(world):
+    world.ready("a")
+    mediation, store = racing(world)
+    store.competitor = lambda: world.mediation.record_duty("a", "handling", "other replica",
+                                                           MEDIATOR)
+    mediation.record_duty("a", "investigation", "this replica", MEDIATOR)
+    assert world.types("mediation-a")[-2:] == ["DutyRecorded", "DutyRecorded"]
+    assert set(world.mediation.view("a")["missing_duties"]) == {"counselling", "cessation"}
+
+
+def test_the_same_command_twice_concurrently_has_one_effect(world):
+    world.ready("a")
+    world.mediation.hold_session("a", date(2026, 3, 5), "x", MEDIATOR)
+    caller = Caller("mediator-1", idempotency_key="agree-1")
+    mediation, store = racing(world)
+    store.competitor = lambda: world.mediation.reach_agreement("a", "terms", date(2026, 3, 9),
+                                                               caller)
+    view = mediation.reach_agreement("a", "terms", date(2026, 3, 9), caller)
+    assert view["agreement"] == {"terms": "terms", "signed_on": "2026-03-09"}
+    assert world.types("mediation-a").count("AgreementReached") == 1
+    # without a key the second is refused by the case itself, after deciding again
+    store.competitor = lambda: world.mediation.withdraw("a", "gone", MEDIATOR)
+    with pytest.raises(DomainError, match="closed"):
+        mediation.withdraw("a", "gone", MEDIATOR)
+    assert world.types("mediation-a").count("MediationWithdrawn") == 1
+
+
+def test_a_command_that_keeps_losing_the_race_gives_up_with_a_conflict(world):
+    world.ready("a")
+
+    class AlwaysBehind(Interleaved):
+        def append(self, *args, **kwargs):
+            world.mediation.hold_session("a", date(2026, 3, 5), "elsewhere", MEDIATOR)
+            return self.store.append(*args, **kwargs)
+
+    mediation = Mediation(AlwaysBehind(world.store), "Asia/Shanghai", world.clock.now)
+    with pytest.raises(ConcurrencyError):
+        mediation.record_duty("a", "handling", "never lands", MEDIATOR)
+    assert "DutyRecorded" not in world.types("mediation-a")
+
+
+# -- exactly once across a crash --------------------------------------------------------
+
+def test_a_handoff_decided_before_a_crash_is_requested_once_after_restart(world, tmp_path):
+    agreed(world)
+    world.settle()
+    view = world.mediation.request_confirmation("case-1", MEDIATOR)
+    handoff_id = view["awaiting"]["handoff_id"]
+    # the process died here: the case's commit is durable, the hand-off's not yet made
+    world.store.close()
+    restarted = World(tmp_path / "mediation.db")
+    try:
+        assert restarted.settle() == 1  # ConfirmationRequested → the hand-off
+        assert restarted.settle() == 1  # HandOffRequested: nothing more to do
+        assert restarted.settle() == 0
+        last = json.dumps(restarted.store.read_log(0, 1000)[-1].to_dict()).encode()
+        assert restarted.feeds["mediation"].deliver(last) == "duplicate"
+        assert restarted.types(f"handoff-{handoff_id}") == ["HandOffRequested"]
+        assert [k for k, _ in restarted.outbound()] == ["court.handoff_requested"]
+    finally:
+        restarted.store.close()
+
+
+# -- the hand-off deadline watch ---------------------------------------------------------
+
+def test_overdue_handoffs_are_marked_once(world):
+    litigation = requested_handoff(world, "litigation")  # court files within 7 days
+    world.ready("b")
+    world.mediation.record_failure("b", "r", "public_security", MEDIATOR)
+    world.settle()
+    police = world.outbound()[-1][1]["data"]["handoff_id"]
+    assert world.mediation.watch_handoffs() == {"overdue": 0, "failed": 0}
+    world.clock.advance(days=8)
+    world.send("police", "handoff_reply", {"handoff_id": police, "decision": "accepted"})
+    assert world.mediation.watch_handoffs() == {"overdue": 1, "failed": 0}
+    assert world.mediation.watch_handoffs() == {"overdue": 0, "failed": 0}
+    overdue = world.store.read_stream(f"handoff-{litigation}")[-1]
+    assert overdue.type == "HandOffOverdue" and overdue.correlation_id == "a"
+    assert overdue.data["due_at"] == "2026-03-17T15:59:59.999999Z"
+    assert world.types(f"handoff-{police}")[-1] == "HandOffAccepted"
+    assert world.mediation.view("a")["handoffs"][0]["overdue"] is True
+    # a watcher on another replica, reading the same log, finds nothing left to do
+    other = Mediation(world.store, "Asia/Shanghai", world.clock.now)
+    assert other.watch_handoffs() == {"overdue": 0, "failed": 0}
+
+
+def test_every_event_of_a_case_carries_its_audit_trail(world):
+    agreed(world)
+    handoff_id = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    world.settle()
+    world.send("court", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted"})
+    world.send("court", "confirmation_ruling", {"handoff_id": handoff_id, "confirmed": True})
+    world.settle()
+    events = world.store.read_log(0, 1000)
+    assert {e.correlation_id for e in events} == {"case-1"}
+    assert all(e.actor and e.causation_id for e in events)
+    commands = [e for e in events if e.actor == "mediator-1"]
+    assert {e.type for e in commands} >= {"SessionHeld", "DutyRecorded", "AgreementReached",
+                                          "ConfirmationRequested", "HandOffRequested"}
+    assert HandOff.load(handoff_id, world.store.read_stream(f"handoff-{handoff_id}")).settled
