@@ -128,8 +128,8 @@ class TcpProxy:
                 if not data:
                     break
                 dst.sendall(data)
-        except OSError:  # includes eventlet's IOClosed when the other side was killed
-            pass
+        except (OSError, EOFError):  # eventlet raises IOClosed, or EOFError on a socket
+            pass                      # closed under a pending recv, when a side is killed
         finally:
             with self._lock:
                 self._conns.discard(src)
