@@ -6,7 +6,7 @@ import os
 import time
 from typing import List
 
-from . import intake, store
+from . import intake, reporting, store
 from .common import Row, machine
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.md")
@@ -33,7 +33,7 @@ def table_md(rows: List[Row]) -> str:
     return "\n".join(out)
 
 
-def write_results(rows: List[Row], info: dict, total: float) -> None:
+def write_results(rows: List[Row], info: dict, total: float, extra: str = "") -> None:
     text = f"""# Benchmark results
 
 Written by `python -m bench` (`make bench`). Every ratio is measured rate / baseline rate,
@@ -69,12 +69,15 @@ both taken in the same run on the same machine (1.0 = as fast as the baseline; l
   consumes them back with acks.
 """
     with open(RESULTS, "w") as fh:
-        fh.write(text)
+        fh.write(text + extra)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not write results.md")
+    parser.add_argument("--large", type=int, default=0, metavar="CASES",
+                        help="also time reporting's queries on this many cases "
+                             "(e.g. 1000000; several minutes)")
     args = parser.parse_args(argv)
     info = machine()
     print(f"machine: nproc={info['nproc']}  cpu={info['cpu']}  python={info['python']}  "
@@ -85,11 +88,15 @@ def main(argv=None) -> int:
     rows += store.run()
     print("intake end to end ...", flush=True)
     rows += intake.run()
+    print("reporting rebuild and queries ...", flush=True)
+    reporting_rows, latency = reporting.run(large=args.large)
+    rows += reporting_rows
     total = time.perf_counter() - start
     print()
     print(table_text(rows))
+    print("\n" + latency)
     print(f"\nwhole run: {total:.1f} s")
     if not args.no_write:
-        write_results(rows, info, total)
+        write_results(rows, info, total, reporting.RESULTS_TEXT.format(latency=latency))
         print(f"written: {RESULTS}")
     return 0

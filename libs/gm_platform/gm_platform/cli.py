@@ -3,6 +3,7 @@
     gm dlq list --service intake          parked messages of a service
     gm dlq replay --service intake ID     publish one again where it arrived
     gm broker provision --agency court --password ...   a per-agency broker user
+    gm projections status | rebuild [NAME]             reporting's projections (plugin)
 
 Talks to running services over RPC (AMQP_URI) and to the RabbitMQ management API
 (GM_RABBIT_API, default http://guest:guest@localhost:15672/api).
@@ -92,6 +93,21 @@ def broker_provision(agency, password, vhost, user):
                      agency, password, vhost, user)
     click.echo(f"agency user {user or agency!r} provisioned on vhost {vhost!r}")
 
+
+def _add_plugin_commands() -> None:
+    """Commands other packages register under `gm` (entry point group `gm.commands`),
+    e.g. `gm projections` from the reporting service."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="gm.commands"):
+        try:
+            main.add_command(entry.load(), entry.name)
+        except Exception as exc:  # one broken plugin must not take `gm` down
+            print(f"gm: cannot load command {entry.name!r}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+
+_add_plugin_commands()
 
 if __name__ == "__main__":
     main()

@@ -1,1 +1,2 @@
-"""Grand Mediation Linkage reporting service (see DESIGN.md §2)."""
+"""Grand Mediation Linkage reporting service: projections (read models) of every
+service's events, and the queries leaders and analysts run on them."""

@@ -1,0 +1,242 @@
+// Grand Mediation Linkage dashboard (研判看板): reads reporting's JSON API with the
+// user's bearer token and draws this month's figures, the 12-month trend, categories,
+// channels, rising categories and regions, the overdue list and the hand-off board.
+// The page itself holds no data; every figure comes from the token-protected API.
+"use strict";
+
+const I18N = {
+  zh: {
+    title: "大调解联动 · 研判看板", month: "月份", region: "区域", refresh: "刷新",
+    other_language: "English", logout: "退出", token: "访问令牌", sign_in: "进入",
+    this_month: "本月概况", trend: "近12个月趋势", by_category: "按纠纷类别",
+    by_channel: "按来源渠道", rising: "上升最快（与上月比）", overdue: "超期案件",
+    handoffs: "对接看板", received: "受理", closed: "办结", resolved: "化解成功",
+    resolution_rate: "化解率", on_time_rate: "按期办结率", overdue_count: "超期",
+    collective: "群体性", repeat: "重复访", loading: "正在加载…", loaded: "数据更新于",
+    bad_token: "令牌无效或无权查看", failed: "加载失败", none: "无",
+    case_number: "案号", category: "类别", unit: "责任单位", handler: "承办人",
+    due_at: "办结时限", agency: "对接单位", kind: "对接事项", status: "状态",
+    requested: "已发起", accepted: "已接收", rejected: "被退回", categories: "类别",
+    regions: "区域", cases: "件",
+  },
+  en: {
+    title: "Grand Mediation Linkage · Dashboard", month: "Month", region: "Region",
+    refresh: "Refresh", other_language: "中文", logout: "Sign out", token: "Access token",
+    sign_in: "Sign in", this_month: "This month", trend: "Last 12 months",
+    by_category: "By category", by_channel: "By channel",
+    rising: "Rising fastest (vs previous month)", overdue: "Overdue cases",
+    handoffs: "Hand-off board", received: "Received", closed: "Closed", resolved: "Resolved",
+    resolution_rate: "Resolution rate", on_time_rate: "On-time rate", overdue_count: "Overdue",
+    collective: "Collective", repeat: "Repeat", loading: "Loading…", loaded: "Updated",
+    bad_token: "Token not valid or not allowed", failed: "Loading failed", none: "None",
+    case_number: "Case number", category: "Category", unit: "Unit", handler: "Handler",
+    due_at: "Due", agency: "Agency", kind: "Kind", status: "Status", requested: "Requested",
+    accepted: "Accepted", rejected: "Rejected", categories: "Categories", regions: "Regions",
+    cases: "cases",
+  },
+};
+
+const TERMS = {
+  zh: {
+    marriage_family: "婚姻家庭", neighbour: "邻里", housing_homestead: "房屋宅基地",
+    contract: "合同", business: "生产经营", damages: "损害赔偿", land_forest: "山林土地",
+    land_acquisition: "征地拆迁", environment: "环境污染", labour: "劳动争议",
+    consumer: "消费", medical: "医疗", traffic_accident: "交通事故",
+    property_management: "物业管理", village_affairs: "村务管理", other: "其他",
+    visit: "来访", letter: "来信", phone: "电话", website: "网站",
+    newspaper_hotline: "报纸热线", radio_hotline: "电台热线", leader_reception: "领导接访",
+    screening: "排查", referral: "部门移交", court: "法院", procuratorate: "检察院",
+    police: "公安", petition: "信访局", judicial_confirmation: "司法确认",
+    litigation: "诉讼", public_security: "治安处理", criminal_reconciliation: "刑事和解",
+    petition_handling: "信访处理", requested: "待答复", accepted: "已接收",
+    rejected: "被退回", confirmed: "已确认", refused: "不予确认", overdue: "超期",
+  },
+  en: {},
+};
+
+const state = { lang: "zh", token: null };
+
+function t(key) { return I18N[state.lang][key] ?? key; }
+function term(key) { return (TERMS[state.lang] || {})[key] ?? String(key).replace(/_/g, " "); }
+function percent(rate) { return rate == null ? "—" : `${(rate * 100).toFixed(1)}%`; }
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+}
+
+async function api(path, params = {}) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
+  const resp = await fetch(`${path}${query.toString() ? "?" + query : ""}`,
+                           { headers: { Authorization: `Bearer ${state.token}` } });
+  if (resp.status === 401 || resp.status === 403) throw Object.assign(new Error(t("bad_token")), { auth: true });
+  if (!resp.ok) throw new Error(`${t("failed")}: ${path} ${resp.status}`);
+  return resp.json();
+}
+
+function currentMonth() {
+  // The service reckons months in its time zone; the browser's month is only the default.
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+}
+
+function figureCards(stats) {
+  const cards = [
+    ["received", stats.received], ["closed", stats.closed], ["resolved", stats.resolved],
+    ["resolution_rate", percent(stats.resolution_rate)],
+    ["on_time_rate", percent(stats.on_time_rate)], ["overdue_count", stats.overdue],
+    ["collective", stats.collective], ["repeat", stats.repeat],
+  ];
+  const box = document.getElementById("figures");
+  box.replaceChildren(...cards.map(([key, value]) => {
+    const div = document.createElement("div");
+    div.className = "figure";
+    div.dataset.figure = key;
+    div.innerHTML = `<div class="value"></div><div class="label"></div>`;
+    div.querySelector(".value").textContent = value ?? 0;
+    div.querySelector(".label").textContent = t(key);
+    return div;
+  }));
+}
+
+const LAYOUT = { margin: { t: 10, r: 10, b: 60, l: 40 }, legend: { orientation: "h" },
+                 font: { family: "Noto Sans CJK SC, Microsoft YaHei, sans-serif" } };
+const CONFIG = { displayModeBar: false, responsive: true };
+
+async function draw(id, traces, layout = {}) {
+  const el = document.getElementById(id);
+  el.dataset.ready = "false";
+  await Plotly.react(el, traces, { ...LAYOUT, ...layout }, CONFIG);
+  el.dataset.ready = "true";  // tests and screen readers: the chart is drawn
+}
+
+function trendChart(trend) {
+  const months = trend.map((m) => m.month);
+  return draw("trend-chart", [
+    { type: "scatter", mode: "lines+markers", name: t("received"), x: months, y: trend.map((m) => m.received) },
+    { type: "scatter", mode: "lines+markers", name: t("closed"), x: months, y: trend.map((m) => m.closed) },
+    { type: "scatter", mode: "lines+markers", name: t("resolved"), x: months, y: trend.map((m) => m.resolved) },
+  ], { xaxis: { type: "category" } });
+}
+
+function barChart(id, counts) {
+  const entries = Object.entries(counts || {}).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  return draw(id, [{ type: "bar", x: entries.map(([k]) => term(k)), y: entries.map(([, v]) => v),
+                     customdata: entries.map(([k]) => k), name: t("cases") }]);
+}
+
+function risingList(stats) {
+  const box = document.getElementById("rising");
+  const block = (title, items) => {
+    const div = document.createElement("div");
+    const h = document.createElement("h3");
+    h.textContent = t(title);
+    const ul = document.createElement("ul");
+    for (const item of items || []) {
+      const li = document.createElement("li");
+      const name = item.category ?? item.region ?? item.key;
+      li.textContent = `${term(name)}: ${item.previous ?? 0} → ${item.current ?? item.count ?? 0}`;
+      ul.append(li);
+    }
+    if (!ul.children.length) ul.append(Object.assign(document.createElement("li"), { textContent: t("none") }));
+    div.append(h, ul);
+    return div;
+  };
+  box.replaceChildren(block("categories", stats.rising_categories), block("regions", stats.rising_regions));
+}
+
+function table(id, columns, rows) {
+  const tableEl = document.getElementById(id);
+  const head = document.createElement("tr");
+  for (const [key] of columns) head.append(Object.assign(document.createElement("th"), { textContent: t(key) }));
+  tableEl.tHead.replaceChildren(head);
+  const body = rows.length ? rows.map((row) => {
+    const tr = document.createElement("tr");
+    for (const [, pick] of columns) tr.append(Object.assign(document.createElement("td"), { textContent: pick(row) ?? "" }));
+    return tr;
+  }) : [Object.assign(document.createElement("tr"), { innerHTML: `<td colspan="${columns.length}"></td>` })];
+  if (!rows.length) body[0].firstChild.textContent = t("none");
+  tableEl.tBodies[0].replaceChildren(...body);
+  tableEl.dataset.rows = String(rows.length);
+}
+
+const localTime = (iso) => (iso ? new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB",
+                                                              { timeZone: "Asia/Shanghai" }) : "");
+
+async function refresh() {
+  const month = document.getElementById("month").value || currentMonth();
+  const region = document.getElementById("region").value.trim();
+  const status = document.getElementById("status");
+  status.textContent = t("loading");
+  document.body.dataset.loaded = "false";
+  try {
+    const [stats, trend, overdue, board] = await Promise.all([
+      api("stats/monthly", { month, region }),
+      api("stats/trend", { months: 12, region, until: month }),
+      api("overdue", { region }),
+      api("handoffs", { region }),
+    ]);
+    figureCards(stats);
+    risingList(stats);
+    await Promise.all([
+      trendChart(trend.months || trend.items || []),
+      barChart("category-chart", stats.by_category),
+      barChart("channel-chart", stats.by_channel),
+    ]);
+    table("overdue", [
+      ["case_number", (r) => r.case_number], ["category", (r) => term(r.category)],
+      ["unit", (r) => r.assignment?.unit ?? r.unit], ["handler", (r) => r.assignment?.handler ?? r.handler],
+      ["due_at", (r) => localTime(r.assignment?.due_at ?? r.due_at)],
+    ], overdue.items || []);
+    table("handoffs", [
+      ["case_number", (r) => r.case_number], ["agency", (r) => term(r.agency)],
+      ["kind", (r) => term(r.kind)], ["status", (r) => term(r.status)],
+      ["due_at", (r) => localTime(r.due_at)],
+    ], board.items || []);
+    status.textContent = `${t("loaded")} ${new Date().toLocaleTimeString()}`;
+    document.body.dataset.loaded = "true";
+  } catch (err) {
+    status.textContent = err.message;
+    document.body.dataset.loaded = "error";
+    if (err.auth) signOut(err.message);
+  }
+}
+
+function signOut(message = "") {
+  sessionStorage.removeItem("gm-token");
+  state.token = null;
+  document.getElementById("board").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-error").textContent = message;
+}
+
+function signIn(token) {
+  state.token = token;
+  sessionStorage.setItem("gm-token", token);  // this tab only; gone when it closes
+  document.getElementById("login").hidden = true;
+  document.getElementById("board").hidden = false;
+  return refresh();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const params = new URLSearchParams(location.search);
+  state.lang = params.get("lang") === "en" || localStorage.getItem("gm-lang") === "en" ? "en" : "zh";
+  document.getElementById("month").value = params.get("month") || currentMonth();
+  document.getElementById("region").value = params.get("region") || "";
+  applyLanguage();
+  document.getElementById("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+  document.getElementById("lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    localStorage.setItem("gm-lang", state.lang);
+    applyLanguage();
+    if (state.token) refresh();
+  });
+  document.getElementById("logout").addEventListener("click", () => signOut());
+  document.getElementById("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    signIn(document.getElementById("token").value.trim());
+  });
+  const saved = sessionStorage.getItem("gm-token");
+  if (saved) signIn(saved); else signOut();
+});

@@ -1,0 +1,591 @@
+"""The case file: one case seen through the events of intake, assignment and mediation.
+
+A pure projector: `project_case(state, source, event)` returns the new state (a plain,
+JSON-able dict) or None when the event changes nothing. No I/O, no clock.
+
+Correct whatever the interleaving of the three sources. Each source's events arrive in
+that source's log order (gm_platform.feed), but a case's AssignmentMade may come before
+its CaseRegistered, or its MediationOpened before both. So the state keeps each source's
+part apart (`intake`, `assignment`, `mediation`), each built only from its own source in
+order, and everything shown — status, the assignment, the flags, the row the ledger
+queries — is derived from the parts at the end (`case_view`, `case_row`). The timeline
+is kept sorted by (occurred_at, source, position), so it too is the same whatever
+arrived first.
+
+Exactly once: the state records, per source, the last position applied, and an event at
+or below it is ignored. Together with the feed's tracking this means an event is never
+counted twice — even by a store without multi-document transactions that re-applies an
+event after a crash.
+
+Personal data: id numbers (and phone numbers) are masked when projected — the reporting
+store never holds them in full.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from .periods import norm_time
+
+SOURCES = ("intake", "assignment", "mediation")
+_RANK = {s: i for i, s in enumerate(SOURCES)}
+
+STATUSES = ("registered", "assigned", "in_mediation", "agreement", "handed_off", "closed")
+OUTCOMES = ("agreement", "confirmed", "failed", "withdrawn", "handed_off")
+RESOLVED_OUTCOMES = ("agreement", "confirmed")
+HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")
+SATISFIED = 4  # a follow-up scoring 4 or 5 (of 5) counts as satisfied (满意率)
+
+ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "CaseEscalated",
+                    "DeadlineExtended", "CaseReassigned", "JointHandlingArranged",
+                    "AssignmentClosed", "AssignmentFailed")
+HANDOFF_TYPES = ("HandOffRequested", "HandOffAccepted", "HandOffRejected",
+                 "ConfirmationRuled", "HandOffOverdue")
+
+
+# -- personal data -----------------------------------------------------------------------
+def mask_id_number(value: Optional[str]) -> Optional[str]:
+    """Keep the first 4 and last 4 characters: 4101**********002X."""
+    if not value:
+        return value
+    s = str(value)
+    return s[:4] + "*" * (len(s) - 8) + s[-4:] if len(s) > 8 else "*" * len(s)
+
+
+def mask_phone(value: Optional[str]) -> Optional[str]:
+    """Keep the first 3 and last 4 digits: 138****0000."""
+    if not value:
+        return value
+    s = str(value)
+    return s[:3] + "*" * (len(s) - 7) + s[-4:] if len(s) > 7 else "*" * len(s)
+
+
+def mask_parties(parties) -> List[dict]:
+    out = []
+    for p in parties or ():
+        if not isinstance(p, Mapping):
+            continue
+        out.append({"role": p.get("role"), "name": p.get("name"),
+                    "id_number": mask_id_number(p.get("id_number")),
+                    "phone": mask_phone(p.get("phone"))})
+    return out
+
+
+# -- which case an event belongs to ---------------------------------------------------------
+def case_id_of(source: str, event) -> Optional[str]:
+    data = event.data or {}
+    if source == "intake":
+        return data.get("case_id") if event.type == "CaseRegistered" else None
+    if source not in ("assignment", "mediation"):
+        return None
+    case_id = data.get("case_id") or event.correlation_id
+    if not case_id:
+        for prefix in ("assignment-", "mediation-"):
+            if event.stream_id.startswith(prefix):
+                return event.stream_id[len(prefix):]
+    return case_id
+
+
+def handoff_id_of(source: str, event) -> Optional[str]:
+    if source != "mediation" or event.type not in HANDOFF_TYPES:
+        return None
+    data = event.data or {}
+    hid = data.get("handoff_id")
+    if not hid and event.stream_id.startswith("handoff-"):
+        hid = event.stream_id[len("handoff-"):]
+    return hid
+
+
+# -- the state -----------------------------------------------------------------------------
+def new_case(case_id: str) -> dict:
+    return {"case_id": case_id, "positions": {}, "intake": None, "assignment": None,
+            "mediation": None, "timeline": []}
+
+
+def _new_assignment() -> dict:
+    return {"made": False, "track": None, "level": None, "unit": None, "lead": None,
+            "handler": None, "due_at": None, "days": None, "key_case": None, "region": None,
+            "made_at": None, "warnings": 0, "escalations": 0, "first_overdue_due_at": None,
+            "extensions": 0, "reassignments": 0, "joint": [], "closed": None, "failed": None}
+
+
+def _new_mediation() -> dict:
+    return {"opened": None, "assigned": None, "phase": "in_mediation", "sessions": 0,
+            "duties": [], "agreement": None, "failure": None, "withdrawn": None,
+            "reopened": 0, "closed": None, "follow_up": None, "handoffs": {}}
+
+
+def project_case(state: Optional[dict], source: str, event) -> Optional[dict]:
+    """The case's state after `event` from `source`; None if the event changes nothing."""
+    case_id = case_id_of(source, event)
+    if case_id is None:
+        return None
+    if state is None:
+        state = new_case(case_id)
+    if state["positions"].get(source, 0) >= event.position:
+        return None  # applied before: never count an event twice
+    new = dict(state)
+    new["positions"] = {**state["positions"], source: event.position}
+    data = event.data or {}
+    if source == "intake":
+        new["intake"] = _registered(data, event)
+    elif source == "assignment":
+        handler = _ASSIGNMENT_HANDLERS.get(event.type)
+        if handler is not None:
+            part = dict(state["assignment"] or _new_assignment())
+            handler(part, data, event)
+            new["assignment"] = part
+    else:
+        part = dict(state["mediation"] or _new_mediation())
+        handler = _MEDIATION_HANDLERS.get(event.type)
+        if handler is not None:  # an unknown type is only shown in the timeline
+            handler(part, data, event)
+        new["mediation"] = part
+    entry = {"type": event.type, "occurred_at": norm_time(event.occurred_at),
+             "actor": event.actor, "source": source, "position": event.position,
+             "id": event.id, "causation_id": event.causation_id}
+    timeline = list(state["timeline"])
+    bisect.insort(timeline, entry, key=_timeline_key)  # kept in time order, whatever
+    new["timeline"] = timeline  # the arrival order; causes are put first when shown
+    return new
+
+
+def _timeline_key(entry: Mapping) -> tuple:
+    return (entry["occurred_at"] or "", _RANK.get(entry["source"], 9), entry["position"])
+
+
+def ordered_timeline(entries: List[dict]) -> List[dict]:
+    """Oldest first (the state keeps them so); at the same instant (AssignmentClosed carries the time of the
+    CaseClosed that caused it) an event never comes before the event that caused it.
+    Depends only on the set of entries, not on the order they arrived in."""
+    base = sorted(entries, key=_timeline_key)
+    ids = {e.get("id") for e in base}
+    if not any(e.get("causation_id") in ids for e in base):
+        return base
+    out: List[dict] = []
+    placed: set = set()
+    waiting: Dict[str, List[dict]] = {}
+
+    def place(e: dict) -> None:
+        out.append(e)
+        placed.add(e.get("id"))
+        for follower in waiting.pop(e.get("id"), []):
+            place(follower)
+
+    for e in base:
+        cause = e.get("causation_id")
+        if cause and cause in ids and cause not in placed and cause != e.get("id"):
+            waiting.setdefault(cause, []).append(e)
+        else:
+            place(e)
+    for rest in waiting.values():  # a cause that never got placed (cannot happen)
+        out.extend(rest)
+    return out
+
+
+# -- intake --------------------------------------------------------------------------------
+def _registered(data: Mapping, event) -> dict:
+    return {
+        "case_number": data.get("case_number"),
+        "channel": data.get("channel"),
+        "category": data.get("category"),
+        "summary": data.get("summary"),
+        "region": data.get("region"),
+        "source_agency": data.get("source_agency"),
+        "referral_id": data.get("referral_id"),
+        "kind": data.get("kind"),
+        "procedure": data.get("procedure"),
+        "headcount": data.get("headcount"),
+        "collective": bool(data.get("collective")),
+        "repeat": bool(data.get("repeat")),
+        "key_case": bool(data.get("key_case")),
+        "key_reasons": list(data.get("key_reasons") or []),
+        "leader": data.get("leader"),
+        "repeat_of": [e.get("case_id") for e in data.get("repeat_of") or ()
+                      if isinstance(e, Mapping)],
+        "screening_report_id": data.get("screening_report_id"),
+        "risk_assessment_id": data.get("risk_assessment_id"),
+        "registered_at": norm_time(data.get("registered_at")) or norm_time(event.occurred_at),
+        "parties": mask_parties(data.get("parties")),
+    }
+
+
+# -- assignment ----------------------------------------------------------------------------
+def _made(a: dict, d: Mapping, e) -> None:
+    a.update(made=True, track=d.get("track"), level=d.get("level"), unit=d.get("unit"),
+             lead=d.get("lead"), handler=d.get("handler"), due_at=norm_time(d.get("due_at")),
+             days=d.get("days"), key_case=d.get("key_case"), region=d.get("region"),
+             made_at=norm_time(e.occurred_at))
+
+
+def _warned(a: dict, d: Mapping, e) -> None:
+    a["warnings"] += 1
+
+
+def _escalated(a: dict, d: Mapping, e) -> None:
+    if a["escalations"] == 0:
+        a["first_overdue_due_at"] = norm_time(d.get("previous_due_at")) or a["due_at"]
+    a["escalations"] += 1
+    a.update(unit=d.get("unit", a["unit"]), level=d.get("level", a["level"]),
+             handler=d.get("handler", a["handler"]), lead=d.get("lead", a["lead"]),
+             due_at=norm_time(d.get("due_at")) or a["due_at"])
+
+
+def _extended(a: dict, d: Mapping, e) -> None:
+    a["extensions"] += 1
+    a["due_at"] = norm_time(d.get("due_at")) or a["due_at"]
+
+
+def _reassigned(a: dict, d: Mapping, e) -> None:
+    a["reassignments"] += 1
+    a.update(unit=d.get("unit", a["unit"]), level=d.get("level", a["level"]),
+             handler=d.get("handler", a["handler"]))
+
+
+def _joint(a: dict, d: Mapping, e) -> None:
+    a["joint"] = [*a["joint"], {"participants": list(d.get("participants") or []),
+                                "meeting": bool(d.get("meeting"))}]
+
+
+def _assignment_closed(a: dict, d: Mapping, e) -> None:
+    on_time = d.get("on_time")
+    a["closed"] = {"closed_at": norm_time(d.get("closed_at")) or norm_time(e.occurred_at),
+                   "outcome": d.get("outcome"),
+                   "on_time": None if on_time is None else bool(on_time)}
+
+
+def _assignment_failed(a: dict, d: Mapping, e) -> None:
+    a["failed"] = d.get("reason") or "unknown"
+
+
+# -- mediation -----------------------------------------------------------------------------
+def _opened(m: dict, d: Mapping, e) -> None:
+    m["opened"] = {
+        "case_number": d.get("case_number"), "source_agency": d.get("source_agency"),
+        "referral_id": d.get("referral_id"), "kind": d.get("kind"),
+        "channel": d.get("channel"), "category": d.get("category"),
+        "region": d.get("region"), "key_case": d.get("key_case"),
+        "collective": d.get("collective"), "repeat": d.get("repeat"),
+        "registered_at": norm_time(d.get("registered_at")),
+        "parties": mask_parties(d.get("parties")),
+    }
+
+
+def _mediator(m: dict, d: Mapping, e) -> None:
+    m["assigned"] = {"track": d.get("track"), "level": d.get("level"), "unit": d.get("unit"),
+                     "handler": d.get("handler"), "lead": d.get("lead"),
+                     "due_at": norm_time(d.get("due_at"))}
+
+
+def _session(m: dict, d: Mapping, e) -> None:
+    m["sessions"] += 1
+
+
+def _duty(m: dict, d: Mapping, e) -> None:
+    if d.get("duty"):
+        m["duties"] = sorted({*m["duties"], d["duty"]})
+
+
+def _agreement(m: dict, d: Mapping, e) -> None:
+    m["agreement"] = {"signed_on": d.get("signed_on"), "at": norm_time(e.occurred_at)}
+    m["phase"] = "agreement"
+
+
+def _failed(m: dict, d: Mapping, e) -> None:
+    m["failure"] = {"reason": d.get("reason"), "next": d.get("next")}
+
+
+def _withdrawn(m: dict, d: Mapping, e) -> None:
+    m["withdrawn"] = {"reason": d.get("reason")}
+
+
+def _reopened(m: dict, d: Mapping, e) -> None:
+    m["reopened"] += 1
+    m["phase"] = "in_mediation"
+
+
+def _follow_up(m: dict, d: Mapping, e) -> None:
+    score = d.get("satisfaction")
+    m["follow_up"] = {"satisfaction": score if isinstance(score, int) else None,
+                      "petition_ceased": d.get("petition_ceased"),
+                      "visited_at": norm_time(d.get("visited_at")) or norm_time(e.occurred_at)}
+
+
+def _case_closed(m: dict, d: Mapping, e) -> None:
+    m["closed"] = {"outcome": d.get("outcome"), "resolved": bool(d.get("resolved")),
+                   "closed_at": norm_time(d.get("closed_at")) or norm_time(e.occurred_at)}
+
+
+def _handoff(m: dict, d: Mapping, e) -> None:
+    hid = d.get("handoff_id") or e.stream_id[len("handoff-"):]
+    m["handoffs"] = dict(m["handoffs"])
+    m["handoffs"][hid] = advance_handoff(m["handoffs"].get(hid), e)
+
+
+def advance_handoff(h: Optional[dict], e) -> dict:
+    """A hand-off's own record after one of its events (shared by the case file and the
+    hand-off board)."""
+    d = e.data or {}
+    h = dict(h or {"handoff_id": d.get("handoff_id"), "agency": d.get("agency"),
+                   "kind": d.get("kind"), "status": "requested", "requested_at": None,
+                   "due_at": None, "accepted_at": None, "rejected_at": None,
+                   "ruled_at": None, "overdue": False, "agency_case_number": None,
+                   "reason": None, "ruling_number": None})
+    at = norm_time(e.occurred_at)
+    if e.type == "HandOffRequested":
+        h.update(agency=d.get("agency", h["agency"]), kind=d.get("kind", h["kind"]),
+                 status="requested", requested_at=norm_time(d.get("requested_at")) or at,
+                 due_at=norm_time(d.get("due_at")))
+    elif e.type == "HandOffAccepted":
+        h.update(status="accepted", accepted_at=at,
+                 agency_case_number=d.get("agency_case_number"))
+    elif e.type == "HandOffRejected":
+        h.update(status="rejected", rejected_at=at, reason=d.get("reason"))
+    elif e.type == "ConfirmationRuled":
+        h.update(status="confirmed" if d.get("confirmed") else "not_confirmed", ruled_at=at,
+                 ruling_number=d.get("ruling_number"), reason=d.get("reason"))
+    elif e.type == "HandOffOverdue":
+        h["overdue"] = True
+    return h
+
+
+def handoff_open(h: Mapping) -> bool:
+    """Waiting on the agency: not answered yet, or a confirmation accepted but not ruled."""
+    return h.get("status") == "requested" or (
+        h.get("status") == "accepted" and h.get("kind") == "judicial_confirmation")
+
+
+_ASSIGNMENT_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
+    "AssignmentMade": _made, "DeadlineWarningRaised": _warned, "CaseEscalated": _escalated,
+    "DeadlineExtended": _extended, "CaseReassigned": _reassigned,
+    "JointHandlingArranged": _joint, "AssignmentClosed": _assignment_closed,
+    "AssignmentFailed": _assignment_failed,
+}
+_MEDIATION_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
+    "MediationOpened": _opened, "MediatorAssigned": _mediator, "SessionHeld": _session,
+    "DutyRecorded": _duty, "AgreementReached": _agreement, "MediationFailed": _failed,
+    "MediationWithdrawn": _withdrawn, "MediationReopened": _reopened,
+    "FollowUpRecorded": _follow_up, "CaseClosed": _case_closed,
+    **{t: _handoff for t in HANDOFF_TYPES},
+}
+
+
+# -- what is shown, derived from the parts -------------------------------------------------
+def identity(s: Mapping) -> dict:
+    """Who and what the case is: intake's registration, else mediation's copy of it."""
+    i = s.get("intake") or {}
+    m = (s.get("mediation") or {}).get("opened") or {}
+    a = s.get("assignment") or {}
+
+    def pick(key, default=None):
+        for part in (i, m):
+            if part.get(key) is not None:
+                return part[key]
+        return default
+
+    return {
+        "case_number": pick("case_number"), "channel": pick("channel"),
+        "source_agency": pick("source_agency"), "referral_id": pick("referral_id"),
+        "kind": pick("kind"), "category": pick("category"),
+        "region": pick("region") or a.get("region"),
+        "collective": bool(pick("collective", False)), "repeat": bool(pick("repeat", False)),
+        "key_case": bool(pick("key_case", False) or a.get("key_case")),
+        "registered_at": pick("registered_at"), "parties": pick("parties", []),
+    }
+
+
+def assignment_of(s: Mapping) -> Optional[dict]:
+    """The 四定 as assignment recorded them (else mediation's copy), with extensions and
+    escalations."""
+    a = s.get("assignment")
+    if a and a.get("made"):
+        return {"track": a["track"], "level": a["level"], "unit": a["unit"], "lead": a["lead"],
+                "handler": a["handler"], "due_at": a["due_at"], "days": a["days"],
+                "extended": a["extensions"] > 0, "escalations": a["escalations"]}
+    m = (s.get("mediation") or {}).get("assigned")
+    if m:
+        return {**m, "days": None, "extended": False, "escalations": 0}
+    return None
+
+
+def closing(s: Mapping) -> Optional[dict]:
+    """closed_at, outcome, resolved and on_time of a closed case; None while open.
+
+    On time: closed no later than the deadline and never escalated — as assignment
+    recorded it on AssignmentClosed, else reckoned here the same way; a case closed
+    without any deadline is not on time."""
+    m = s.get("mediation") or {}
+    a = s.get("assignment") or {}
+    m_closed, a_closed = m.get("closed"), a.get("closed")
+    if not m_closed and not a_closed:
+        return None
+    closed_at = (m_closed or a_closed)["closed_at"]
+    outcome = m_closed["outcome"] if m_closed else a_closed.get("outcome")
+    resolved = bool(m_closed["resolved"]) if m_closed else outcome in RESOLVED_OUTCOMES
+    if a_closed and a_closed.get("on_time") is not None:
+        on_time = bool(a_closed["on_time"])
+    elif a.get("made") and a.get("due_at"):
+        on_time = a["escalations"] == 0 and closed_at is not None and closed_at <= a["due_at"]
+    else:
+        on_time = False
+    return {"closed_at": closed_at, "outcome": outcome, "resolved": resolved,
+            "on_time": on_time}
+
+
+def status_of(s: Mapping) -> str:
+    m = s.get("mediation")
+    a = s.get("assignment") or {}
+    if (m and m.get("closed")) or a.get("closed"):
+        return "closed"
+    if m:
+        if any(handoff_open(h) for h in m["handoffs"].values()):
+            return "handed_off"
+        return "agreement" if m["phase"] == "agreement" else "in_mediation"
+    return "assigned" if a.get("made") else "registered"
+
+
+def handoffs_of(s: Mapping) -> List[dict]:
+    hs = ((s.get("mediation") or {}).get("handoffs") or {}).values()
+    return sorted(hs, key=lambda h: (h.get("requested_at") or "", h.get("handoff_id") or ""))
+
+
+def case_view(s: Mapping) -> dict:
+    """GET /cases/{case_id} (CONTRACT.md §5), without the clock-dependent `overdue`."""
+    ident = identity(s)
+    intake = s.get("intake") or {}
+    a = s.get("assignment") or {}
+    m = s.get("mediation") or {}
+    closed = closing(s) or {}
+    follow = m.get("follow_up")
+    return {
+        "case_id": s["case_id"],
+        "case_number": ident["case_number"],
+        "status": status_of(s),
+        "channel": ident["channel"],
+        "source_agency": ident["source_agency"],
+        "referral_id": ident["referral_id"],
+        "kind": ident["kind"],
+        "category": ident["category"],
+        "region": ident["region"],
+        "collective": ident["collective"],
+        "repeat": ident["repeat"],
+        "key_case": ident["key_case"],
+        "key_reasons": intake.get("key_reasons", []),
+        "headcount": intake.get("headcount"),
+        "summary": intake.get("summary"),
+        "registered_at": ident["registered_at"],
+        "assignment": assignment_of(s),
+        "assignment_failure": a.get("failed"),
+        "joint_handling": a.get("joint", []),
+        "handoffs": [{"handoff_id": h["handoff_id"], "agency": h["agency"], "kind": h["kind"],
+                      "status": h["status"], "requested_at": h["requested_at"],
+                      "due_at": h["due_at"], "overdue_reported": h["overdue"]}
+                     for h in handoffs_of(s)],
+        "sessions": m.get("sessions", 0),
+        "duties": m.get("duties", []),
+        "outcome": closed.get("outcome"),
+        "resolved": closed.get("resolved"),
+        "on_time": closed.get("on_time"),
+        "closed_at": closed.get("closed_at"),
+        "follow_up": follow,
+        "parties": ident["parties"],
+        "timeline": [{"type": t["type"], "occurred_at": t["occurred_at"], "actor": t["actor"],
+                      "source": t["source"]} for t in ordered_timeline(s["timeline"])],
+    }
+
+
+def region_parts(region: Optional[str]) -> dict:
+    return {"region": region,
+            "county": region[:6] if region and len(region) >= 6 else None,
+            "township": region[:9] if region and len(region) >= 9 else None}
+
+
+def case_row(s: Mapping) -> dict:
+    """The indexed columns of the ledger table (see domain/projections.py)."""
+    ident = identity(s)
+    asg = assignment_of(s) or {}
+    closed = closing(s) or {}
+    follow = (s.get("mediation") or {}).get("follow_up") or {}
+    score = follow.get("satisfaction")
+    status = status_of(s)
+    return {
+        "case_number": ident["case_number"], "status": status, "channel": ident["channel"],
+        "source_agency": ident["source_agency"], "category": ident["category"],
+        **region_parts(ident["region"]),
+        "registered_at": ident["registered_at"], "closed_at": closed.get("closed_at"),
+        "open": status != "closed", "due_at": asg.get("due_at"),
+        "escalations": asg.get("escalations", 0),
+        "collective": ident["collective"], "repeat": ident["repeat"],
+        "key_case": ident["key_case"],
+        # Overdue at `now` exactly when late_from < now: "" (always) once escalated, the
+        # deadline while open, never (NULL) for a case closed without escalation.
+        "late_from": late_from(status != "closed", asg.get("due_at"),
+                               asg.get("escalations", 0)),
+        "resolved": closed.get("resolved"), "on_time": closed.get("on_time"),
+        "outcome": closed.get("outcome"),
+        "track": asg.get("track"), "level": asg.get("level"), "unit": asg.get("unit"),
+        "lead": asg.get("lead"), "handler": asg.get("handler"),
+        "satisfaction": score, "followed_up": score is not None,
+        "satisfied": score is not None and score >= SATISFIED,
+    }
+
+
+def late_from(is_open: bool, due_at: Optional[str], escalations: int) -> Optional[str]:
+    """The instant after which a case counts as overdue (stored form), so that one
+    indexed range answers "overdue now": escalated ones always, open ones after their
+    deadline, others never."""
+    if escalations:
+        return ""
+    return due_at if is_open and due_at else None
+
+
+def is_overdue(row: Mapping, now_text: str) -> bool:
+    """Escalated, or still open past its deadline (row: a case row; now: stored form)."""
+    return bool(row.get("escalations")) or bool(
+        row.get("open") and row.get("due_at") and now_text > row["due_at"])
+
+
+# -- the hand-off board's own documents ----------------------------------------------------
+def project_handoff(state: Optional[dict], case_state: Optional[Mapping], event) -> Optional[dict]:
+    """A hand-off on the board after one of its events (mediation's source only).
+
+    The case facts it shows (region, category, number) come from mediation's own
+    MediationOpened, which precedes every hand-off in mediation's log: so the board, like
+    the case file, does not depend on how the sources interleaved."""
+    if state is not None and state["positions"].get("mediation", 0) >= event.position:
+        return None
+    record = advance_handoff(state["handoff"] if state else None, event)
+    opened = ((case_state or {}).get("mediation") or {}).get("opened") or {}
+    data = event.data or {}
+    previous = state or {}
+    return {
+        "handoff_id": record["handoff_id"] or handoff_id_of("mediation", event),
+        "case_id": data.get("case_id") or event.correlation_id or previous.get("case_id"),
+        "case_number": data.get("case_number") or previous.get("case_number")
+        or opened.get("case_number"),
+        "region": previous.get("region") or opened.get("region"),
+        "category": previous.get("category") or opened.get("category"),
+        "handoff": record,
+        "positions": {"mediation": event.position},
+    }
+
+
+def handoff_row(s: Mapping) -> dict:
+    h = s["handoff"]
+    return {"case_id": s["case_id"], "case_number": s["case_number"], "agency": h["agency"],
+            "kind": h["kind"], "status": h["status"], "open": handoff_open(h),
+            "overdue_reported": h["overdue"], **region_parts(s["region"]),
+            "category": s["category"], "requested_at": h["requested_at"],
+            "due_at": h["due_at"], "accepted_at": h["accepted_at"],
+            "rejected_at": h["rejected_at"], "ruled_at": h["ruled_at"]}
+
+
+def handoff_view(s: Mapping) -> dict:
+    h = s["handoff"]
+    return {"handoff_id": s["handoff_id"], "case_id": s["case_id"],
+            "case_number": s["case_number"], "region": s["region"], "category": s["category"],
+            "agency": h["agency"], "kind": h["kind"], "status": h["status"],
+            "open": handoff_open(h), "requested_at": h["requested_at"], "due_at": h["due_at"],
+            "accepted_at": h["accepted_at"], "rejected_at": h["rejected_at"],
+            "ruled_at": h["ruled_at"], "agency_case_number": h["agency_case_number"],
+            "reason": h["reason"], "overdue_reported": h["overdue"]}

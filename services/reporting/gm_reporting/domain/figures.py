@@ -1,0 +1,147 @@
+"""The figures leaders read (研判, 实绩考核), computed from counts. Pure.
+
+The store counts (tallies of the case and hand-off tables over a month's range of
+instants); these functions turn the counts into the published figures: totals per
+channel and category, rates, the categories and regions rising against the previous
+month, performance per unit or lead leader. Definitions, once:
+
+- received: cases registered in the month (local time); by_channel, by_category,
+  collective, repeat count those cases.
+- closed: cases closed in the month; resolved: of those, closed resolved (agreement or
+  confirmed); resolution_rate = resolved / closed (化解率); on_time_rate = closed on time
+  / closed (按期办结率; on time = no later than the deadline and never escalated).
+- overdue: of the month's received cases, those overdue now — escalated, or open past
+  their deadline.
+- satisfaction: follow-ups of the month's closed cases: average score (1-5) and the share
+  scoring 4 or 5 (满意率).
+- rates are fractions rounded to 4 places, or null when nothing was counted.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from ..store.port import Tally
+
+UNKNOWN = "unknown"
+
+
+def rate(numerator: int, denominator: int) -> Optional[float]:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _key(value) -> str:
+    return UNKNOWN if value is None else str(value)
+
+
+def rising(current: Mapping[str, int], previous: Mapping[str, int], top: int = 5,
+           label: str = "key") -> List[dict]:
+    """What grew against the previous month, most first (ties by name)."""
+    rows = []
+    for key in set(current) | set(previous):
+        now, before = current.get(key, 0), previous.get(key, 0)
+        if now > before:
+            rows.append({label: key, "count": now, "previous": before,
+                         "change": now - before, "change_rate": rate(now - before, before)})
+    rows.sort(key=lambda r: (-r["change"], r[label]))
+    return rows[:top]
+
+
+def closing_figures(closed: Tally) -> dict:
+    s = closed.sums
+    follow_ups = s.get("followed_up", 0)
+    return {
+        "closed": closed.n,
+        "resolved": s.get("resolved", 0),
+        "resolution_rate": rate(s.get("resolved", 0), closed.n),
+        "on_time": s.get("on_time", 0),
+        "on_time_rate": rate(s.get("on_time", 0), closed.n),
+        "satisfaction": {
+            "follow_ups": follow_ups,
+            "average": round(s.get("satisfaction", 0) / follow_ups, 2) if follow_ups else None,
+            "satisfaction_rate": rate(s.get("satisfied", 0), follow_ups),
+        },
+    }
+
+
+def monthly_figures(month: str, previous_month: str, received: Sequence[Tally],
+                    previous: Sequence[Tally], closed: Tally, overdue: int,
+                    handoffs: Mapping[str, Mapping[str, int]], sub_column: Optional[str],
+                    channels: Iterable[str], categories: Iterable[str], top: int = 5) -> dict:
+    """received: tallies by (channel, category[, sub_column]) with sums collective, repeat;
+    previous: tallies by (category[, sub_column]) of the month before."""
+    by_channel: Dict[str, int] = {c: 0 for c in channels}
+    by_category: Dict[str, int] = {c: 0 for c in categories}
+    by_region: Dict[str, int] = {}
+    total = collective = repeat = 0
+    for t in received:
+        total += t.n
+        collective += t.sums.get("collective", 0)
+        repeat += t.sums.get("repeat", 0)
+        ch, cat = _key(t.group.get("channel")), _key(t.group.get("category"))
+        by_channel[ch] = by_channel.get(ch, 0) + t.n
+        by_category[cat] = by_category.get(cat, 0) + t.n
+        if sub_column:
+            sub = _key(t.group.get(sub_column))
+            by_region[sub] = by_region.get(sub, 0) + t.n
+    prev_category: Dict[str, int] = {}
+    prev_region: Dict[str, int] = {}
+    prev_total = 0
+    for t in previous:
+        prev_total += t.n
+        cat = _key(t.group.get("category"))
+        prev_category[cat] = prev_category.get(cat, 0) + t.n
+        if sub_column:
+            sub = _key(t.group.get(sub_column))
+            prev_region[sub] = prev_region.get(sub, 0) + t.n
+    current_category = {k: v for k, v in by_category.items() if v}
+    return {
+        "month": month,
+        "received": total,
+        "by_channel": by_channel,
+        "by_category": by_category,
+        **closing_figures(closed),
+        "overdue": overdue,
+        "collective": collective,
+        "repeat": repeat,
+        "handoffs": {agency: dict(counts) for agency, counts in handoffs.items()},
+        "by_region": dict(sorted(by_region.items())),
+        "previous": {"month": previous_month, "received": prev_total},
+        "rising_categories": rising(current_category, prev_category, top, "category"),
+        "rising_regions": rising(by_region, prev_region, top, "region") if sub_column else [],
+    }
+
+
+def trend_point(month: str, received: Tally, closed: Tally, overdue: int) -> dict:
+    figures = closing_figures(closed)
+    return {"month": month, "received": received.n,
+            "collective": received.sums.get("collective", 0),
+            "repeat": received.sums.get("repeat", 0), "overdue": overdue,
+            "closed": figures["closed"], "resolved": figures["resolved"],
+            "resolution_rate": figures["resolution_rate"],
+            "on_time_rate": figures["on_time_rate"]}
+
+
+def performance(key_column: str, closed: Sequence[Tally], open_: Sequence[Tally],
+                overdue: Sequence[Tally], names: Mapping[str, Mapping]) -> List[dict]:
+    """实绩考核 per unit or lead leader: the month's closings with their rates and
+    satisfaction, and the open and overdue cases they hold now. `names` lists every key
+    to show (with name and level); keys found only in the tallies are shown too."""
+    by_key: Dict[str, dict] = {}
+
+    def row(key) -> dict:
+        k = _key(key)
+        if k not in by_key:
+            info = names.get(k, {})
+            by_key[k] = {key_column: k, "name": info.get("name"), "level": info.get("level"),
+                         **closing_figures(Tally({}, 0, {})), "open": 0, "overdue": 0}
+        return by_key[k]
+
+    for k in names:
+        row(k)
+    for t in closed:
+        row(t.group.get(key_column)).update(closing_figures(t))
+    for t in open_:
+        row(t.group.get(key_column))["open"] = t.n
+    for t in overdue:
+        row(t.group.get(key_column))["overdue"] = t.n
+    return [by_key[k] for k in sorted(by_key)]

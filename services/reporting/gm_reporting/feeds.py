@@ -1,0 +1,115 @@
+"""Feeding the projections from the other services' logs, exactly once, in log order.
+
+Each projection keeps its own position per source (in its active generation), so each
+(projection, source) pair is one `gm_platform.feed.EventFeed`: a broker delivery from
+`reporting.from.<source>` goes to every projection fed by that source, and a gap, a
+restart or the periodic catch-up reads the source's log (RPC `read_log`) from where that
+projection stands. The EventFeed's tracking commits are the projection store's: applying
+an event writes the documents and the position together (see store/port.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Dict, Iterable, List, Mapping
+
+from gm_kernel import DuplicateMessage, RecordedEvent, Tracking
+from gm_platform import metrics
+from gm_platform.feed import EventFeed, SourceLog, catch_up_all
+
+from .store.port import ProjectionSpec, ProjectionStore
+
+log = logging.getLogger(__name__)
+
+
+class PositionsOf:
+    """What an EventFeed needs of a store, over one projection's positions for one source."""
+
+    def __init__(self, store: ProjectionStore, spec: ProjectionSpec, source: str):
+        self.store, self.spec, self.source = store, spec, source
+        self.service = f"reporting/{spec.name}"  # the metrics' service label
+
+    def tracked_position(self, name: str) -> int:
+        return self.store.position(self.spec.name, self.source)
+
+    def append(self, stream_id, expected_version, events=(), *, tracking: Tracking = None,
+               **_):
+        if events or tracking is None:
+            raise ValueError("a projection feed only records positions")
+        self.store.advance(self.spec.name, self.source, tracking.position)
+        return []
+
+
+class ProjectionFeed(EventFeed):
+    """An EventFeed that applies a page of the source log in one store call (one
+    transaction on SQLite) when catching up, instead of one event at a time."""
+
+    def __init__(self, store: ProjectionStore, spec: ProjectionSpec, source: str,
+                 source_log: SourceLog, page_size: int = 500):
+        self.projection_store, self.spec = store, spec
+        super().__init__(PositionsOf(store, spec, source), source, self._apply_one, source_log,
+                         page_size=page_size)
+
+    def _apply_one(self, event: RecordedEvent, tracking: Tracking) -> bool:
+        self.projection_store.apply(self.spec, self.source, [event])
+        return True
+
+    def _catch_up_locked(self, until=None) -> int:
+        applied = 0
+        while True:
+            after = self.position()
+            if until is not None and after >= until:
+                return applied
+            page = self.source_log.read(after, self.page_size)
+            fresh = [e for e in page if e.position > after]
+            if fresh:
+                try:
+                    result = self.projection_store.apply(self.spec, self.source, fresh)
+                    applied += result.applied
+                    metrics.FEED_EVENTS.labels(self.store.service, self.source,
+                                               "applied").inc(result.applied)
+                    metrics.FEED_POSITION.labels(self.store.service, self.source).set(
+                        result.position)
+                except DuplicateMessage:  # another replica applied the page first
+                    pass
+            if len(page) < self.page_size:
+                return applied
+
+
+class Feeds:
+    """Every (projection, source) feed of the service."""
+
+    def __init__(self, store: ProjectionStore, specs: Iterable[ProjectionSpec],
+                 logs: Mapping[str, SourceLog], page_size: int = 500):
+        self.by_source: Dict[str, List[ProjectionFeed]] = {}
+        self.all: Dict[str, ProjectionFeed] = {}
+        for spec in specs:
+            for source in spec.sources:
+                feed = ProjectionFeed(store, spec, source, logs[source], page_size)
+                self.by_source.setdefault(source, []).append(feed)
+                self.all[f"{spec.name}:{source}"] = feed
+
+    def deliver(self, source: str, body: bytes) -> Dict[str, str]:
+        """A domain event of `source` from the broker, to every projection it feeds.
+        Raises (after trying them all) if one failed: the message is redelivered, and the
+        projections that applied it then see a duplicate."""
+        try:
+            json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(f"not a domain event of {source}: undecodable body") from None
+        outcomes, failure = {}, None
+        for feed in self.by_source.get(source, ()):
+            try:
+                outcomes[feed.spec.name] = feed.deliver(body)
+            except Exception as exc:  # the others still get the event
+                outcomes[feed.spec.name] = f"{type(exc).__name__}: {exc}"
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return outcomes
+
+    def catch_up(self) -> Dict[str, object]:
+        return catch_up_all(self.all)
+
+    def positions(self) -> Dict[str, int]:
+        return {name: feed.position() for name, feed in self.all.items()}

@@ -1,0 +1,391 @@
+"""Reporting's queries: the case view, the ledger, the figures, the boards, the export.
+
+Between the store and the HTTP entrypoints; no Nameko here. Every query is scoped by
+the caller's token: a token limited to regions sees only cases whose region starts with
+one of them (lists are filtered; a single case outside is 403; asking for a region
+outside is 403). Time comes from the injected clock; months and days are local
+(Settings.timezone).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from zoneinfo import ZoneInfo
+
+from gm_directory import Directory
+from gm_directory.vocabulary import AGENCIES, CATEGORIES, CHANNELS
+from gm_kernel import format_time, parse_time
+from gm_platform.auth import Forbidden, NotFound, Principal
+
+from .domain.casefile import HANDOFF_STATUSES, case_view, handoff_view, identity, is_overdue
+from .domain.figures import monthly_figures, performance, trend_point
+from .domain.periods import (current_month, local_days_late, month_bounds, months_ending,
+                             shift_month)
+from .domain.projections import CASES, SCREENING
+from .domain.screening import coverage
+from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
+
+# Channels a case can come in by: the HTTP channels, agency referrals and the preventive
+# cases a high risk assessment opens.
+ALL_CHANNELS = (*CHANNELS, "referral", "risk_assessment")
+CLOSING_SUMS = ("resolved", "on_time", "followed_up", "satisfied", "satisfaction")
+REGISTERED = Range("registered_at", gte="")  # the registration is known
+CSV_COLUMNS = ("case_number", "case_id", "registered_at", "channel", "source_agency",
+               "category", "region", "collective", "repeat", "key_case", "status", "track",
+               "level", "unit", "lead", "handler", "due_at", "escalations", "overdue",
+               "closed_at", "outcome", "resolved", "on_time", "satisfaction")
+
+
+def overdue_filter(now: str) -> Filter:
+    """Escalated, or open with its deadline passed (casefile.late_from)."""
+    return Range("late_from", lt=now)
+
+
+def not_overdue_filter(now: str) -> Filter:
+    return Or((Eq("late_from", None), Range("late_from", gte=now)))
+
+
+def region_filter(prefixes: Optional[Sequence[str]]) -> Optional[Filter]:
+    """Cases (or hand-offs) whose region starts with one of the prefixes; None: all.
+    County, township and village codes use their own indexed column."""
+    if prefixes is None:
+        return None
+    parts = []
+    for p in prefixes:
+        column = {6: "county", 9: "township", 12: "region"}.get(len(p))
+        parts.append(Eq(column, p) if column else Prefix("region", p))
+    return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+
+def sub_column(prefixes: Optional[Sequence[str]]) -> Optional[str]:
+    """The column one level below the scope, for the breakdown by region."""
+    if not prefixes:
+        return "county"
+    lengths = {len(p) for p in prefixes}
+    if len(lengths) != 1:
+        return "county"
+    length = lengths.pop()
+    return "county" if length < 6 else "township" if length < 9 else \
+        "region" if length < 12 else None
+
+
+class Reporting:
+    def __init__(self, store: ProjectionStore, directory: Directory, tz: str = "Asia/Shanghai",
+                 clock: Callable[[], datetime] = None):
+        from gm_kernel import utcnow
+
+        self.store = store
+        self.directory = directory
+        self.tz_name = tz
+        self.tz = ZoneInfo(tz)
+        self.clock = clock or utcnow
+
+    # -- scope ---------------------------------------------------------------------------
+    @staticmethod
+    def scope(principal: Principal, region: Optional[str]) -> Optional[Tuple[str, ...]]:
+        """The region prefixes a query covers (None: everywhere). 403 if `region` lies
+        wholly outside the token's regions."""
+        mine = principal.regions
+        if region is None:
+            return mine
+        if mine is None or any(region.startswith(r) for r in mine):
+            return (region,)
+        inside = tuple(r for r in mine if r.startswith(region))
+        if inside:
+            return inside
+        raise Forbidden("this token does not cover that region")
+
+    def _now(self) -> Tuple[datetime, str]:
+        now = self.clock()
+        return now, format_time(now)
+
+    def _local(self, instant: Optional[str]) -> Optional[str]:
+        if not instant:
+            return None
+        return parse_time(instant).astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    def month_or_current(self, month: Optional[str]) -> str:
+        return month or current_month(self.clock(), self.tz)
+
+    # -- one case ------------------------------------------------------------------------
+    def case(self, case_id: str, principal: Principal) -> dict:
+        with self.store.reader(CASES) as r:
+            state = r.get("cases", case_id)
+        if state is None or identity(state)["registered_at"] is None:
+            raise NotFound(f"no case {case_id}")
+        view = case_view(state)
+        principal.require_region(view["region"])
+        _, now = self._now()
+        asg = view["assignment"] or {}
+        view["overdue"] = is_overdue({"escalations": asg.get("escalations", 0),
+                                      "open": view["status"] != "closed",
+                                      "due_at": asg.get("due_at")}, now)
+        return view
+
+    # -- the ledger (台帐) ----------------------------------------------------------------
+    def ledger_item(self, row: Mapping, now: datetime, now_text: str) -> dict:
+        overdue = is_overdue(row, now_text)
+        return {"case_id": row["key"], "case_number": row["case_number"],
+                "status": row["status"], "channel": row["channel"],
+                "source_agency": row["source_agency"], "category": row["category"],
+                "region": row["region"], "registered_at": row["registered_at"],
+                "collective": bool(row["collective"]), "repeat": bool(row["repeat"]),
+                "key_case": bool(row["key_case"]), "track": row["track"],
+                "level": row["level"], "unit": row["unit"], "lead": row["lead"],
+                "handler": row["handler"], "due_at": row["due_at"],
+                "escalations": row["escalations"] or 0, "overdue": overdue,
+                "days_overdue": local_days_late(row["due_at"], now, self.tz)
+                if overdue and row["due_at"] and row["open"] else None,
+                "closed_at": row["closed_at"], "outcome": row["outcome"],
+                "resolved": None if row["resolved"] is None else bool(row["resolved"]),
+                "on_time": None if row["on_time"] is None else bool(row["on_time"]),
+                "satisfaction": row["satisfaction"]}
+
+    def ledger_filter(self, principal: Principal, q: Mapping, now_text: str) -> Filter:
+        prefixes = self.scope(principal, q.get("region"))
+        parts = [REGISTERED, region_filter(prefixes)]
+        for column in ("status", "category", "channel", "source_agency", "unit"):
+            if q.get(column) is not None:
+                parts.append(Eq(column, q[column]))
+        if q.get("month"):
+            start, end = month_bounds(q["month"], self.tz)
+            parts.append(Range("registered_at", gte=start, lt=end))
+        if q.get("overdue") is True:
+            parts.append(overdue_filter(now_text))
+        elif q.get("overdue") is False:
+            parts.append(not_overdue_filter(now_text))
+        return all_of(*parts)
+
+    def ledger(self, principal: Principal, q: Mapping) -> dict:
+        now, now_text = self._now()
+        where = self.ledger_filter(principal, q, now_text)
+        page, size = q.get("page", 1), q.get("page_size", 50)
+        with self.store.reader(CASES) as r:
+            total = r.count("cases", where)
+            rows = r.find("cases", where, order=[("registered_at", "desc")],
+                          offset=(page - 1) * size, limit=size)
+        return {"items": [self.ledger_item(row, now, now_text) for row in rows],
+                "total": total, "page": page, "page_size": size}
+
+    def overdue(self, principal: Principal, q: Mapping) -> dict:
+        now, now_text = self._now()
+        where = all_of(REGISTERED, region_filter(self.scope(principal, q.get("region"))),
+                       Eq("open", 1), overdue_filter(now_text))
+        page, size = q.get("page", 1), q.get("page_size", 50)
+        with self.store.reader(CASES) as r:
+            total = r.count("cases", where)
+            # escalated first, then by how long ago the deadline passed
+            rows = r.find("cases", where, order=[("late_from", "asc"), ("due_at", "asc")],
+                          offset=(page - 1) * size, limit=size)
+        return {"items": [self.ledger_item(row, now, now_text) for row in rows],
+                "total": total, "page": page, "page_size": size, "as_of": now_text}
+
+    # -- monthly analysis (研判) -----------------------------------------------------------
+    def monthly(self, principal: Principal, month: Optional[str], region: Optional[str]) -> dict:
+        month = self.month_or_current(month)
+        prefixes = self.scope(principal, region)
+        where_region = region_filter(prefixes)
+        sub = sub_column(prefixes)
+        previous_month = shift_month(month, -1)
+        start, end = month_bounds(month, self.tz)
+        p_start, p_end = month_bounds(previous_month, self.tz)
+        received_in = all_of(Range("registered_at", gte=start, lt=end), where_region)
+        _, now_text = self._now()
+        with self.store.reader(CASES) as r:
+            received = r.tally("cases", received_in,
+                               by=("channel", "category", *((sub,) if sub else ())),
+                               sums=("collective", "repeat"))
+            previous = r.tally("cases", all_of(Range("registered_at", gte=p_start, lt=p_end),
+                                               where_region),
+                               by=("category", *((sub,) if sub else ())))
+            [closed] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                               where_region), sums=CLOSING_SUMS)
+            overdue = r.count("cases", all_of(received_in, overdue_filter(now_text)))
+            handoffs = {a: {"requested": 0, "accepted": 0, "rejected": 0} for a in AGENCIES}
+            for column, figure in (("requested_at", "requested"), ("accepted_at", "accepted"),
+                                   ("rejected_at", "rejected")):
+                for t in r.tally("handoffs", all_of(Range(column, gte=start, lt=end),
+                                                    where_region), by=("agency",)):
+                    handoffs.setdefault(str(t.group["agency"]), {
+                        "requested": 0, "accepted": 0, "rejected": 0})[figure] = t.n
+        with self.store.reader(SCREENING) as r:
+            risks = {t.group["level"]: t.n for t in r.tally(
+                "risks", all_of(Range("assessed_at", gte=start, lt=end), where_region),
+                by=("level",))}
+        figures = monthly_figures(month, previous_month, received, previous, closed, overdue,
+                                  handoffs, sub, ALL_CHANNELS, CATEGORIES)
+        figures["risk_assessments"] = {level: risks.get(level, 0)
+                                       for level in ("low", "medium", "high")}
+        figures.update(region=region, regions=list(prefixes) if prefixes is not None else None,
+                       breakdown=sub, timezone=self.tz_name, as_of=now_text)
+        return figures
+
+    def trend(self, principal: Principal, months: int, until: Optional[str],
+              region: Optional[str]) -> dict:
+        until = self.month_or_current(until)
+        where_region = region_filter(self.scope(principal, region))
+        _, now_text = self._now()
+        points = []
+        with self.store.reader(CASES) as r:
+            for month in months_ending(until, months):
+                start, end = month_bounds(month, self.tz)
+                received_in = all_of(Range("registered_at", gte=start, lt=end), where_region)
+                [received] = r.tally("cases", received_in, sums=("collective", "repeat"))
+                [closed] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                                   where_region), sums=CLOSING_SUMS)
+                overdue = r.count("cases", all_of(received_in, overdue_filter(now_text)))
+                points.append(trend_point(month, received, closed, overdue))
+        return {"months": points, "region": region, "timezone": self.tz_name,
+                "as_of": now_text}
+
+    # -- 实绩考核 ---------------------------------------------------------------------------
+    def performance(self, principal: Principal, month: Optional[str], region: Optional[str],
+                    by: str = "unit") -> dict:
+        month = self.month_or_current(month)
+        prefixes = self.scope(principal, region)
+        where_region = region_filter(prefixes)
+        start, end = month_bounds(month, self.tz)
+        _, now_text = self._now()
+        with self.store.reader(CASES) as r:
+            closed = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                             where_region), by=(by,), sums=CLOSING_SUMS)
+            open_ = r.tally("cases", all_of(REGISTERED, Eq("open", 1), where_region), by=(by,))
+            overdue = r.tally("cases", all_of(REGISTERED, Eq("open", 1), where_region,
+                                              overdue_filter(now_text)), by=(by,))
+        rows = performance(by, closed, open_, overdue, self._names(by, prefixes))
+        return {"month": month, "by": by, "region": region, "rows": rows,
+                "timezone": self.tz_name, "as_of": now_text}
+
+    def _names(self, by: str, prefixes: Optional[Sequence[str]]) -> Dict[str, dict]:
+        names: Dict[str, dict] = {}
+        for unit in self.directory:
+            if prefixes is not None and not any(unit.code.startswith(p) or p.startswith(unit.code)
+                                                for p in prefixes):
+                continue
+            if by == "unit":
+                if prefixes is None or any(unit.code.startswith(p) for p in prefixes):
+                    names[unit.code] = {"name": unit.name, "level": unit.level}
+            elif by == "lead":
+                for leader in unit.leaders:
+                    names[leader.id] = {"name": leader.name, "level": unit.level}
+            else:
+                for handler in unit.handlers:
+                    names[handler.id] = {"name": handler.name, "level": unit.level}
+        return names
+
+    # -- the hand-off board ----------------------------------------------------------------
+    def handoffs(self, principal: Principal, q: Mapping) -> dict:
+        now, now_text = self._now()
+        where_region = region_filter(self.scope(principal, q.get("region")))
+        # Unsettled past the agency's due date (or reported so by mediation).
+        late = And((Eq("open", 1),
+                    Or((Eq("overdue_reported", 1), Range("due_at", lt=now_text)))))
+        parts = [where_region]
+        for column in ("agency", "status"):
+            if q.get(column) is not None:
+                parts.append(Eq(column, q[column]))
+        if q.get("open") is not None:
+            parts.append(Eq("open", int(q["open"])))
+        if q.get("overdue") is True:
+            parts.append(late)
+        where = all_of(*parts)
+        page, size = q.get("page", 1), q.get("page_size", 50)
+        with self.store.reader(CASES) as r:
+            total = r.count("handoffs", where)
+            rows = r.find("handoffs", where, order=[("requested_at", "desc")],
+                          offset=(page - 1) * size, limit=size, with_state=True)
+            by_status = r.tally("handoffs", where_region or ALL, by=("agency", "status"))
+            by_open = r.tally("handoffs", all_of(where_region, Eq("open", 1)), by=("agency",))
+            by_late = r.tally("handoffs", all_of(where_region, late), by=("agency",))
+        board = {a: {**{s: 0 for s in HANDOFF_STATUSES}, "open": 0, "overdue": 0}
+                 for a in AGENCIES}
+        for t in by_status:
+            board.setdefault(str(t.group["agency"]), {**{s: 0 for s in HANDOFF_STATUSES},
+                                                      "open": 0, "overdue": 0})
+            board[str(t.group["agency"])][str(t.group["status"])] = t.n
+        for t in by_open:
+            board[str(t.group["agency"])]["open"] = t.n
+        for t in by_late:
+            board[str(t.group["agency"])]["overdue"] = t.n
+        items = []
+        for row in rows:
+            item = handoff_view(row["state"])
+            item["overdue"] = bool(row["open"] and (
+                row["overdue_reported"] or (row["due_at"] and row["due_at"] < now_text)))
+            items.append(item)
+        return {"items": items, "total": total, "page": page, "page_size": size,
+                "board": board, "as_of": now_text}
+
+    # -- screening coverage (排查) -----------------------------------------------------------
+    def screening_coverage(self, principal: Principal, month: Optional[str],
+                           region: Optional[str]) -> dict:
+        month = self.month_or_current(month)
+        prefixes = self.scope(principal, region)
+        units = [u for u in self.directory
+                 if prefixes is None or any(u.code.startswith(p) for p in prefixes)]
+        codes = {u.code for u in units}
+        with self.store.reader(SCREENING) as r:
+            reports = [row for row in r.find("reports", In("period", (
+                month, f"{month}-H1", f"{month}-H2"))) if row["unit"] in codes]
+        result = coverage(units, reports, month, self.clock(), self.tz)
+        result.update(region=region, timezone=self.tz_name)
+        return result
+
+    # -- CSV export ------------------------------------------------------------------------
+    def ledger_csv(self, principal: Principal, month: str, region: Optional[str],
+                   page_size: int = 1000) -> Iterator[bytes]:
+        """The month's registrations as CSV (UTF-8 with BOM, local times), in pages."""
+        now, now_text = self._now()
+        start, end = month_bounds(month, self.tz)
+        base = all_of(Range("registered_at", gte=start, lt=end),
+                      region_filter(self.scope(principal, region)))
+
+        def page(after: Optional[Tuple[str, str]]) -> List[dict]:
+            where = base if after is None else all_of(base, Or((
+                Range("registered_at", gt=after[0]),
+                And((Eq("registered_at", after[0]), Range("key", gt=after[1]))))))
+            with self.store.reader(CASES) as r:
+                return r.find("cases", where, order=[("registered_at", "asc")],
+                              limit=page_size)
+
+        first = page(None)  # errors surface before the response starts
+
+        def lines() -> Iterator[bytes]:
+            rows = first
+            yield ("\ufeff" + _csv_line(CSV_COLUMNS)).encode("utf-8")
+            while rows:
+                out = io.StringIO()
+                writer = csv.writer(out, lineterminator="\r\n")
+                for row in rows:
+                    item = self.ledger_item(row, now, now_text)
+                    item.update(registered_at=self._local(row["registered_at"]),
+                                due_at=self._local(row["due_at"]),
+                                closed_at=self._local(row["closed_at"]))
+                    writer.writerow([_cell(item.get(c)) for c in CSV_COLUMNS])
+                yield out.getvalue().encode("utf-8")
+                if len(rows) < page_size:
+                    return
+                rows = page((rows[-1]["registered_at"], rows[-1]["key"]))
+
+        return lines()
+
+
+def _csv_line(values) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(values)
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    """A CSV cell: booleans as 1/0, and text that a spreadsheet would run as a formula
+    (=, +, -, @) made inert with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text

@@ -1,0 +1,386 @@
+"""The reporting API's query parameters and responses (CONTRACT.md §5), as marshmallow
+schemas: the query schemas validate requests (400 with field errors), and both kinds
+generate the OpenAPI document served at /openapi.json (see openapi.py)."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from gm_directory.vocabulary import AGENCIES, CATEGORIES
+
+from .domain.casefile import HANDOFF_STATUSES, OUTCOMES, STATUSES
+from .handlers import ALL_CHANNELS
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month: YYYY-MM")
+REGION = validate.Regexp(r"^\d{2,12}$", error="must be 2 to 12 digits of a division code")
+
+
+class Query(Schema):
+    class Meta:
+        unknown = EXCLUDE  # cache busters and the like are ignored
+
+
+def month_field(metadata=None, **kw):
+    return fields.String(validate=MONTH, metadata={"example": "2026-02", **(metadata or {})},
+                         **kw)
+
+
+def region_field(**kw):
+    return fields.String(validate=REGION, metadata={
+        "description": "region code prefix (county 6, township 9, village 12 digits)",
+        "example": "410611"}, **kw)
+
+
+class Paging(Query):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class LedgerQuery(Paging):
+    """GET /cases: the ledger (台帐), newest registration first."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    region = region_field()
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    channel = fields.String(validate=validate.OneOf(ALL_CHANNELS))
+    source_agency = fields.String(validate=validate.OneOf(AGENCIES))
+    unit = fields.String(validate=REGION)
+    overdue = fields.Boolean(metadata={
+        "description": "true: escalated, or open past the deadline; false: the others"})
+    month = month_field(metadata={"description": "registered in this local month"})
+
+
+class MonthQuery(Query):
+    month = month_field(load_default=None, metadata={
+        "description": "local month (GM_TIMEZONE); default the current one"})
+    region = region_field()
+
+
+class TrendQuery(Query):
+    months = fields.Integer(load_default=12, validate=validate.Range(1, 60))
+    until = month_field(load_default=None, metadata={
+        "description": "last month of the trend; default the current one"})
+    region = region_field()
+
+
+class OverdueQuery(Paging):
+    region = region_field()
+
+
+class HandoffQuery(Paging):
+    agency = fields.String(validate=validate.OneOf(AGENCIES))
+    status = fields.String(validate=validate.OneOf(HANDOFF_STATUSES))
+    open = fields.Boolean(metadata={"description": "still waiting on the agency"})
+    overdue = fields.Boolean(metadata={"description": "unsettled past its due date"})
+    region = region_field()
+
+
+class PerformanceQuery(MonthQuery):
+    by = fields.String(load_default="unit", validate=validate.OneOf(("unit", "lead", "handler")))
+
+
+class ExportQuery(Query):
+    month = month_field(required=True)
+    region = region_field()
+
+
+# -- responses (documentation) ---------------------------------------------------------------
+def _nullable(field):
+    field.allow_none = True
+    return field
+
+
+class Assignment(Schema):
+    track = fields.String()
+    level = fields.String()
+    unit = fields.String()
+    lead = _nullable(fields.String())
+    handler = fields.String()
+    due_at = fields.String(metadata={"format": "date-time"})
+    days = _nullable(fields.Integer())
+    extended = fields.Boolean()
+    escalations = fields.Integer()
+
+
+class Party(Schema):
+    role = fields.String()
+    name = fields.String()
+    id_number = _nullable(fields.String(metadata={"description": "masked: first 4, last 4"}))
+    phone = _nullable(fields.String(metadata={"description": "masked: first 3, last 4"}))
+
+
+class HandoffRef(Schema):
+    handoff_id = fields.String()
+    agency = fields.String(validate=validate.OneOf(AGENCIES))
+    kind = fields.String()
+    status = fields.String(validate=validate.OneOf(HANDOFF_STATUSES))
+    requested_at = fields.String(metadata={"format": "date-time"})
+    due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    overdue_reported = fields.Boolean()
+
+
+class TimelineEntry(Schema):
+    type = fields.String()
+    occurred_at = fields.String(metadata={"format": "date-time"})
+    actor = _nullable(fields.String())
+    source = fields.String(validate=validate.OneOf(("intake", "assignment", "mediation")))
+
+
+class FollowUp(Schema):
+    satisfaction = _nullable(fields.Integer())
+    petition_ceased = _nullable(fields.Boolean())
+    visited_at = fields.String(metadata={"format": "date-time"})
+
+
+class CaseView(Schema):
+    """GET /cases/{case_id}: the case with its full timeline (oldest first)."""
+
+    case_id = fields.String()
+    case_number = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String()
+    source_agency = _nullable(fields.String())
+    referral_id = _nullable(fields.String())
+    kind = _nullable(fields.String())
+    category = fields.String()
+    region = fields.String()
+    collective = fields.Boolean()
+    repeat = fields.Boolean()
+    key_case = fields.Boolean()
+    key_reasons = fields.List(fields.String())
+    headcount = _nullable(fields.Integer())
+    summary = _nullable(fields.String())
+    registered_at = fields.String(metadata={"format": "date-time"})
+    assignment = _nullable(fields.Nested(Assignment))
+    assignment_failure = _nullable(fields.String())
+    handoffs = fields.List(fields.Nested(HandoffRef))
+    sessions = fields.Integer()
+    duties = fields.List(fields.String())
+    outcome = _nullable(fields.String(validate=validate.OneOf(OUTCOMES)))
+    resolved = _nullable(fields.Boolean())
+    on_time = _nullable(fields.Boolean())
+    closed_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    overdue = fields.Boolean()
+    follow_up = _nullable(fields.Nested(FollowUp))
+    parties = fields.List(fields.Nested(Party))
+    timeline = fields.List(fields.Nested(TimelineEntry))
+
+
+class LedgerItem(Schema):
+    case_id = fields.String()
+    case_number = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String()
+    source_agency = _nullable(fields.String())
+    category = fields.String()
+    region = fields.String()
+    registered_at = fields.String(metadata={"format": "date-time"})
+    collective = fields.Boolean()
+    repeat = fields.Boolean()
+    key_case = fields.Boolean()
+    track = _nullable(fields.String())
+    level = _nullable(fields.String())
+    unit = _nullable(fields.String())
+    lead = _nullable(fields.String())
+    handler = _nullable(fields.String())
+    due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    escalations = fields.Integer()
+    overdue = fields.Boolean()
+    days_overdue = _nullable(fields.Integer())
+    closed_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    outcome = _nullable(fields.String())
+    resolved = _nullable(fields.Boolean())
+    on_time = _nullable(fields.Boolean())
+    satisfaction = _nullable(fields.Integer())
+
+
+class LedgerPage(Schema):
+    """A page of the ledger (or of the overdue list, which adds `as_of`)."""
+
+    items = fields.List(fields.Nested(LedgerItem))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class Counts(Schema):
+    requested = fields.Integer()
+    accepted = fields.Integer()
+    rejected = fields.Integer()
+
+
+class Satisfaction(Schema):
+    follow_ups = fields.Integer()
+    average = _nullable(fields.Float())
+    satisfaction_rate = _nullable(fields.Float())
+
+
+class Rising(Schema):
+    category = fields.String(metadata={"description": "or `region`"})
+    count = fields.Integer()
+    previous = fields.Integer()
+    change = fields.Integer()
+    change_rate = _nullable(fields.Float())
+
+
+class MonthlyStats(Schema):
+    """GET /stats/monthly: the month's analysis (研判). Rates are fractions, null when
+    nothing was counted."""
+
+    month = fields.String()
+    received = fields.Integer()
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_category = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_region = fields.Dict(keys=fields.String(), values=fields.Integer())
+    closed = fields.Integer()
+    resolved = fields.Integer()
+    resolution_rate = _nullable(fields.Float())
+    on_time = fields.Integer()
+    on_time_rate = _nullable(fields.Float())
+    overdue = fields.Integer()
+    collective = fields.Integer()
+    repeat = fields.Integer()
+    satisfaction = fields.Nested(Satisfaction)
+    handoffs = fields.Dict(keys=fields.String(), values=fields.Nested(Counts))
+    risk_assessments = fields.Dict(keys=fields.String(), values=fields.Integer())
+    previous = fields.Dict()
+    rising_categories = fields.List(fields.Nested(Rising))
+    rising_regions = fields.List(fields.Nested(Rising))
+    region = _nullable(fields.String())
+    regions = _nullable(fields.List(fields.String()))
+    breakdown = _nullable(fields.String())
+    timezone = fields.String()
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class TrendPoint(Schema):
+    month = fields.String()
+    received = fields.Integer()
+    closed = fields.Integer()
+    resolved = fields.Integer()
+    resolution_rate = _nullable(fields.Float())
+    on_time_rate = _nullable(fields.Float())
+    overdue = fields.Integer()
+    collective = fields.Integer()
+    repeat = fields.Integer()
+
+
+class Trend(Schema):
+    """GET /stats/trend: month by month, oldest first."""
+
+    months = fields.List(fields.Nested(TrendPoint))
+    region = _nullable(fields.String())
+    timezone = fields.String()
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class PerformanceRow(Schema):
+    unit = fields.String(metadata={"description": "or `lead` / `handler`"})
+    name = _nullable(fields.String())
+    level = _nullable(fields.String())
+    closed = fields.Integer()
+    resolved = fields.Integer()
+    resolution_rate = _nullable(fields.Float())
+    on_time = fields.Integer()
+    on_time_rate = _nullable(fields.Float())
+    satisfaction = fields.Nested(Satisfaction)
+    open = fields.Integer()
+    overdue = fields.Integer()
+
+
+class Performance(Schema):
+    """GET /stats/performance: 实绩考核 per unit, lead leader or handler."""
+
+    month = fields.String()
+    by = fields.String()
+    region = _nullable(fields.String())
+    rows = fields.List(fields.Nested(PerformanceRow))
+    timezone = fields.String()
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class Handoff(Schema):
+    handoff_id = fields.String()
+    case_id = fields.String()
+    case_number = _nullable(fields.String())
+    region = _nullable(fields.String())
+    category = _nullable(fields.String())
+    agency = fields.String()
+    kind = fields.String()
+    status = fields.String(validate=validate.OneOf(HANDOFF_STATUSES))
+    open = fields.Boolean()
+    overdue = fields.Boolean()
+    requested_at = fields.String(metadata={"format": "date-time"})
+    due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    accepted_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    rejected_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    ruled_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    agency_case_number = _nullable(fields.String())
+    reason = _nullable(fields.String())
+    overdue_reported = fields.Boolean()
+
+
+class BoardCounts(Schema):
+    requested = fields.Integer()
+    accepted = fields.Integer()
+    rejected = fields.Integer()
+    confirmed = fields.Integer()
+    not_confirmed = fields.Integer()
+    open = fields.Integer()
+    overdue = fields.Integer()
+
+
+class HandoffBoard(Schema):
+    """GET /handoffs: hand-offs to agencies, newest first, and the board per agency."""
+
+    items = fields.List(fields.Nested(Handoff))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    board = fields.Dict(keys=fields.String(), values=fields.Nested(BoardCounts))
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class CoveragePeriod(Schema):
+    period = fields.String()
+    filed = fields.Boolean()
+    filed_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    findings = _nullable(fields.Integer())
+
+
+class CoverageUnit(Schema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+    periods = fields.List(fields.Nested(CoveragePeriod))
+    missing = fields.List(fields.String())
+
+
+class MissingUnit(Schema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+    missing = fields.List(fields.String())
+
+
+class Coverage(Schema):
+    """GET /screening/coverage: which units owe screening reports (村 half-monthly,
+    others monthly) for the periods of the month begun so far."""
+
+    month = fields.String()
+    due = fields.Integer()
+    filed = fields.Integer()
+    missing = fields.Integer()
+    coverage_rate = _nullable(fields.Float())
+    units_missing = fields.List(fields.Nested(MissingUnit))
+    units = fields.List(fields.Nested(CoverageUnit))
+    region = _nullable(fields.String())
+    timezone = fields.String()
+
+
+class Errors(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class Error(Schema):
+    error = fields.String()

@@ -1,0 +1,2 @@
+"""Test helpers shipped with the service: the projection-store contract suite every
+adapter must pass, and a generator of consistent synthetic event logs."""

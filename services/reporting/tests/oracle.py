@@ -1,0 +1,215 @@
+"""An independent reckoning of reporting's figures, by brute force over the event lists.
+
+Written separately from gm_reporting.domain on purpose, and as plainly as possible: for
+each case, walk its events and note the facts; for each figure, loop over the cases.
+The projection tests compare every figure the service computes with this one.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Dict, Iterable, List, Optional
+from zoneinfo import ZoneInfo
+
+from gm_kernel import parse_time
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_month(instant: Optional[str], tz=TZ) -> Optional[str]:
+    if not instant:
+        return None
+    return parse_time(instant).astimezone(tz).strftime("%Y-%m")
+
+
+def _t(value) -> Optional[datetime]:
+    return parse_time(value) if value else None
+
+
+class Case:
+    def __init__(self, case_id: str):
+        self.case_id = case_id
+        self.registration = None
+        self.opened = None
+        self.made = None
+        self.due_at = None
+        self.escalations = 0
+        self.unit = self.lead = self.handler = None
+        self.mediator_unit = None
+        self.case_closed = None
+        self.assignment_closed = None
+        self.follow_up = None
+        self.agreement = False  # the last of agreement / reopening was an agreement
+        self.mediation_events = 0
+        self.failed = False
+        self.handoffs: Dict[str, dict] = {}
+
+    # facts -----------------------------------------------------------------------------
+    @property
+    def known(self) -> bool:
+        return self.registration is not None or self.opened is not None
+
+    def _pick(self, key):
+        for part in (self.registration, self.opened):
+            if part and part.get(key) is not None:
+                return part[key]
+        return None
+
+    @property
+    def region(self):
+        return self._pick("region") or (self.made or {}).get("region")
+
+    @property
+    def registered_at(self) -> Optional[datetime]:
+        return _t(self._pick("registered_at"))
+
+    @property
+    def closed_at(self) -> Optional[datetime]:
+        if self.case_closed:
+            return _t(self.case_closed["closed_at"])
+        if self.assignment_closed:
+            return _t(self.assignment_closed["closed_at"])
+        return None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.case_closed is not None or self.assignment_closed is not None
+
+    @property
+    def resolved(self) -> bool:
+        if self.case_closed:
+            return bool(self.case_closed["resolved"])
+        return (self.assignment_closed or {}).get("outcome") in ("agreement", "confirmed")
+
+    @property
+    def on_time(self) -> bool:
+        if self.assignment_closed and self.assignment_closed.get("on_time") is not None:
+            return bool(self.assignment_closed["on_time"])
+        if self.made is None:
+            return False
+        return self.escalations == 0 and self.closed_at <= self.due_at
+
+    def overdue(self, now: datetime) -> bool:
+        if self.escalations > 0:
+            return True
+        return not self.is_closed and self.due_at is not None and now > self.due_at
+
+    @property
+    def status(self) -> str:
+        if self.is_closed:
+            return "closed"
+        if self.mediation_events:
+            for h in self.handoffs.values():
+                if h["status"] == "requested" or (
+                        h["status"] == "accepted" and h["kind"] == "judicial_confirmation"):
+                    return "handed_off"
+            return "agreement" if self.agreement else "in_mediation"
+        return "assigned" if self.made else "registered"
+
+
+def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
+    cases: Dict[str, Case] = {}
+
+    def case(cid) -> Case:
+        if cid not in cases:
+            cases[cid] = Case(cid)
+        return cases[cid]
+
+    for e in sources["intake"]:
+        if e.type == "CaseRegistered":
+            case(e.data["case_id"]).registration = e.data
+    for e in sources["assignment"]:
+        c = case(e.correlation_id)
+        d = e.data
+        if e.type == "AssignmentMade":
+            c.made = d
+            c.due_at = _t(d["due_at"])
+            c.unit, c.lead, c.handler = d["unit"], d["lead"], d["handler"]
+        elif e.type == "DeadlineExtended":
+            c.due_at = _t(d["due_at"])
+        elif e.type == "CaseEscalated":
+            c.escalations += 1
+            c.due_at = _t(d["due_at"])
+            c.unit, c.lead, c.handler = d["unit"], d["lead"], d["handler"]
+        elif e.type == "CaseReassigned":
+            c.unit, c.handler = d["unit"], d["handler"]
+        elif e.type == "AssignmentClosed":
+            c.assignment_closed = d
+    for e in sources["mediation"]:
+        c = case(e.data.get("case_id") or e.correlation_id)
+        c.mediation_events += 1
+        d = e.data
+        if e.type == "MediationOpened":
+            c.opened = d
+        elif e.type == "MediatorAssigned":
+            c.mediator_unit = d["unit"]
+        elif e.type == "AgreementReached":
+            c.agreement = True
+        elif e.type == "MediationReopened":
+            c.agreement = False
+        elif e.type == "CaseClosed":
+            c.case_closed = d
+        elif e.type == "FollowUpRecorded":
+            c.follow_up = d
+        elif e.type == "HandOffRequested":
+            c.handoffs[d["handoff_id"]] = {"status": "requested", "kind": d["kind"],
+                                           "agency": d["agency"],
+                                           "requested_at": d["requested_at"],
+                                           "due_at": d["due_at"], "overdue": False,
+                                           "accepted_at": None, "rejected_at": None}
+        elif e.type == "HandOffAccepted":
+            c.handoffs[d["handoff_id"]].update(status="accepted",
+                                               accepted_at=e.occurred_at.isoformat())
+        elif e.type == "HandOffRejected":
+            c.handoffs[d["handoff_id"]].update(status="rejected",
+                                               rejected_at=e.occurred_at.isoformat())
+        elif e.type == "ConfirmationRuled":
+            c.handoffs[d["handoff_id"]]["status"] = \
+                "confirmed" if d["confirmed"] else "not_confirmed"
+        elif e.type == "HandOffOverdue":
+            c.handoffs[d["handoff_id"]]["overdue"] = True
+    return cases
+
+
+def in_scope(region: Optional[str], prefixes: Optional[Iterable[str]]) -> bool:
+    if prefixes is None:
+        return True
+    return bool(region) and any(region.startswith(p) for p in prefixes)
+
+
+def monthly(cases: Dict[str, Case], month: str, now: datetime,
+            prefixes: Optional[List[str]] = None) -> dict:
+    scoped = [c for c in cases.values() if c.known and in_scope(c.region, prefixes)]
+    received = [c for c in scoped
+                if c.registered_at and c.registered_at.astimezone(TZ).strftime("%Y-%m") == month]
+    closed = [c for c in scoped
+              if c.is_closed and c.closed_at.astimezone(TZ).strftime("%Y-%m") == month]
+    followed = [c for c in closed if c.follow_up and c.follow_up.get("satisfaction")]
+    handoffs = defaultdict(lambda: {"requested": 0, "accepted": 0, "rejected": 0})
+    for c in scoped:
+        for h in c.handoffs.values():
+            if local_month(h["requested_at"]) == month:
+                handoffs[h["agency"]]["requested"] += 1
+            if local_month(h["accepted_at"]) == month:
+                handoffs[h["agency"]]["accepted"] += 1
+            if local_month(h["rejected_at"]) == month:
+                handoffs[h["agency"]]["rejected"] += 1
+    resolved = sum(1 for c in closed if c.resolved)
+    on_time = sum(1 for c in closed if c.on_time)
+    scores = [c.follow_up["satisfaction"] for c in followed]
+    return {
+        "received": len(received),
+        "by_channel": dict(Counter(c._pick("channel") for c in received)),
+        "by_category": dict(Counter(c._pick("category") for c in received)),
+        "closed": len(closed),
+        "resolved": resolved,
+        "resolution_rate": round(resolved / len(closed), 4) if closed else None,
+        "on_time_rate": round(on_time / len(closed), 4) if closed else None,
+        "overdue": sum(1 for c in received if c.overdue(now)),
+        "collective": sum(1 for c in received if c._pick("collective")),
+        "repeat": sum(1 for c in received if c._pick("repeat")),
+        "handoffs": {a: dict(v) for a, v in handoffs.items()},
+        "satisfaction_average": round(sum(scores) / len(scores), 2) if scores else None,
+        "satisfaction_rate": round(sum(1 for s in scores if s >= 4) / len(scores), 4)
+        if scores else None,
+    }

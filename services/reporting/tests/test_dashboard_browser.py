@@ -1,0 +1,180 @@
+"""The dashboard page in headless Chromium (Debian's chromium + chromium-driver), over the
+whole suite: cases registered through intake, placed by assignment, one handed off by
+mediation; reporting serves the page, and what its charts and tables show is compared
+with figures computed here from what the test registered.
+
+CI installs Chromium (.ci/run); where it is missing the test is skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from gm_platform.clock import FakeClock
+from gm_platform.testing.agency import Agency
+from gm_platform.testing.services import services, write_tokens
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.broker, pytest.mark.timeout(170),
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"),
+]
+
+OCTOBER = datetime(2026, 10, 12, 2, 0, tzinfo=timezone.utc)
+NOVEMBER = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)
+SEPTEMBER = datetime(2026, 9, 1, 2, 0, tzinfo=timezone.utc)
+VILLAGE = "410611100201"
+CLERK = {"Authorization": "Bearer t-clerk"}
+ANALYST = {"Authorization": "Bearer t-analyst"}
+MEDIATOR = {"Authorization": "Bearer t-mediator"}
+
+# (month, channel, category) of every case the test registers through intake's HTTP API
+CASES = [
+    (SEPTEMBER, "visit", "neighbour"),  # 30 days: overdue by November
+    (OCTOBER, "visit", "neighbour"), (OCTOBER, "letter", "labour"),
+    (NOVEMBER, "visit", "neighbour"), (NOVEMBER, "visit", "neighbour"),
+    (NOVEMBER, "phone", "marriage_family"), (NOVEMBER, "letter", "labour"),
+    (NOVEMBER, "website", "labour"), (NOVEMBER, "visit", "contract"),
+]
+
+
+def wait_for(fetch, timeout=40.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fetch()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def suite(tmp_path, amqp_uri):
+    clock = FakeClock(SEPTEMBER)
+    tokens = write_tokens(tmp_path / "tokens.json")
+    with services(["intake", "assignment", "mediation", "reporting"], amqp_uri,
+                  tmp_path / "data", tokens_file=tokens, extra_config={"GM_CLOCK": clock},
+                  catchup_interval=1.0, watch_interval=3600) as running:
+        yield running, clock
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,2400", "--lang=zh-CN"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def register(intake, channel: str, category: str) -> str:
+    body = {"channel": channel, "category": category, "summary": "纠纷", "region": VILLAGE,
+            "parties": [{"role": "applicant", "name": "王五"}]}
+    resp = requests.post(intake.url + "/cases", json=body, headers=CLERK, timeout=10)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["case_number"]
+
+
+def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri, browser):
+    running, clock = suite
+    intake, mediation, reporting = running["intake"], running["mediation"], running["reporting"]
+    numbers = {}
+    for moment, channel, category in CASES:
+        clock.set(moment)
+        numbers.setdefault(moment, []).append(register(intake, channel, category))
+    # a police referral in November, failed in mediation and handed back to the police
+    police = Agency(amqp_uri, "police")
+    try:
+        police.send("referral", {
+            "referral_id": "P-1", "kind": "minor_dispute", "category": "damages",
+            "summary": "打架致轻微伤", "region": VILLAGE,
+            "parties": [{"role": "applicant", "name": "赵六"}]})
+        [(_, accepted)] = police.receive(1)
+        case_id = accepted["data"]["case_id"]
+        wait_for(lambda: requests.post(
+            f"{mediation.url}/cases/{case_id}/failure", headers=MEDIATOR, timeout=10,
+            json={"reason": "双方分歧较大", "next": "public_security"}).status_code == 200)
+        [(key, _)] = police.receive(1)
+        assert key == "police.handoff_requested"
+    finally:
+        police.close()
+
+    # figures computed here, independently of reporting
+    november = [(ch, cat) for m, ch, cat in CASES if m == NOVEMBER] + [("referral", "damages")]
+    by_category = Counter(cat for _, cat in november)
+    by_channel = Counter(ch for ch, _ in november)
+    wait_for(lambda: requests.get(f"{reporting.url}/stats/monthly", params={"month": "2026-11"},
+                                  headers=ANALYST, timeout=10).json()["received"] == len(november)
+             and requests.get(f"{reporting.url}/handoffs", headers=ANALYST,
+                              timeout=10).json()["total"] == 1)
+
+    browser.get(f"{reporting.url}/?month=2026-11")
+    token = browser.find_element("id", "token")
+    token.send_keys("t-analyst")
+    browser.find_element("css selector", "#login-form button").click()
+    wait_for(lambda: browser.execute_script("return document.body.dataset.loaded") == "true")
+    assert browser.execute_script("return document.body.dataset.loaded") == "true"
+
+    def figure(name):
+        return browser.execute_script(
+            f"return document.querySelector('[data-figure={name}] .value').textContent")
+
+    assert figure("received") == str(len(november))
+    assert browser.title == "大调解联动 · 研判看板"  # Chinese by default
+    if os.environ.get("GM_DASHBOARD_SCREENSHOT"):  # for a human look: a PNG path
+        browser.save_screenshot(os.environ["GM_DASHBOARD_SCREENSHOT"])
+
+    charts = browser.execute_script("""
+        const pick = (id) => { const el = document.getElementById(id);
+          return {ready: el.dataset.ready, svg: el.querySelectorAll('svg .trace').length,
+                  data: el.data.map(t => ({name: t.name, x: t.x, y: t.y, keys: t.customdata}))}; };
+        return {trend: pick('trend-chart'), category: pick('category-chart'),
+                channel: pick('channel-chart')};""")
+    for name, chart in charts.items():
+        assert chart["ready"] == "true" and chart["svg"] >= 1, name  # Plotly drew it
+
+    [cat] = charts["category"]["data"]
+    assert dict(zip(cat["keys"], cat["y"])) == dict(by_category)
+    assert "邻里" in cat["x"] and "劳动争议" in cat["x"]  # labels in Chinese
+    [chan] = charts["channel"]["data"]
+    assert dict(zip(chan["keys"], chan["y"])) == dict(by_channel)
+
+    received = charts["trend"]["data"][0]
+    assert received["x"][-3:] == ["2026-09", "2026-10", "2026-11"] and len(received["x"]) == 12
+    per_month = Counter(m.strftime("%Y-%m") for m, _, _ in CASES)
+    per_month["2026-11"] += 1  # the police referral
+    assert received["y"][-3:] == [per_month["2026-09"], per_month["2026-10"],
+                                  per_month["2026-11"]]
+    assert sum(received["y"][:-3]) == 0
+
+    overdue = browser.execute_script(
+        "return [...document.querySelectorAll('#overdue tbody tr')].map(r => r.cells[0].textContent)")
+    assert numbers[SEPTEMBER][0] in overdue
+    board = browser.execute_script(
+        "return [...document.querySelectorAll('#handoffs tbody tr')]"
+        ".map(r => [...r.cells].map(c => c.textContent))")
+    assert len(board) == 1 and board[0][1] == "公安" and board[0][2] == "治安处理"
+
+    # English on request
+    browser.find_element("id", "lang").click()
+    wait_for(lambda: browser.execute_script("return document.body.dataset.loaded") == "true"
+             and browser.title.startswith("Grand Mediation Linkage"))
+    assert figure("received") == str(len(november))
+    labels = browser.execute_script(
+        "return document.getElementById('category-chart').data[0].x")
+    assert "neighbour" in labels

@@ -1,0 +1,149 @@
+"""The projection store port: one contract suite, passed by both adapters (SQLite file,
+MongoDB on mongomock), plus what only one adapter can show."""
+from __future__ import annotations
+
+import mongomock
+import pytest
+
+from gm_kernel import DuplicateMessage
+from gm_reporting.store import open_projection_store, projection_path
+from gm_reporting.store.mongo import MongoProjectionStore
+from gm_reporting.store.sqlite import SQLiteProjectionStore
+from gm_reporting.testing.store_contract import TALLY, ProjectionStoreContract, ev, run
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class TestSQLiteProjections(ProjectionStoreContract):
+    def make_store(self):
+        return SQLiteProjectionStore(self.tmp_path / "reporting-projections.db")
+
+
+class TestMongoProjections(ProjectionStoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self):
+        self.client = mongomock.MongoClient()  # one in-memory server per test
+
+    def make_store(self):
+        return MongoProjectionStore(self.client.get_database("gm_reporting"), switch_grace=0)
+
+
+# -- MongoDB without transactions: conditional, revision-guarded writes ---------------------
+@pytest.fixture
+def mongo():
+    db = mongomock.MongoClient().get_database("gm_reporting")
+    store = MongoProjectionStore(db, switch_grace=0)
+    store.ensure(TALLY)
+    return store
+
+
+def test_crash_between_documents_and_position_counts_nothing_twice(mongo, monkeypatch):
+    real = MongoProjectionStore._move_position
+    calls = []
+
+    def crash_once(self, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise ConnectionError("process killed after the documents were written")
+        return real(self, *args)
+
+    monkeypatch.setattr(MongoProjectionStore, "_move_position", crash_once)
+    events = run(("k1", "x", 5), ("k2", "x", 1))
+    with pytest.raises(ConnectionError):
+        mongo.apply(TALLY, "a", events)
+    assert mongo.position("tally", "a") == 0  # the documents were written, not the position
+    mongo.apply(TALLY, "a", events)  # the feed applies the events again
+    with mongo.reader(TALLY) as r:
+        assert r.get("items", "k1")["total"] == 5 and r.get("kinds", "x")["n"] == 2
+    assert mongo.position("tally", "a") == 2
+
+
+def test_revision_conflict_reloads_and_applies_again(mongo, monkeypatch):
+    """Another writer changed a document between our read and our write."""
+    mongo.apply(TALLY, "b", [ev(1, key="k1", amount=10)])
+    real = MongoProjectionStore._load
+    raced = []
+
+    def load_then_race(self, *args):
+        docs = real(self, *args)
+        if not raced:
+            raced.append(True)
+            other = MongoProjectionStore(self._db, switch_grace=0)
+            other.apply(TALLY, "b", [ev(2, key="k1", amount=100)])
+        return docs
+
+    monkeypatch.setattr(MongoProjectionStore, "_load", load_then_race)
+    mongo.apply(TALLY, "a", [ev(1, key="k1", amount=1)])
+    with mongo.reader(TALLY) as r:
+        assert r.get("items", "k1")["total"] == 111  # no update lost
+        assert r.get("items", "k1")["n"] == 3
+
+
+def test_racing_replicas_apply_an_event_once(mongo, monkeypatch):
+    """Both read position 0; the first writes documents and position; the second's
+    conditional writes fail and it finds the position moved: a duplicate."""
+    real = MongoProjectionStore._position_of
+    raced = []
+
+    def stale_then_race(self, name, number, source):
+        position = real(self, name, number, source)
+        if not raced and source == "a":
+            raced.append(True)
+            MongoProjectionStore(self._db, switch_grace=0).apply(TALLY, "a", [ev(1, amount=7)])
+        return position
+
+    monkeypatch.setattr(MongoProjectionStore, "_position_of", stale_then_race)
+    with pytest.raises(DuplicateMessage):
+        mongo.apply(TALLY, "a", [ev(1, amount=7)])
+    monkeypatch.undo()
+    with mongo.reader(TALLY) as r:
+        assert r.get("items", "k1")["total"] == 7
+    assert mongo.position("tally", "a") == 1
+
+
+def test_indexes_follow_the_table_specs(mongo):
+    gen = mongo.active("tally").number
+    info = mongo._db.get_collection(f"projection_tally_items_g{gen}").index_information()
+    assert {tuple(k for k, _ in v["key"]) for v in info.values()} >= {
+        ("kind", "at"), ("region",), ("at",)}
+
+
+# -- where the store lives ------------------------------------------------------------------
+def test_projection_store_uri_follows_the_event_store(tmp_path):
+    assert projection_path(None, data_dir=str(tmp_path)) == \
+        str(tmp_path / "reporting-projections.db")
+    assert projection_path("sqlite:////srv/gm/reporting.db") == \
+        "/srv/gm/reporting-projections.db"
+    assert projection_path("sqlite:///:memory:") == ":memory:"
+    store = open_projection_store(None, data_dir=str(tmp_path / "var"))
+    try:
+        assert isinstance(store, SQLiteProjectionStore)
+        assert (tmp_path / "var" / "reporting-projections.db").exists()
+    finally:
+        store.close()
+    mock = open_projection_store("mongomock://localhost/gm_reporting_test")
+    try:
+        assert isinstance(mock, MongoProjectionStore) and mock._db.name == "gm_reporting_test"
+        mock.ensure(TALLY)
+    finally:
+        mock.close()
+    with pytest.raises(ValueError):
+        open_projection_store("postgres://x/y")
+
+
+def test_sqlite_tables_and_indexes(tmp_path):
+    store = SQLiteProjectionStore(tmp_path / "p.db")
+    try:
+        gen = store.ensure(TALLY).number
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        indexes = {r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+            (f"p_tally_items_g{gen}",))}
+        assert {f"p_tally_items_g{gen}_i0", f"p_tally_items_g{gen}_i1"} <= indexes
+        plan = " ".join(str(r) for r in db.execute(
+            f"EXPLAIN QUERY PLAN SELECT key FROM p_tally_items_g{gen} WHERE kind = 'x' "
+            "ORDER BY at DESC"))
+        assert "USING INDEX" in plan and "TEMP B-TREE" not in plan
+    finally:
+        store.close()
