@@ -170,7 +170,7 @@ class EventFeed:
                 self._count("applied")
                 metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
                 return
-            except DuplicateMessage as dup:
+            except DuplicateMessage:
                 if self.position() < event.position:
                     # The effects were recorded before under another key (a Processed
                     # record of the same message): record the position alone.

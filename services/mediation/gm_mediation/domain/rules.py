@@ -18,8 +18,10 @@ force on the starting day applies, so changing a rule never moves an earlier dea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Mapping, Sequence, Tuple
+
+from gm_kernel.localtime import days_after, local_date  # local_date: used by case.py too
 
 
 @dataclass(frozen=True)
@@ -88,25 +90,6 @@ def limit_in_force(limit_id: str, on: date, rules: Sequence[TimeLimit] = RULES) 
             return versions[0]
         raise NoLimitInForce(limit_id)
     return in_force[-1]
-
-
-def local_date(moment: datetime, tz: tzinfo) -> date:
-    """The calendar date of `moment` in `tz` (aware datetimes only)."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: every time in the domain is timezone-aware")
-    return moment.astimezone(tz).date()
-
-
-def end_of_local_day(day: date, tz: tzinfo) -> datetime:
-    """23:59:59.999999 of `day` in `tz`, as a UTC datetime."""
-    return datetime.combine(day, time.max, tzinfo=tz).astimezone(timezone.utc)
-
-
-def days_after(day: date, days: int, tz: tzinfo) -> datetime:
-    """The end of the `days`-th local day after `day`."""
-    if days < 1:
-        raise ValueError("a time limit is at least one day")
-    return end_of_local_day(day + timedelta(days=days), tz)
 
 
 def confirmation_window_end(signed_on: date, tz: tzinfo) -> datetime:

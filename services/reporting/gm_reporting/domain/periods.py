@@ -8,7 +8,7 @@ comparing two of them as text compares the instants, and a local month becomes a
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timezone, tzinfo
 from typing import List, Optional, Tuple
 
 from gm_kernel import format_time, parse_time
