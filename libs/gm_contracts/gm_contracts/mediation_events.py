@@ -23,7 +23,7 @@ DUTIES = ("investigation", "handling", "counselling", "cessation")
 NEXT_STEPS = ("litigation", "public_security", "criminal_reconciliation", "petition_handling",
               "none")
 KINDS = sorted({kind for kinds in HANDOFF_KINDS.values() for kind in kinds})
-ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned")
+ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended")
 
 #: Published event type → registered event name.
 EVENT_TYPES = {
@@ -93,7 +93,8 @@ class MediationOpened(_Event):
 @register_event(SERVICE, "mediator_assigned")
 class MediatorAssigned(_Event):
     """`MediatorAssigned`: who mediates the case and by when (from assignment's
-    AssignmentMade, CaseEscalated, CaseReassigned; `reason` says which)."""
+    AssignmentMade, CaseEscalated, CaseReassigned, DeadlineExtended; `reason` says
+    which)."""
 
     track = fields.String(required=True, allow_none=True)
     level = fields.String(required=True, allow_none=True)

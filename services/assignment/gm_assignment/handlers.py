@@ -8,13 +8,13 @@ commit alongside) and as commands from leaders. Every effect is one store commit
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from gm_directory.directory import Directory
+from gm_kernel.follow import LogFollower
 from gm_kernel import (
     ConcurrencyError,
     DomainError,
@@ -50,12 +50,19 @@ class UnknownCase(LookupError):
     """No assignment is recorded for this case (not registered, or not yet placed)."""
 
 
+# Intake's preventive case opened by a high stability risk (稳评) has this channel; like
+# screening (排查) it is found by the authorities, not petitioned, so it is placed and
+# timed as a screening case (and, being a key case, at county level with a lead).
+RISK_CHANNEL = "risk_assessment"
+
+
 def case_facts(data: Mapping) -> CaseFacts:
     """What assignment needs from intake's CaseRegistered."""
     if data.get("source_agency"):
         source = Source.referral(data["source_agency"], data["kind"], data.get("procedure"))
     else:
-        source = Source.from_channel(data["channel"])
+        channel = data["channel"]
+        source = Source.from_channel("screening" if channel == RISK_CHANNEL else channel)
     return CaseFacts(
         source=source, category=data["category"], region=data["region"],
         registered_at=parse_time(data["registered_at"]),
@@ -71,31 +78,15 @@ class OpenCase:
     due_at: datetime
 
 
-class OpenCases:
-    """Open assignments (handler, deadline), read from this service's own log.
-
-    Shared by every replica through the store: `refresh` reads what any replica appended
-    since the last look, so handler loads and the watch's work list are never stale by
-    more than the events not yet committed.
-    """
+class OpenCases(LogFollower):
+    """Open assignments (handler, deadline), read from this service's own log: handler
+    loads and the watch's work list, shared by every replica through the store."""
 
     def __init__(self, store: EventStore):
-        self.store = store
-        self.position = 0
+        super().__init__(store)
         self.cases: Dict[str, OpenCase] = {}
-        self._lock = threading.Lock()
 
-    def refresh(self) -> None:
-        with self._lock:
-            while True:
-                page = self.store.read_log(self.position, 1000)
-                for event in page:
-                    self._apply(event)
-                    self.position = event.position
-                if len(page) < 1000:
-                    return
-
-    def _apply(self, event: RecordedEvent) -> None:
+    def apply(self, event: RecordedEvent) -> None:
         case_id, data = event.correlation_id, event.data
         if event.type == ASSIGNMENT_MADE:
             self.cases[case_id] = OpenCase(data["handler"], parse_time(data["due_at"]))

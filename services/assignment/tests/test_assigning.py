@@ -68,3 +68,19 @@ def test_a_case_that_cannot_be_placed_is_kept_with_the_reason(assigning):
 def test_events_assignment_does_not_need_only_move_the_feed(assigning):
     assert not assigning.on_intake_event(
         source_event(1, "ScreeningReportFiled", {"case_id": "n/a"}), Tracking("feed:intake", 1))
+
+
+def test_a_high_risk_preventive_case_is_placed_as_a_key_case(assigning):
+    """A high stability risk (稳评) makes intake register a preventive key case with
+    channel `risk_assessment` (gm_intake.domain.case.RISK_CHANNEL) and no parties.
+    DESIGN.md §5: a high-risk case gets the full 四定 — a unit, lead leader, handler and
+    deadline — not an AssignmentFailed for an "unknown channel"."""
+    case_id = new_id()
+    data = dict(registered(case_id, region="410611"), channel="risk_assessment",
+                category="land_acquisition", key_case=True, key_reasons=["high_risk"])
+    assert assigning.on_intake_event(source_event(1, "CaseRegistered", data),
+                                     Tracking("feed:intake", 1))
+    [made] = assigning.store.read_log()
+    assert made.type == "AssignmentMade", made.data
+    assert made.data["lead"] and made.data["handler"] and made.data["due_at"]
+    assert made.data["level"] in ("county", "city")

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from gm_contracts.inbound import InboundRejected, parse_inbound
+from gm_kernel.follow import LogFollower
 from gm_kernel import (
     NO_STREAM,
     ConcurrencyError,
@@ -61,9 +61,9 @@ log = logging.getLogger(__name__)
 
 COMMAND_RETRIES = 8
 WATCH_ACTOR = "mediation:handoff-watch"
-# Assignment's events that (re)name who mediates the case, and why.
+# Assignment's events that (re)name who mediates the case or move its deadline, and why.
 ASSIGNMENT_REASONS = {"AssignmentMade": "assigned", "CaseEscalated": "escalated",
-                      "CaseReassigned": "reassigned"}
+                      "CaseReassigned": "reassigned", "DeadlineExtended": "extended"}
 SETTLING_EVENTS = ("HandOffAccepted", "HandOffRejected", "ConfirmationRuled")
 
 
@@ -85,27 +85,15 @@ class Caller:
     may_see: Callable[[Optional[str]], None] = field(default=lambda region: None)
 
 
-class OpenHandOffs:
+class OpenHandOffs(LogFollower):
     """Unsettled hand-offs and their deadlines, read from this service's own log — the
     watch's work list. Every replica reads the same log, so each sees every hand-off."""
 
     def __init__(self, store: EventStore):
-        self.store = store
-        self.position = 0
+        super().__init__(store)
         self.due: Dict[str, datetime] = {}
-        self._lock = threading.Lock()
 
-    def refresh(self) -> None:
-        with self._lock:
-            while True:
-                page = self.store.read_log(self.position, 1000)
-                for event in page:
-                    self._apply(event)
-                    self.position = event.position
-                if len(page) < 1000:
-                    return
-
-    def _apply(self, event: RecordedEvent) -> None:
+    def apply(self, event: RecordedEvent) -> None:
         data = event.data
         if event.type == "HandOffRequested":
             self.due[data["handoff_id"]] = parse_time(data["due_at"])
@@ -266,7 +254,8 @@ class Mediation:
         return True
 
     def on_assignment_event(self, event: RecordedEvent, tracking: Tracking) -> bool:
-        """AssignmentMade, CaseEscalated, CaseReassigned → MediatorAssigned. Once the
+        """AssignmentMade, CaseEscalated, CaseReassigned, DeadlineExtended →
+        MediatorAssigned (an extension changes only `due_at`). Once the
         case is closed, a late escalation or reassignment changes nothing here."""
         reason = ASSIGNMENT_REASONS.get(event.type)
         if reason is None:

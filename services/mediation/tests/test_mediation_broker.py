@@ -183,7 +183,7 @@ def test_a_second_ruling_is_rejected_with_field_errors(suite):
     early = court.send("confirmation_ruling", {"handoff_id": handoff_id, "confirmed": True})
     answer = suite.receive("court", "court.rejected")
     assert answer["message_id"] == early["id"] and "handoff_id" in answer["errors"]
-    assert suite.case(case_id)["status"] == "agreement"
+    assert suite.case(case_id)["status"] == "handed_off"  # the court still holds it
 
 
 def test_the_same_command_sent_twice_at_once_has_one_effect(suite):

@@ -40,6 +40,7 @@ class Case:
         self.assignment_closed = None
         self.follow_up = None
         self.agreement = False  # the last of agreement / reopening was an agreement
+        self.working = False  # a session, duty, agreement or reopening was recorded
         self.mediation_events = 0
         self.failed = False
         self.handoffs: Dict[str, dict] = {}
@@ -103,8 +104,11 @@ class Case:
                 if h["status"] == "requested" or (
                         h["status"] == "accepted" and h["kind"] == "judicial_confirmation"):
                     return "handed_off"
-            return "agreement" if self.agreement else "in_mediation"
-        return "assigned" if self.made else "registered"
+            if self.agreement:
+                return "agreement"
+            if self.working:
+                return "in_mediation"
+        return "assigned" if self.made or self.mediator_unit else "registered"
 
 
 def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
@@ -143,10 +147,12 @@ def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
             c.opened = d
         elif e.type == "MediatorAssigned":
             c.mediator_unit = d["unit"]
+        elif e.type in ("SessionHeld", "DutyRecorded"):
+            c.working = True
         elif e.type == "AgreementReached":
-            c.agreement = True
+            c.agreement = c.working = True
         elif e.type == "MediationReopened":
-            c.agreement = False
+            c.agreement, c.working = False, True
         elif e.type == "CaseClosed":
             c.case_closed = d
         elif e.type == "FollowUpRecorded":

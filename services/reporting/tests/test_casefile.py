@@ -69,7 +69,7 @@ def test_every_interleaving_gives_the_same_state():
 
 
 def test_status_follows_the_case():
-    expected = ["registered", "assigned", "in_mediation", "agreement", "closed", "closed"]
+    expected = ["registered", "assigned", "assigned", "agreement", "closed", "closed"]
     state = None
     for pair, status in zip(HISTORY, expected):
         state = replay([pair], state)
@@ -125,3 +125,30 @@ def test_escalation_makes_a_case_late_and_overdue():
     assert (row["escalations"], row["unit"], row["on_time"], row["resolved"]) == (
         1, "410600", False, False)
 
+
+
+MEDIATOR = ev("mediation", 2, "MediatorAssigned", {
+    "track": "people", "level": "county", "unit": "410611", "handler": "H1", "lead": "L1",
+    "due_at": "2026-03-31T15:59:59.999999Z", "reason": "assigned"}, at=2)
+SESSION = ev("mediation", 3, "SessionHeld", {"held_on": "2026-03-02", "notes": "n",
+                                             "number": 1}, at=3)
+
+
+def test_a_case_mediation_merely_opened_is_assigned_not_in_mediation():
+    """The real mediation service opens every case as soon as intake registers it, so
+    MediationOpened / MediatorAssigned alone must not make a case `in_mediation`:
+    CONTRACT.md's `registered` and `assigned` would never be seen (mediation's README:
+    reporting uses the precedence of MediationCase.status)."""
+    state = replay([REGISTERED, OPENED])
+    assert status_of(state) == "registered"
+    state = replay([MADE, MEDIATOR], state)
+    assert status_of(state) == "assigned"
+    assert case_row(state)["status"] == "assigned"
+    state = replay([SESSION], state)
+    assert status_of(state) == "in_mediation"
+
+
+def test_a_case_that_could_not_be_assigned_is_not_in_mediation():
+    failed = ev("assignment", 1, "AssignmentFailed", {"reason": "no unit"}, at=1)
+    state = replay([REGISTERED, failed, OPENED])
+    assert status_of(state) == "registered"

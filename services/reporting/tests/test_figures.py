@@ -85,7 +85,8 @@ def test_figures_are_not_trivial(world):
     assert sum(v["requested"] for v in got["handoffs"].values()) > 0
     assert got["satisfaction"]["follow_ups"] > 0
     statuses = Counter(c.status for c in cases.values() if c.known)
-    assert set(statuses) == {"registered", "in_mediation", "agreement", "handed_off", "closed"}
+    assert set(statuses) == {"registered", "assigned", "in_mediation", "agreement",
+                             "handed_off", "closed"}
 
 
 def test_rising_categories_and_regions_match_the_oracle(world):

@@ -111,10 +111,11 @@ class MediationCase(Aggregate):
             return CLOSED
         if not self.opened or self.assignment is None:
             return REGISTERED
-        if self.awaiting is not None and self.awaiting["kind"] != JUDICIAL_CONFIRMATION:
+        if self.awaiting is not None:
+            # judicial confirmation included: the court holds the case until it rules
+            # (reporting's case view says the same)
             return HANDED_OFF
         if self.agreement is not None:
-            # also while the court reviews it: the agreement stands until it rules
             return AGREEMENT
         return IN_MEDIATION if self.working else ASSIGNED
 

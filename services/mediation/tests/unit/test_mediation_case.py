@@ -204,7 +204,7 @@ def test_key_case_needs_all_four_duties_before_confirmation():
 def test_while_the_court_reviews_only_duties_may_be_recorded():
     case = in_agreement()
     case.request_confirmation("H-1", NOW, TZ)
-    assert case.status == AGREEMENT  # the agreement stands until the court rules
+    assert case.status == HANDED_OFF  # the court holds the case until it rules
     for command in (lambda: case.request_confirmation("H-2", NOW, TZ),
                     lambda: case.withdraw("r", NOW),
                     lambda: case.fail("r", "litigation", "H-2", NOW),

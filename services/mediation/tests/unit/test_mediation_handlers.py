@@ -135,6 +135,18 @@ def test_other_intake_events_and_late_assignment_changes_are_ignored(world):
     assert world.store.tracked_position("feed:assignment") == 2  # applied: nothing to do
 
 
+def test_an_extended_deadline_reaches_the_mediator(world):
+    """A leader's extension (DeadlineExtended) moves the deadline the mediator sees, as
+    an escalation does: the mediator must not work to a deadline that no longer holds."""
+    world.ready("a")
+    world.assign("a", "DeadlineExtended", days=10, reason="parties abroad",
+                 previous_due_at="2026-03-17T15:59:59.999999Z",
+                 due_at="2026-03-27T15:59:59.999999Z", extension_number=1, extended_days=10)
+    view = world.mediation.view("a")
+    assert view["assignment"]["due_at"] == "2026-03-27T15:59:59.999999Z"
+    assert view["assignment"]["handler"] == "H410611-01"  # the rest stays
+
+
 def test_commands_on_an_unknown_or_unassigned_case(world):
     with pytest.raises(CaseNotFound):
         world.mediation.hold_session("nope", date(2026, 3, 5), "x", MEDIATOR)
@@ -160,7 +172,7 @@ def test_region_scope_is_checked_before_anything_is_recorded(world):
 def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     agreed(world)
     view = world.mediation.request_confirmation("case-1", MEDIATOR)
-    assert view["status"] == "agreement" and view["awaiting"]["kind"] == "judicial_confirmation"
+    assert view["status"] == "handed_off" and view["awaiting"]["kind"] == "judicial_confirmation"
     handoff_id = view["awaiting"]["handoff_id"]
     assert world.settle() > 0
     [(key, request)] = world.outbound()
@@ -177,7 +189,7 @@ def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     assert world.send("court", "handoff_reply", {"handoff_id": handoff_id,
                                                  "decision": "accepted"})[0] == "HandOffAccepted"
     world.settle()
-    assert world.mediation.view("case-1")["status"] == "agreement"  # the court rules later
+    assert world.mediation.view("case-1")["status"] == "handed_off"  # the court rules later
     outcome, ruling = world.send("court", "confirmation_ruling", {
         "handoff_id": handoff_id, "confirmed": True, "ruling_number": "(2026)豫0611民特1号"})
     assert outcome == "ConfirmationRuled"

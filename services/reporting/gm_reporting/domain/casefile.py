@@ -440,8 +440,13 @@ def status_of(s: Mapping) -> str:
     if m:
         if any(handoff_open(h) for h in m["handoffs"].values()):
             return "handed_off"
-        return "agreement" if m["phase"] == "agreement" else "in_mediation"
-    return "assigned" if a.get("made") else "registered"
+        if m["phase"] == "agreement":
+            return "agreement"
+        # Mediation opens every case on registration: only work on it (a session, a
+        # duty, an agreement, a reopening) makes it `in_mediation` (MediationCase.status).
+        if m["sessions"] or m["duties"] or m["agreement"] or m["reopened"]:
+            return "in_mediation"
+    return "assigned" if a.get("made") or (m or {}).get("assigned") else "registered"
 
 
 def handoffs_of(s: Mapping) -> List[dict]:
