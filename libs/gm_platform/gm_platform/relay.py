@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from kombu import Connection, Exchange, Producer
 
-from gm_kernel import EventStore
+from gm_kernel import EventStore, RecordedEvent
 
 from . import metrics, topology
 
@@ -100,7 +100,8 @@ class OutboxRelay:
             for msg in pending:
                 exchange = self._exchange(msg.exchange)
                 producer.publish(
-                    json.dumps(msg.body, ensure_ascii=False, separators=(",", ":")).encode(),
+                    json.dumps(self._current(msg), ensure_ascii=False,
+                               separators=(",", ":")).encode(),
                     exchange=exchange,
                     routing_key=msg.routing_key,
                     content_type="application/json",
@@ -117,6 +118,14 @@ class OutboxRelay:
                 self.store.mark_sent(sent_ids)
                 metrics.OUTBOX_PUBLISHED.labels(self.store.service).inc(len(sent_ids))
         return len(sent_ids)
+
+    def _current(self, msg) -> dict:
+        """A domain event goes out in its current schema, as `read_log` would give it:
+        an event committed before an upgrade and published after it must not reach
+        consumers in a shape their catch-up path never shows them."""
+        if msg.exchange != self.store.events_exchange:
+            return msg.body
+        return self.store.upcasters.upcast(RecordedEvent.from_dict(msg.body)).to_dict()
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:

@@ -213,3 +213,25 @@ def test_a_relay_crashing_between_publish_and_mark_sent_duplicates_but_loses_not
             delivered.append(body(m))
     assert [d["id"] for d in delivered] == ids
     assert [d["position"] for d in delivered] == [e.position for e in events]
+
+
+def test_events_committed_before_an_upgrade_are_published_in_their_current_schema(
+        store, listener, amqp_uri):
+    """Upcasters registered after the commit (a new release) apply to what the relay
+    publishes, so broker and log (read_log) give consumers the same shape."""
+    [old] = append_events(store, "s-1", 1)
+
+    @store.upcasters.register("ThingHappened", 1)
+    def add_unit(data):
+        return {**data, "unit": "410611"}
+
+    relay = OutboxRelay(store, amqp_uri)
+    try:
+        assert relay.publish_pending() == 1
+    finally:
+        relay.close()
+    [msg] = listener.receive(1)
+    published = body(msg)
+    assert published["schema_version"] == 2 and published["data"] == {"i": 0, "unit": "410611"}
+    assert published == store.read_log()[0].to_dict()
+    assert published["id"] == old.id == msg.properties["message_id"]
