@@ -1,9 +1,9 @@
 """The assignment service's domain events (exchange `assignment.events`, routing key = type).
 
 One stream per case: `assignment-<case_id>` (Assignment). Times are RFC 3339 UTC;
-`time_zone` says where the deadline's days were counted. Registered names are the
-registry's snake_case forms; `EVENT_TYPES` maps each published type to its registered
-name. Fields may be added in a version; none is renamed or removed without a new version.
+`time_zone` says where the deadline's days were counted. Each schema is registered
+under its published type (the routing key); `EVENT_TYPES` lists them. Fields may be
+added in a version; none is renamed or removed without a new version.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ TRACKS = ("people", "administrative", "judicial")
 LEVELS = ("village", "township", "county", "city")
 
 EVENT_TYPES = {
-    "AssignmentMade": "assignment_made",
-    "AssignmentFailed": "assignment_failed",
-    "DeadlineWarningRaised": "deadline_warning_raised",
-    "CaseEscalated": "case_escalated",
-    "DeadlineExtended": "deadline_extended",
-    "CaseReassigned": "case_reassigned",
-    "JointHandlingArranged": "joint_handling_arranged",
-    "AssignmentClosed": "assignment_closed",
+    "AssignmentMade": "AssignmentMade",
+    "AssignmentFailed": "AssignmentFailed",
+    "DeadlineWarningRaised": "DeadlineWarningRaised",
+    "CaseEscalated": "CaseEscalated",
+    "DeadlineExtended": "DeadlineExtended",
+    "CaseReassigned": "CaseReassigned",
+    "JointHandlingArranged": "JointHandlingArranged",
+    "AssignmentClosed": "AssignmentClosed",
 }
 
 
@@ -47,7 +47,7 @@ class Extension(_Event):
     condition = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "assignment_made")
+@register_event(SERVICE, "AssignmentMade")
 class AssignmentMade(_Event):
     """`AssignmentMade`: the 四定 of a registered case — track (三位一体), level and unit
     (重心下移), lead leader (包案领导, key cases), handler (承办人, least loaded) and
@@ -70,7 +70,7 @@ class AssignmentMade(_Event):
     region = RegionCode(required=True)
 
 
-@register_event(SERVICE, "assignment_failed")
+@register_event(SERVICE, "AssignmentFailed")
 class AssignmentFailed(_Event):
     """`AssignmentFailed`: no unit, rule or handler fits the case; kept for operators."""
 
@@ -78,7 +78,7 @@ class AssignmentFailed(_Event):
     failed_at = fields.String(required=True)
 
 
-@register_event(SERVICE, "deadline_warning_raised")
+@register_event(SERVICE, "DeadlineWarningRaised")
 class DeadlineWarningRaised(_Event):
     """`DeadlineWarningRaised`: the deadline is within the warning window (once per deadline)."""
 
@@ -89,7 +89,7 @@ class DeadlineWarningRaised(_Event):
     lead = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "case_escalated")
+@register_event(SERVICE, "CaseEscalated")
 class CaseEscalated(_Event):
     """`CaseEscalated`: overdue, moved one level up with a renewed deadline; `lead` is the
     lead leader to notify."""
@@ -107,7 +107,7 @@ class CaseEscalated(_Event):
     due_at = fields.String(required=True)
 
 
-@register_event(SERVICE, "deadline_extended")
+@register_event(SERVICE, "DeadlineExtended")
 class DeadlineExtended(_Event):
     """`DeadlineExtended`: a leader extended the deadline within the rule's limits."""
 
@@ -119,7 +119,7 @@ class DeadlineExtended(_Event):
     extended_days = StrictInteger(required=True)
 
 
-@register_event(SERVICE, "case_reassigned")
+@register_event(SERVICE, "CaseReassigned")
 class CaseReassigned(_Event):
     """`CaseReassigned`: another unit and/or handler; the deadline and lead stay."""
 
@@ -131,7 +131,7 @@ class CaseReassigned(_Event):
     handler = fields.String(required=True)
 
 
-@register_event(SERVICE, "joint_handling_arranged")
+@register_event(SERVICE, "JointHandlingArranged")
 class JointHandlingArranged(_Event):
     """`JointHandlingArranged`: 联合接访 by several agencies or units; `meeting` marks a
     联席会议 (joint meeting)."""
@@ -143,7 +143,7 @@ class JointHandlingArranged(_Event):
     arranged_at = fields.String(required=True)
 
 
-@register_event(SERVICE, "assignment_closed")
+@register_event(SERVICE, "AssignmentClosed")
 class AssignmentClosed(_Event):
     """`AssignmentClosed`: the case closed (mediation's CaseClosed); `on_time` is false
     once it went overdue."""

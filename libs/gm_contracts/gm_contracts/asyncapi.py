@@ -24,7 +24,7 @@ from marshmallow import Schema
 from .envelope import AGENCIES, CONTENT_TYPE, INBOUND_EXCHANGE, OUTBOUND_EXCHANGE, PERSISTENT, Envelope, outbound_queue
 from .inbound import INBOUND_TYPES, inbound_schema
 from .outbound import OUTBOUND_TYPES, outbound_schema
-from .registry import EVENT_MODULES, all_events
+from .registry import EVENT_MODULES, DomainEventRecord, all_events
 
 ASYNCAPI_VERSION = "2.6.0"
 AMQP_BINDING_VERSION = "0.2.0"
@@ -187,9 +187,13 @@ def build_asyncapi(extra_modules: Iterable[str] = ()) -> dict:
             }
 
     events_by_service: dict[str, list[dict]] = {}
+    record_ref = schemas.add("DomainEventRecord", DomainEventRecord())
     for (service, type, version), schema_cls in all_events().items():
         key = f"{service}.{type}.v{version}"
-        messages[key] = _message(key, _doc(schema_cls), schemas.add(key, schema_cls()), type)
+        payload = {"allOf": [record_ref, {"type": "object", "properties": {
+            "type": {"const": type}, "schema_version": {"const": version},
+            "data": schemas.add(key, schema_cls())}}]}
+        messages[key] = _message(key, _doc(schema_cls), payload, type)
         events_by_service.setdefault(service, []).append({"$ref": f"#/components/messages/{key}"})
     for service, refs in events_by_service.items():
         exchange = f"{service}.events"

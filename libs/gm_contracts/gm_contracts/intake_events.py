@@ -1,9 +1,9 @@
 """The intake service's domain events (exchange `intake.events`, routing key = type).
 
 Streams: `case-<case_id>` (Case), `screening-…` (ScreeningReport), `risk-<id>`
-(RiskAssessment). Registered names are the registry's snake_case forms; `EVENT_TYPES`
-maps each published type to its registered name. Fields may be added in a version; none
-is renamed or removed without a new version.
+(RiskAssessment). Each schema is registered under its published type (the routing key);
+`EVENT_TYPES` lists them. Fields may be added in a version; none is renamed or removed
+without a new version.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_h
 LEVELS = ("village", "township", "county", "city")
 
 EVENT_TYPES = {
-    "CaseRegistered": "case_registered",
-    "ScreeningReportFiled": "screening_report_filed",
-    "RiskAssessmentRecorded": "risk_assessment_recorded",
+    "CaseRegistered": "CaseRegistered",
+    "ScreeningReportFiled": "ScreeningReportFiled",
+    "RiskAssessmentRecorded": "RiskAssessmentRecorded",
 }
 
 
@@ -37,7 +37,7 @@ class EarlierCase(_Event):
     registered_at = fields.String(required=True)
 
 
-@register_event(SERVICE, "case_registered")
+@register_event(SERVICE, "CaseRegistered")
 class CaseRegistered(_Event):
     """`CaseRegistered` (stream case-<case_id>): a case entered the suite, from a channel
     or an agency referral (channel `referral`), with its flags: collective (5 or more
@@ -69,7 +69,7 @@ class CaseRegistered(_Event):
     registered_at = fields.String(required=True)
 
 
-@register_event(SERVICE, "screening_report_filed")
+@register_event(SERVICE, "ScreeningReportFiled")
 class ScreeningReportFiled(_Event):
     """`ScreeningReportFiled`: a unit's periodic dispute screening (排查) for `period`
     (`YYYY-MM`, or `YYYY-MM-H1`/`-H2` for villages' half months); each finding also
@@ -84,7 +84,7 @@ class ScreeningReportFiled(_Event):
     filed_by = fields.String(required=True)
 
 
-@register_event(SERVICE, "risk_assessment_recorded")
+@register_event(SERVICE, "RiskAssessmentRecorded")
 class RiskAssessmentRecorded(_Event):
     """`RiskAssessmentRecorded`: a major project's social-stability risk assessment (稳评);
     a `high` level also opens a preventive key case."""

@@ -3,8 +3,8 @@
 Two streams: `mediation-<case_id>` (aggregate MediationCase) and `handoff-<handoff_id>`
 (aggregate HandOff). Every event's `correlation_id` is the case id, `actor` who did it
 (a mediator's token subject, `agency:<agency>`, or the service), `causation_id` the
-command, message or event that caused it. Registered names are the registry's
-snake_case forms; `EVENT_TYPES` maps each published type to its registered name.
+command, message or event that caused it. Each schema is registered under its
+published type (the routing key); `EVENT_TYPES` lists them.
 
 Fields may be added in a version; none is renamed or removed without a new version.
 """
@@ -27,22 +27,22 @@ ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended")
 
 #: Published event type → registered event name.
 EVENT_TYPES = {
-    "MediationOpened": "mediation_opened",
-    "MediatorAssigned": "mediator_assigned",
-    "SessionHeld": "session_held",
-    "DutyRecorded": "duty_recorded",
-    "AgreementReached": "agreement_reached",
-    "ConfirmationRequested": "confirmation_requested",
-    "MediationFailed": "mediation_failed",
-    "MediationWithdrawn": "mediation_withdrawn",
-    "MediationReopened": "mediation_reopened",
-    "FollowUpRecorded": "follow_up_recorded",
-    "CaseClosed": "case_closed",
-    "HandOffRequested": "hand_off_requested",
-    "HandOffAccepted": "hand_off_accepted",
-    "HandOffRejected": "hand_off_rejected",
-    "ConfirmationRuled": "confirmation_ruled",
-    "HandOffOverdue": "hand_off_overdue",
+    "MediationOpened": "MediationOpened",
+    "MediatorAssigned": "MediatorAssigned",
+    "SessionHeld": "SessionHeld",
+    "DutyRecorded": "DutyRecorded",
+    "AgreementReached": "AgreementReached",
+    "ConfirmationRequested": "ConfirmationRequested",
+    "MediationFailed": "MediationFailed",
+    "MediationWithdrawn": "MediationWithdrawn",
+    "MediationReopened": "MediationReopened",
+    "FollowUpRecorded": "FollowUpRecorded",
+    "CaseClosed": "CaseClosed",
+    "HandOffRequested": "HandOffRequested",
+    "HandOffAccepted": "HandOffAccepted",
+    "HandOffRejected": "HandOffRejected",
+    "ConfirmationRuled": "ConfirmationRuled",
+    "HandOffOverdue": "HandOffOverdue",
 }
 
 
@@ -66,7 +66,7 @@ class Agreement(_Event):
     signed_on = fields.Date(required=True)
 
 
-@register_event(SERVICE, "mediation_opened")
+@register_event(SERVICE, "MediationOpened")
 class MediationOpened(_Event):
     """`MediationOpened` (stream mediation-<case_id>): a registered case reached mediation
     (from intake's CaseRegistered)."""
@@ -90,7 +90,7 @@ class MediationOpened(_Event):
     registered_at = DateTimeString(required=True)
 
 
-@register_event(SERVICE, "mediator_assigned")
+@register_event(SERVICE, "MediatorAssigned")
 class MediatorAssigned(_Event):
     """`MediatorAssigned`: who mediates the case and by when (from assignment's
     AssignmentMade, CaseEscalated, CaseReassigned, DeadlineExtended; `reason` says
@@ -105,7 +105,7 @@ class MediatorAssigned(_Event):
     reason = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_REASONS))
 
 
-@register_event(SERVICE, "session_held")
+@register_event(SERVICE, "SessionHeld")
 class SessionHeld(_Event):
     """`SessionHeld`: a mediation session on a (local) date; `number` counts from 1."""
 
@@ -114,7 +114,7 @@ class SessionHeld(_Event):
     number = StrictInteger(required=True)
 
 
-@register_event(SERVICE, "duty_recorded")
+@register_event(SERVICE, "DutyRecorded")
 class DutyRecorded(_Event):
     """`DutyRecorded`: one of the four duties (四包) done, each once per case."""
 
@@ -122,7 +122,7 @@ class DutyRecorded(_Event):
     note = _text(4000, required=True)
 
 
-@register_event(SERVICE, "agreement_reached")
+@register_event(SERVICE, "AgreementReached")
 class AgreementReached(_Event):
     """`AgreementReached`: the parties signed an agreement (调解协议); `number` > 1 is an
     amended agreement after a refused confirmation."""
@@ -132,7 +132,7 @@ class AgreementReached(_Event):
     number = StrictInteger(required=True)
 
 
-@register_event(SERVICE, "confirmation_requested")
+@register_event(SERVICE, "ConfirmationRequested")
 class ConfirmationRequested(_Event):
     """`ConfirmationRequested`: the mediator asked for judicial confirmation (司法确认);
     hand-off `handoff_id` to the court follows (HandOffRequested)."""
@@ -145,7 +145,7 @@ class ConfirmationRequested(_Event):
     window_ends_at = DateTimeString(required=True)
 
 
-@register_event(SERVICE, "mediation_failed")
+@register_event(SERVICE, "MediationFailed")
 class MediationFailed(_Event):
     """`MediationFailed`: mediation failed; `next` none closes the case (CaseClosed
     failed), another next step hands it to `agency` (HandOffRequested `handoff_id`)."""
@@ -156,14 +156,14 @@ class MediationFailed(_Event):
     agency = _agency(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "mediation_withdrawn")
+@register_event(SERVICE, "MediationWithdrawn")
 class MediationWithdrawn(_Event):
     """`MediationWithdrawn`: the applicant withdrew (CaseClosed withdrawn follows)."""
 
     reason = _text(2000, required=True)
 
 
-@register_event(SERVICE, "mediation_reopened")
+@register_event(SERVICE, "MediationReopened")
 class MediationReopened(_Event):
     """`MediationReopened`: the court refused confirmation, or an agency rejected the
     hand-off `handoff_id`: mediation resumes (amend the agreement, or fail)."""
@@ -172,7 +172,7 @@ class MediationReopened(_Event):
     handoff_id = fields.String(required=True)
 
 
-@register_event(SERVICE, "follow_up_recorded")
+@register_event(SERVICE, "FollowUpRecorded")
 class FollowUpRecorded(_Event):
     """`FollowUpRecorded`: the follow-up visit (回访), once per case."""
 
@@ -181,7 +181,7 @@ class FollowUpRecorded(_Event):
     visited_at = DateTimeString(required=True)
 
 
-@register_event(SERVICE, "case_closed")
+@register_event(SERVICE, "CaseClosed")
 class CaseClosed(_Event):
     """`CaseClosed`: mediation's part is over; `resolved` for agreement and confirmed.
     A case an agency referred is reported to it as `<agency>.case_outcome`."""
@@ -196,7 +196,7 @@ class CaseClosed(_Event):
     handoff_id = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "hand_off_requested")
+@register_event(SERVICE, "HandOffRequested")
 class HandOffRequested(_Event):
     """`HandOffRequested` (stream handoff-<handoff_id>): a case handed to an agency,
     published to it as `<agency>.handoff_requested`; it must act by `due_at`."""
@@ -212,7 +212,7 @@ class HandOffRequested(_Event):
     rule_id = fields.String(required=True)
 
 
-@register_event(SERVICE, "hand_off_accepted")
+@register_event(SERVICE, "HandOffAccepted")
 class HandOffAccepted(_Event):
     """`HandOffAccepted`: the agency took the case (for a confirmation: the court accepted
     the application and will rule)."""
@@ -224,7 +224,7 @@ class HandOffAccepted(_Event):
     agency_case_number = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "hand_off_rejected")
+@register_event(SERVICE, "HandOffRejected")
 class HandOffRejected(_Event):
     """`HandOffRejected`: the agency declined the hand-off (mediation reopens)."""
 
@@ -235,7 +235,7 @@ class HandOffRejected(_Event):
     reason = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "confirmation_ruled")
+@register_event(SERVICE, "ConfirmationRuled")
 class ConfirmationRuled(_Event):
     """`ConfirmationRuled`: the court's ruling on a judicial confirmation request."""
 
@@ -246,7 +246,7 @@ class ConfirmationRuled(_Event):
     reason = fields.String(required=True, allow_none=True)
 
 
-@register_event(SERVICE, "hand_off_overdue")
+@register_event(SERVICE, "HandOffOverdue")
 class HandOffOverdue(_Event):
     """`HandOffOverdue`: the agency let the hand-off's deadline pass unsettled (raised once)."""
 

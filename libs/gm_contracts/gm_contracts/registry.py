@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable, TypeVar
 
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 #: Modules that register domain events. Edit this list (no environment lookups: the
 #: generated document must be the same on every machine).
@@ -25,6 +25,8 @@ EVENT_MODULES: list[str] = [
 ]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+# Event types are published as they are named in the domain (routing key `CaseClosed`).
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
 _EVENTS: dict[tuple[str, str, int], type[Schema]] = {}
 
 S = TypeVar("S", bound=type[Schema])
@@ -32,9 +34,10 @@ S = TypeVar("S", bound=type[Schema])
 
 def register_event(service: str, event_type: str, version: int = 1) -> Callable[[S], S]:
     """Class decorator: register a Schema as `service`'s `event_type` at `version`."""
-    for label, name in (("service", service), ("event_type", event_type)):
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise ValueError(f"{label} must be a snake_case name, got {name!r}")
+    if not isinstance(service, str) or not _NAME.fullmatch(service):
+        raise ValueError(f"service must be a snake_case name, got {service!r}")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        raise ValueError(f"event_type must be an identifier like CaseClosed, got {event_type!r}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be a positive int, got {version!r}")
 
@@ -72,3 +75,26 @@ def unregister_event(service: str, event_type: str, version: int = 1) -> None:
 
 def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class DomainEventRecord(Schema):
+    """A domain event as published on `<service>.events` and returned by `read_log`: the
+    record of one event in its stream (`version`) and its service's log (`position`),
+    with its audit trail; `data` follows the schema registered for (`type`,
+    `schema_version`)."""
+
+    id = fields.String(required=True, metadata={"description": "unique; also the AMQP message_id"})
+    stream_id = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"description": "position in the stream, from 1"})
+    position = fields.Integer(required=True, metadata={
+        "description": "position in the service's log, from 1, gap-free"})
+    type = fields.String(required=True, metadata={"description": "also the routing key"})
+    schema_version = fields.Integer(required=True)
+    occurred_at = fields.String(required=True, metadata={"description": "RFC 3339, UTC"})
+    actor = fields.String(required=True, allow_none=True)
+    agency = fields.String(required=True, allow_none=True)
+    correlation_id = fields.String(required=True, allow_none=True, metadata={
+        "description": "the case id"})
+    causation_id = fields.String(required=True, allow_none=True, metadata={
+        "description": "the command, message or event that caused it"})
+    data = fields.Dict(required=True)
