@@ -10,6 +10,7 @@ from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from . import deadletters, metrics
+from .logs import LogContext
 from .http import api, json_response
 from .store_provider import EventStoreProvider
 
@@ -46,6 +47,7 @@ class PlatformService:
     store = EventStoreProvider()
     settings = SettingsProvider()
     idle_consumers = ConsumersProvider()
+    log_context = LogContext()
 
     @staticmethod
     def check_config(settings) -> None:

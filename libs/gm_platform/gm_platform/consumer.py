@@ -151,7 +151,10 @@ class QueueConsumer(Entrypoint):
         done = Event()
         self.container.spawn_worker(
             self, (delivery,), {},
-            context_data={"correlation_id": delivery.message_id},
+            # The case (or conversation) a message belongs to travels as the AMQP
+            # correlation_id; the message itself is the cause of what the worker does.
+            context_data={"correlation_id": delivery.properties.get("correlation_id")
+                          or delivery.message_id, "causation_id": delivery.message_id},
             handle_result=partial(self._handle_result, done))
         return done.wait()
 

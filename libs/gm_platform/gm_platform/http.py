@@ -86,7 +86,9 @@ class ApiHandler(HttpRequestHandler):
             event = Event()
             self.container.spawn_worker(
                 self, args, kwargs,
-                context_data={"correlation_id": request.headers.get("X-Correlation-Id")},
+                context_data={"correlation_id": request.headers.get("X-Correlation-Id"),
+                              "causation_id": request.headers.get("X-Request-Id")
+                              or f"http:{uuid.uuid4()}"},
                 handle_result=partial(self.handle_result, event))
             response = self.response_from_result(event.wait())
         except Exception as exc:

@@ -1,12 +1,74 @@
-"""Structured logs: one JSON object per line, with service name and correlation id."""
+"""Structured logs: one JSON object per line, with service name, correlation id (the
+case, or the agency's message) and causation id (the message or request being handled).
+
+Every Nameko worker binds its ids in a context variable (`LogContext`, per greenthread),
+and every log record made while it runs carries them, whoever logs: our code, Nameko,
+kombu. Fields passed explicitly with `extra=` win.
+"""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 from datetime import datetime, timezone
+from typing import Mapping
+
+from nameko.extensions import DependencyProvider
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+CONTEXT_FIELDS = ("correlation_id", "causation_id")
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "gm_log_context", default={})
+
+
+def bind(**fields) -> contextvars.Token:
+    """Add fields to the current greenthread's log context; returns a token for reset."""
+    return _context.set({**_context.get(), **{k: v for k, v in fields.items() if v}})
+
+
+def current() -> Mapping[str, str]:
+    return _context.get()
+
+
+def _install_record_factory() -> None:
+    base = logging.getLogRecordFactory()
+    if getattr(base, "gm_log_context", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = base(*args, **kwargs)
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return record
+
+    factory.gm_log_context = True
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_factory()
+
+
+class LogContext(DependencyProvider):
+    """Binds each worker's correlation and causation ids (from its context data) for the
+    records logged while it runs; every PlatformService has one."""
+
+    def setup(self):
+        self._tokens = {}
+
+    def worker_setup(self, worker_ctx):  # runs in the worker's own greenthread
+        data = worker_ctx.context_data or {}
+        self._tokens[id(worker_ctx)] = bind(entrypoint=worker_ctx.entrypoint.method_name,
+                                            **{k: data.get(k) for k in CONTEXT_FIELDS})
+
+    def worker_teardown(self, worker_ctx):
+        token = self._tokens.pop(id(worker_ctx), None)
+        if token is not None:
+            try:
+                _context.reset(token)
+            except ValueError:  # torn down in another context: nothing to undo there
+                pass
 
 
 class JsonFormatter(logging.Formatter):

@@ -108,6 +108,9 @@ class OutboxRelay:
                     content_encoding="utf-8",
                     delivery_mode=2,
                     message_id=msg.message_id,
+                    # domain events: the case they belong to, for consumers' logs
+                    correlation_id=msg.body.get("correlation_id")
+                    if msg.exchange == self.store.events_exchange else None,
                     headers=dict(msg.headers),
                     retry=False,
                 )
