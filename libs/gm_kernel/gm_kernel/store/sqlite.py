@@ -126,6 +126,25 @@ def _translated(method):
     return wrapper
 
 
+def connect_wal(path: str, busy_timeout: float, synchronous: str) -> sqlite3.Connection:
+    """A connection in WAL mode (StoreError if the file cannot use it), shareable across
+    threads (callers serialise with their own lock). isolation_level=None: callers issue
+    BEGIN/COMMIT themselves (sqlite3 would otherwise open deferred transactions behind
+    their back). `synchronous`: FULL where a commit must survive power loss."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() not in ("wal", "memory"):
+            raise StoreError(f"sqlite {path}: cannot use WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class SQLiteEventStore(EventStore):
     """An event store in one SQLite file (or ":memory:")."""
 
@@ -136,15 +155,7 @@ class SQLiteEventStore(EventStore):
         self._lock = threading.RLock()
         self._conn: Optional[sqlite3.Connection] = None
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3 would
-            # otherwise open deferred transactions behind our back).
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() not in ("wal", "memory"):
-                raise StoreError(f"sqlite {self.path}: cannot use WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn = connect_wal(self.path, busy_timeout, synchronous="FULL")
             self._migrate()
         except sqlite3.OperationalError as exc:
             self._close_quietly()

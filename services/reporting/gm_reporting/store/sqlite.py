@@ -28,6 +28,8 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable, format_time, utcnow
 
+from gm_kernel.store.sqlite import connect_wal
+
 from .port import (
     ALL,
     And,
@@ -102,13 +104,7 @@ class SQLiteProjectionStore(ProjectionStore):
         self._lock = threading.RLock()
         self._conn: Optional[sqlite3.Connection] = None
         try:
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() not in ("wal", "memory"):
-                raise StoreError(f"sqlite {self.path}: cannot use WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = connect_wal(self.path, busy_timeout, synchronous="NORMAL")
             with self._write() as db:
                 for statement in _META:
                     db.execute(statement)
