@@ -102,8 +102,9 @@ _PLAIN_INDEXES = [
 ]
 
 
-def _translated(method):
-    """A server that cannot be reached is StoreUnavailable, the port's word for it."""
+def translated(method):
+    """A server that cannot be reached is StoreUnavailable, the port's word for it
+    (for methods of an object with a pymongo database `_db`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -176,7 +177,7 @@ class MongoEventStore(EventStore):
             self._letters.create_index([("parked_at", 1), ("_id", 1)], name="parked_order")
 
     # -- writing -------------------------------------------------------------------------
-    @_translated
+    @translated
     def append(
         self,
         stream_id: Optional[str],
@@ -298,7 +299,7 @@ class MongoEventStore(EventStore):
                         .sort("version_start", -1).limit(1)), None)
         return doc["version_end"] if doc else 0
 
-    @_translated
+    @translated
     def _read_stream(self, stream_id: str, after_version: int) -> List[RecordedEvent]:
         cursor = self._commits.find({"stream_id": _present({"$eq": stream_id}),
                                      "version_end": {"$gt": after_version}},
@@ -306,7 +307,7 @@ class MongoEventStore(EventStore):
         return [_recorded(doc["stream_id"], e) for doc in cursor for e in doc["events"]
                 if e["version"] > after_version]
 
-    @_translated
+    @translated
     def _read_log(self, after_position: int, limit: int) -> List[RecordedEvent]:
         # position_end, not _id: after_position may fall inside a commit. Each commit
         # holds at least one event, so `limit` commits are always enough.
@@ -327,16 +328,16 @@ class MongoEventStore(EventStore):
                 expected += 1
         return out
 
-    @_translated
+    @translated
     def stream_version(self, stream_id: str) -> int:
         return self._version(self._commits, stream_id)
 
-    @_translated
+    @translated
     def last_position(self) -> int:
         return self._highest_position(self._commits)
 
     # -- idempotency and tracking ----------------------------------------------------------
-    @_translated
+    @translated
     def processed_result(self, key: str) -> Optional[Processed]:
         doc = self._commits.find_one({"processed_keys": _present({"$eq": key})}, {"processed": 1})
         if doc is None:
@@ -346,7 +347,7 @@ class MongoEventStore(EventStore):
                 return Processed(key, p.get("result"))
         return None  # not reached: processed_keys mirrors processed
 
-    @_translated
+    @translated
     def tracked_position(self, name: str) -> int:
         doc = next(iter(self._commits.find({"tracking.name": _present({"$eq": name})},
                                            {"tracking": 1})
@@ -354,7 +355,7 @@ class MongoEventStore(EventStore):
         return doc["tracking"]["position"] if doc else 0
 
     # -- outbox --------------------------------------------------------------------------
-    @_translated
+    @translated
     def pending_outbox(self, limit: int = 100) -> List[PendingMessage]:
         # Every pending commit has at least one unsent message: `limit` commits suffice.
         cursor = (self._commits.find({"pending": True}, {"outbox": 1, "sent": 1})
@@ -373,7 +374,7 @@ class MongoEventStore(EventStore):
                     headers=m.get("headers", {})))
         return out
 
-    @_translated
+    @translated
     def mark_sent(self, outbox_ids: Iterable[str]) -> None:
         by_commit: Dict[CommitId, List[int]] = {}
         for raw in outbox_ids:
@@ -391,7 +392,7 @@ class MongoEventStore(EventStore):
                 if doc and set(range(doc["outbox_count"])) <= set(doc["sent"]):
                     self._commits_w.update_one({"_id": commit_id}, {"$set": {"pending": False}})
 
-    @_translated
+    @translated
     def outbox_backlog(self) -> int:
         rows = list(self._commits.aggregate([
             {"$match": {"pending": True}},
@@ -401,7 +402,7 @@ class MongoEventStore(EventStore):
         return int(rows[0]["n"]) if rows else 0
 
     # -- dead letters --------------------------------------------------------------------
-    @_translated
+    @translated
     def park(self, letter: DeadLetter) -> None:
         # Parking the same message again keeps its place and records the latest failure.
         with self._lock:
@@ -414,22 +415,22 @@ class MongoEventStore(EventStore):
                  "$setOnInsert": {"parked_at": format_time(letter.parked_at)}},
                 upsert=True)
 
-    @_translated
+    @translated
     def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:
         cursor = self._letters.find().sort([("parked_at", 1), ("_id", 1)]).skip(offset).limit(limit)
         return [_letter(d) for d in cursor]
 
-    @_translated
+    @translated
     def dead_letter(self, letter_id: str) -> Optional[DeadLetter]:
         doc = self._letters.find_one({"_id": letter_id})
         return _letter(doc) if doc else None
 
-    @_translated
+    @translated
     def remove_dead_letter(self, letter_id: str) -> bool:
         with self._lock:
             return self._letters.delete_one({"_id": letter_id}).deleted_count > 0
 
-    @_translated
+    @translated
     def count_dead_letters(self) -> int:
         return self._letters.count_documents({})
 

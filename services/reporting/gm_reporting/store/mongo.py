@@ -28,7 +28,6 @@ mongomock caveat: its bulk_write does not work with pymongo 4.15 (ReplaceOne pas
 """
 from __future__ import annotations
 
-import functools
 import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -38,6 +37,7 @@ from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable, format_time, utcnow
+from gm_kernel.store.mongo import translated
 
 from .port import (
     ALL,
@@ -65,17 +65,6 @@ from .port import (
     prefix_bounds,
 )
 from .sqlite import _fresh
-
-
-def _translated(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except ConnectionFailure as exc:
-            raise StoreUnavailable(f"mongodb {self._db.name}: {exc}") from exc
-
-    return wrapper
 
 
 def collection_name(projection: str, table: str, number: int) -> str:
@@ -168,7 +157,7 @@ class MongoProjectionStore(ProjectionStore):
         self._positions.delete_many({"_id": {"$regex": f"^{spec.name}:{number}:"}})
 
     # -- generations ---------------------------------------------------------------------
-    @_translated
+    @translated
     def ensure(self, spec: ProjectionSpec) -> Generation:
         meta = self._meta_doc(spec.name)
         if meta.get("active") is None:
@@ -183,20 +172,20 @@ class MongoProjectionStore(ProjectionStore):
             meta = self._meta_doc(spec.name)
         return self._generation(spec.name, meta["active"], meta["active"])
 
-    @_translated
+    @translated
     def active(self, name: str) -> Optional[Generation]:
         meta = self._meta_doc(name)
         if meta.get("active") is None:
             return None
         return self._generation(name, meta["active"], meta["active"])
 
-    @_translated
+    @translated
     def generations(self, name: str) -> List[Generation]:
         active = self._meta_doc(name).get("active")
         return [self._generation(name, d["number"], active)
                 for d in self._gens.find({"name": name}).sort("number", 1)]
 
-    @_translated
+    @translated
     def create_generation(self, spec: ProjectionSpec, *, force: bool = False) -> Generation:
         meta = self._meta_doc(spec.name)
         if meta.get("building") is not None and not force:
@@ -218,7 +207,7 @@ class MongoProjectionStore(ProjectionStore):
                 self._drop(spec, d["number"])
         return self._generation(spec.name, number, active)
 
-    @_translated
+    @translated
     def activate(self, spec: ProjectionSpec, number: int) -> Generation:
         gen = self._generation(spec.name, number, None)
         if gen is None:
@@ -252,7 +241,7 @@ class MongoProjectionStore(ProjectionStore):
                               {"$set": {"activated_at": format_time(utcnow())}})
         return self._generation(spec.name, number, number)
 
-    @_translated
+    @translated
     def abandon(self, spec: ProjectionSpec, number: int) -> None:
         if self._meta_doc(spec.name).get("active") == number:
             raise StoreError(f"projection {spec.name}: generation {number} is active")
@@ -261,12 +250,12 @@ class MongoProjectionStore(ProjectionStore):
                               {"$set": {"building": None}})
 
     # -- feeding -------------------------------------------------------------------------
-    @_translated
+    @translated
     def position(self, name: str, source: str, generation: Optional[int] = None) -> int:
         number = generation if generation is not None else self._active_number(name)
         return self._position_of(name, number, source)
 
-    @_translated
+    @translated
     def apply(self, spec: ProjectionSpec, source: str, events: Sequence[RecordedEvent],
               generation: Optional[int] = None) -> ApplyResult:
         if not events:
@@ -333,7 +322,7 @@ class MongoProjectionStore(ProjectionStore):
             return False
         return result.matched_count == 1 or result.upserted_id is not None
 
-    @_translated
+    @translated
     def advance(self, name: str, source: str, position: int,
                 generation: Optional[int] = None) -> None:
         number = generation if generation is not None else self._active_number(name, wait=True)
@@ -345,7 +334,7 @@ class MongoProjectionStore(ProjectionStore):
         if not self._move_position(name, number, source, tracked, position):
             raise DuplicateMessage(f"{name}:{source}:{position}")
 
-    @_translated
+    @translated
     def put(self, spec: ProjectionSpec, table: str, states: Mapping[str, dict],
             generation: int) -> None:
         if self._meta_doc(spec.name).get("active") == generation:
