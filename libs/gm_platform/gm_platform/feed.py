@@ -154,12 +154,19 @@ class EventFeed:
             if until is not None and after >= until:
                 return applied
             page = self.source_log.read(after, self.page_size)
-            for event in page:
-                if event.position > self.position():
-                    self._apply_in_order(event)
-                    applied += 1
+            applied += self._apply_page(page)
             if len(page) < self.page_size:
                 return applied
+
+    def _apply_page(self, page: Sequence[RecordedEvent]) -> int:
+        """Apply a page of the source log read after our position; return how many.
+        (A feed whose store can apply a whole page in one write overrides this.)"""
+        applied = 0
+        for event in page:
+            if event.position > self.position():
+                self._apply_in_order(event)
+                applied += 1
+        return applied
 
     def _apply_in_order(self, event: RecordedEvent) -> None:
         tracking = Tracking(self.tracking_name, event.position)

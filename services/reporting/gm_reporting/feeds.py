@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Dict, Iterable, List, Mapping
+from typing import Dict, Iterable, List, Mapping, Sequence
 
 from gm_kernel import DuplicateMessage, RecordedEvent, Tracking
 from gm_platform import metrics
@@ -54,26 +54,19 @@ class ProjectionFeed(EventFeed):
         self.projection_store.apply(self.spec, self.source, [event])
         return True
 
-    def _catch_up_locked(self, until=None) -> int:
-        applied = 0
-        while True:
-            after = self.position()
-            if until is not None and after >= until:
-                return applied
-            page = self.source_log.read(after, self.page_size)
-            fresh = [e for e in page if e.position > after]
-            if fresh:
-                try:
-                    result = self.projection_store.apply(self.spec, self.source, fresh)
-                    applied += result.applied
-                    metrics.FEED_EVENTS.labels(self.store.service, self.source,
-                                               "applied").inc(result.applied)
-                    metrics.FEED_POSITION.labels(self.store.service, self.source).set(
-                        result.position)
-                except DuplicateMessage:  # another replica applied the page first
-                    pass
-            if len(page) < self.page_size:
-                return applied
+    def _apply_page(self, page: Sequence[RecordedEvent]) -> int:
+        after = self.position()
+        fresh = [e for e in page if e.position > after]
+        if not fresh:
+            return 0
+        try:
+            result = self.projection_store.apply(self.spec, self.source, fresh)
+        except DuplicateMessage:  # another replica applied the page first
+            return 0
+        metrics.FEED_EVENTS.labels(self.store.service, self.source, "applied").inc(
+            result.applied)
+        metrics.FEED_POSITION.labels(self.store.service, self.source).set(result.position)
+        return result.applied
 
 
 class Feeds:
