@@ -1,8 +1,8 @@
 """Operators' tools against the real broker: the dead-letter store and agency users."""
 from __future__ import annotations
 
+import functools
 import json
-import time
 import uuid
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -16,17 +16,12 @@ from gm_platform.store_provider import find_store
 from gm_platform.testing.agency import Agency
 from gm_platform.testing.broker import MANAGEMENT_URI, _api
 from gm_platform.testing.services import services
+from gm_platform.testing.wait import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 
 
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+wait_for = functools.partial(wait_until, timeout=15.0)
 
 
 def test_gm_dlq_lists_and_replays_parked_messages(tmp_path, amqp_uri, monkeypatch):

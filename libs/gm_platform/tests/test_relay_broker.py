@@ -5,6 +5,7 @@ declared before anything is published, reading with basic_get (bounded polling).
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from gm_kernel import NewEvent
 from gm_kernel.store.factory import open_store
 from gm_platform.relay import OutboxRelay
 from gm_platform.testing.proxy import TcpProxy
+from gm_platform.testing import wait
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -24,14 +26,7 @@ SERVICE = "svc"
 WAIT = 30.0  # upper bound for anything we wait for; normally it takes well under a second
 
 
-def wait_until(predicate, timeout: float = WAIT, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+wait_until = functools.partial(wait.wait_until, timeout=WAIT, interval=0.05)
 
 
 class Listener:

@@ -5,6 +5,7 @@ deadline watch can be driven across warnings and escalations.
 """
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from gm_kernel.store.factory import open_store
 from gm_platform.clock import FakeClock
 from gm_platform.testing.agency import Agency
 from gm_platform.testing.services import service_settings, services, start_service, write_tokens
+from gm_platform.testing.wait import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
@@ -228,14 +230,7 @@ def test_reassignment_and_joint_handling(suite):
 
 # -- the deadline watch -----------------------------------------------------------------------
 
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+wait_for = functools.partial(wait_until, timeout=15.0)
 
 
 def test_warning_and_escalation_happen_exactly_once_with_two_replicas(

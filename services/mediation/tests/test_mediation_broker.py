@@ -6,12 +6,12 @@ every test refers its own cases, so the tests do not depend on one another.
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Callable
 
 import pytest
 import requests
@@ -21,6 +21,7 @@ from gm_platform.store_provider import find_store
 from gm_platform.testing.agency import Agency
 from gm_platform.testing.broker import private_vhost
 from gm_platform.testing.services import TEST_TOKENS, service_settings, services, start_service
+from gm_platform.testing.wait import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 
@@ -94,11 +95,7 @@ class Suite:
         return [e.type for e in store.read_stream(f"mediation-{case_id}")]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+wait_for = functools.partial(wait_until, timeout=20.0)
 
 
 def mediate_to_agreement(suite: Suite, case_id: str) -> None:

@@ -7,9 +7,9 @@ CI installs Chromium (.ci/run); where it is missing the test is skipped with the
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-import time
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -19,6 +19,7 @@ import requests
 from gm_platform.clock import FakeClock
 from gm_platform.testing.agency import Agency
 from gm_platform.testing.services import services, write_tokens
+from gm_platform.testing.wait import wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -46,14 +47,7 @@ CASES = [
 ]
 
 
-def wait_for(fetch, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fetch()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+wait_for = functools.partial(wait_until, timeout=40.0, interval=0.2)
 
 
 @pytest.fixture
