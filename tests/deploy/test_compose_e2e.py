@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
+from gm_kernel.testing.docker import compose_command, run, why_no_docker
 from gm_platform import config
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.yml"
@@ -28,36 +26,7 @@ HOST_PORTS = {"DEPLOY_AMQP_PORT": 5672, "DEPLOY_MANAGEMENT_PORT": 15672,
               **{f"DEPLOY_{s.upper()}_PORT": p for s, p in config.DEFAULT_PORTS.items()}}
 
 
-def _run(*command: str, timeout: float = 20) -> Optional[subprocess.CompletedProcess]:
-    try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def _compose_command() -> Optional[str]:
-    result = _run("docker", "compose", "version")
-    if result is not None and result.returncode == 0:
-        return "docker compose"
-    return "docker-compose" if shutil.which("docker-compose") else None
-
-
-def _why_no_docker() -> Optional[str]:
-    """None where the stack can run, else why not - decided in well under a second
-    where there is no engine, and never by letting a pytest-docker fixture fail."""
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    info = _run("docker", "info", "--format", "{{.ServerVersion}}")
-    if info is None or info.returncode != 0:
-        detail = "timed out" if info is None else (
-            (info.stderr.strip().splitlines() or ["no answer"])[-1])
-        return f"no Docker engine (`docker info` failed: {detail})"
-    if _compose_command() is None:
-        return "Docker Compose is not installed (neither `docker compose` nor docker-compose)"
-    return None
-
-
-NO_DOCKER = _why_no_docker()
+NO_DOCKER = why_no_docker()
 try:
     from pytest_docker.plugin import get_docker_ip, get_docker_services
 except ImportError:  # pragma: no cover - pinned in requirements.txt
@@ -91,7 +60,7 @@ def stack():
     os.environ.update(settings)
     project = f"gmdeploy{os.getpid()}"
     try:
-        with get_docker_services(_compose_command(), str(COMPOSE_FILE), project,
+        with get_docker_services(compose_command(), str(COMPOSE_FILE), project,
                                  ["up --build --wait"], ["down -v"]):
             yield {"host": host, "ports": ports, "project": project}
     finally:
@@ -152,7 +121,7 @@ def test_a_court_referral_is_answered_with_a_case_number(stack):
 
 
 def test_operators_reach_parked_messages_inside_a_container(stack):
-    result = _run(*_compose_command().split(), "-f", str(COMPOSE_FILE), "-p", stack["project"],
+    result = run(*compose_command().split(), "-f", str(COMPOSE_FILE), "-p", stack["project"],
                   "exec", "-T", "intake", "gm", "dlq", "list", "--service", "intake", "--json",
                   timeout=120)
     assert result is not None and result.returncode == 0, result and result.stderr

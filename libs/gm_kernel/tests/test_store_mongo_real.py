@@ -6,11 +6,8 @@ Here the server's own unique indexes and real concurrency are exercised too.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -18,39 +15,12 @@ from gm_kernel import NO_STREAM, DuplicateMessage, NewEvent, Processed
 from gm_kernel.store.factory import open_store
 from gm_kernel.store.mongo import MongoEventStore
 from gm_kernel.testing import StoreContract, run_in_threads
+from gm_kernel.testing.docker import compose_command, why_no_docker
 
 COMPOSE_FILE = Path(__file__).with_name("docker-compose.mongo.yml")
 
 
-def _run(*cmd: str) -> Optional[subprocess.CompletedProcess]:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def _compose_command() -> Optional[str]:
-    result = _run("docker", "compose", "version")
-    if result is not None and result.returncode == 0:
-        return "docker compose"
-    if shutil.which("docker-compose"):
-        return "docker-compose"
-    return None
-
-
-def _why_no_docker() -> Optional[str]:
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    info = _run("docker", "info")
-    if info is None or info.returncode != 0:
-        detail = (info.stderr.strip().splitlines() or ["no answer"])[-1] if info else "timed out"
-        return f"no Docker engine (`docker info` failed: {detail})"
-    if _compose_command() is None:
-        return "Docker Compose is not installed (neither `docker compose` nor docker-compose)"
-    return None
-
-
-NO_DOCKER = _why_no_docker()
+NO_DOCKER = why_no_docker(timeout=30)
 try:
     from pytest_docker.plugin import containers_scope
 except ImportError:  # pragma: no cover - pinned in requirements.txt
@@ -72,7 +42,7 @@ def docker_compose_file():
 
 @pytest.fixture(scope=containers_scope)
 def docker_compose_command():
-    return _compose_command()
+    return compose_command()
 
 
 @pytest.fixture(scope=containers_scope)
