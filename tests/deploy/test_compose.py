@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gm_kernel.store.factory import mongo_database_name
+from gm_kernel.testing.docker import compose_command
 from gm_platform import config
 
 INFRASTRUCTURE = ("rabbitmq", "mongo")
@@ -108,23 +108,12 @@ def test_data_files_point_at_the_copies_in_the_image(compose, dockerfile):
         assert Path(env["GM_RULES_FILE"]) == destination / "rules.yaml"
 
 
-def _compose_command():
-    if shutil.which("docker"):
-        try:
-            if subprocess.run(["docker", "compose", "version"], capture_output=True,
-                              timeout=15).returncode == 0:
-                return ["docker", "compose"]
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return ["docker-compose"] if shutil.which("docker-compose") else None
-
-
 def test_docker_compose_accepts_the_file(repo):
     """`docker compose config` validates the file against the Compose specification (no
     engine needed); skipped where Docker Compose is not installed."""
-    command = _compose_command()
+    command = compose_command(timeout=15)
     if command is None:
         pytest.skip("Docker Compose is not installed (neither `docker compose` nor docker-compose)")
-    result = subprocess.run([*command, "-f", str(repo / "deploy/docker-compose.yml"),
+    result = subprocess.run([*command.split(), "-f", str(repo / "deploy/docker-compose.yml"),
                              "config", "--quiet"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
