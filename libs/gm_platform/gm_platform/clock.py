@@ -4,8 +4,6 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from nameko.extensions import DependencyProvider
-
 from gm_kernel import utcnow
 
 
@@ -37,11 +35,6 @@ class FakeClock:
             return self._now
 
 
-class ClockProvider(DependencyProvider):
-    """The container's clock: config["GM_CLOCK"] if given (tests), else the system's."""
-
-    def setup(self):
-        self.clock = self.container.config.get("GM_CLOCK") or SystemClock()
-
-    def get_dependency(self, worker_ctx):
-        return self.clock
+def container_clock(container):
+    """A service container's clock: config["GM_CLOCK"] if given (tests), else the system's."""
+    return container.config.get("GM_CLOCK") or SystemClock()

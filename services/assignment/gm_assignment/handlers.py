@@ -256,6 +256,11 @@ class Assigning:
     def view(self, case_id: str, may_see: Callable[[str], None]) -> dict:
         agg = self.load(case_id)
         may_see(agg.region or "")
+        return self.describe(agg)
+
+    def describe(self, agg: Assignment) -> dict:
+        """The assignment as leaders read it (CONTRACT's fields, and more)."""
+        case_id = agg.id
         if agg.failure is not None:
             raise DomainError(f"case {case_id} could not be assigned: {agg.failure}")
         view = agg.view()

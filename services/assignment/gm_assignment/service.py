@@ -10,7 +10,7 @@ from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
 from gm_directory import load_directory
 from gm_platform import topology
 from gm_platform.base import PlatformService
-from gm_platform.clock import SystemClock
+from gm_platform.clock import container_clock
 from gm_platform.consumer import Delivery, consume
 from gm_platform.feed import build_feeds, catch_up_all
 from gm_platform.http import NotFound, Principal, api, load_body
@@ -37,14 +37,13 @@ class AssigningProvider(DependencyProvider):
     def setup(self):
         self.settings = self.container.config["GM_SETTINGS"]
         self.directory, self.rules = load_config(self.settings)
-        self.clock = self.container.config.get("GM_CLOCK")
+        self.clock = container_clock(self.container)
         self._assigning = None
 
     def get_dependency(self, worker_ctx):
         if self._assigning is None:  # the store provider is set up by now
             store = StoreHandle(find_store(self.container), find_relay(self.container))
-            assigning = Assigning(store, self.directory, self.rules,
-                                  (self.clock or SystemClock()).now)
+            assigning = Assigning(store, self.directory, self.rules, self.clock.now)
             assigning.feeds = build_feeds(self.container, "assignment", {
                 "intake": assigning.on_intake_event,
                 "mediation": assigning.on_mediation_event,
@@ -133,7 +132,7 @@ class AssignmentService(PlatformService):
             principal.require_region, meeting=body.get("meeting"))))
 
     def _view(self, agg):
-        return self.assigning.view(agg.id, lambda region: None)
+        return self.assigning.describe(agg)
 
     @staticmethod
     def _known(call):

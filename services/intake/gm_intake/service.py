@@ -9,7 +9,7 @@ from gm_directory import load_directory
 from gm_kernel import DuplicateMessage, Processed
 from gm_platform import topology
 from gm_platform.base import PlatformService
-from gm_platform.clock import SystemClock
+from gm_platform.clock import container_clock
 from gm_platform.consumer import Delivery, consume
 from gm_platform.http import BadRequest, Principal, api, load_body
 from gm_platform.store_provider import find_store
@@ -32,9 +32,9 @@ class IntakeProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         if self._intake is None:  # the store provider is set up by now
-            clock = self.container.config.get("GM_CLOCK") or SystemClock()
             self._intake = Intake(find_store(self.container), self.directory,
-                                  self.settings.timezone, clock=clock.now)
+                                  self.settings.timezone,
+                                  clock=container_clock(self.container).now)
         return self._intake
 
 

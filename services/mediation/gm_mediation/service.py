@@ -9,7 +9,7 @@ from nameko.rpc import rpc
 
 from gm_platform import topology
 from gm_platform.base import PlatformService
-from gm_platform.clock import SystemClock
+from gm_platform.clock import container_clock
 from gm_platform.consumer import Delivery, consume
 from gm_platform.feed import build_feeds, catch_up_all
 from gm_platform.http import BadRequest, NotFound, Principal, api, load_body
@@ -30,7 +30,7 @@ class MediationProvider(DependencyProvider):
 
     def setup(self):
         self.settings = self.container.config["GM_SETTINGS"]
-        self.clock = self.container.config.get("GM_CLOCK") or SystemClock()
+        self.clock = container_clock(self.container)
         self._mediation: Optional[Mediation] = None
 
     def get_dependency(self, worker_ctx):

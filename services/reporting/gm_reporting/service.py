@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from gm_directory import load_directory
 from gm_platform import topology
 from gm_platform.base import PlatformService
-from gm_platform.clock import SystemClock
+from gm_platform.clock import container_clock
 from gm_platform.consumer import Delivery, consume
 from gm_platform.feed import RpcSourceLog
 from gm_platform.http import Principal, api, json_response
@@ -39,7 +39,7 @@ class ReportingProvider(DependencyProvider):
         settings = self.container.config["GM_SETTINGS"]
         self.settings = settings
         self.directory = load_directory(settings.directory_file)
-        self.clock = self.container.config.get("GM_CLOCK") or SystemClock()
+        self.clock = container_clock(self.container)
         self.store = open_projection_store(settings.store_uri, settings.service,
                                            settings.data_dir)
         for spec in PROJECTIONS.values():
