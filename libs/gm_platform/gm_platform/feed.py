@@ -123,7 +123,10 @@ class EventFeed:
     def deliver(self, body: bytes) -> str:
         """An event from the broker: apply it, or fill the gap before it. Returns what
         happened: "applied", "duplicate" or "caught-up"."""
-        event = RecordedEvent.from_dict(json.loads(body))
+        return self.deliver_event(RecordedEvent.from_dict(json.loads(body)))
+
+    def deliver_event(self, event: RecordedEvent) -> str:
+        """`deliver` for an event already decoded (one body fanned out to several feeds)."""
         with self._lock:
             last = self.position()
             if event.position <= last:

@@ -87,13 +87,13 @@ class Feeds:
         Raises (after trying them all) if one failed: the message is redelivered, and the
         projections that applied it then see a duplicate."""
         try:
-            json.loads(body)
+            event = RecordedEvent.from_dict(json.loads(body))
         except (ValueError, UnicodeDecodeError):
             raise ValueError(f"not a domain event of {source}: undecodable body") from None
         outcomes, failure = {}, None
         for feed in self.by_source.get(source, ()):
             try:
-                outcomes[feed.spec.name] = feed.deliver(body)
+                outcomes[feed.spec.name] = feed.deliver_event(event)
             except Exception as exc:  # the others still get the event
                 outcomes[feed.spec.name] = f"{type(exc).__name__}: {exc}"
                 failure = failure or exc
