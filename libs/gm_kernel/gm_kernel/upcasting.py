@@ -28,6 +28,10 @@ class Upcasters:
 
         return decorate
 
+    def applies_to(self, event_type: str, schema_version: int) -> bool:
+        """Whether an event of this type and version would be changed by `upcast`."""
+        return (event_type, schema_version) in self._fns
+
     def upcast(self, event: RecordedEvent) -> RecordedEvent:
         version, data = event.schema_version, event.data
         while (event.type, version) in self._fns:
