@@ -7,7 +7,6 @@ same agency + referral_id) is answered again with the original answer and create
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, List, Optional, Tuple
@@ -21,10 +20,12 @@ from gm_kernel import (
     EventStore,
     OutboxMessage,
     Processed,
+    RecordedEvent,
     Tracking,
     new_id,
     utcnow,
 )
+from gm_kernel.follow import LogFollower
 from gm_platform import answers, topology
 from gm_platform.consumer import Delivery
 
@@ -66,6 +67,26 @@ class UnknownLeader(ValueError):
     """A leader reception day names someone the directory does not list as a leader."""
 
 
+class RegisteredApplicants(LogFollower):
+    """The repeat index, fed from this service's own log by every case registered with
+    an applicant's id number (by any instance sharing the store)."""
+
+    def __init__(self, store: EventStore, tz: ZoneInfo):
+        super().__init__(store)
+        self.tz = tz
+        self.index = RepeatIndex()
+
+    def apply(self, event: RecordedEvent) -> None:
+        if event.type != "CaseRegistered":
+            return
+        d = event.data
+        at = event.occurred_at.astimezone(self.tz)
+        earlier = EarlierCase(d["case_id"], d["case_number"], d["registered_at"])
+        for p in d["parties"]:
+            if p.get("role") == "applicant" and p.get("id_number"):
+                self.index.add(p["id_number"], d["category"], earlier, at)
+
+
 class Intake:
     """Registers cases from every channel; answers and dead-letters agency messages."""
 
@@ -75,9 +96,7 @@ class Intake:
         self.directory = directory
         self.tz = ZoneInfo(tz)
         self.clock = clock
-        self._index = RepeatIndex()
-        self._index_position = 0
-        self._index_lock = threading.Lock()
+        self._applicants = RegisteredApplicants(store, self.tz)
 
     # -- the agency side (gm.inbound) ------------------------------------------------------
     def handle_inbound(self, delivery: Delivery) -> str:
@@ -256,23 +275,5 @@ class Intake:
         ids = reg.applicant_ids
         if not ids:
             return []
-        self._catch_up()
-        return self._index.earlier(ids, reg.category, local)
-
-    def _catch_up(self) -> None:
-        """Feed the repeat index from the log (also what other instances registered)."""
-        with self._index_lock:
-            while True:
-                batch = self.store.read_log(self._index_position, 1000)
-                if not batch:
-                    return
-                for event in batch:
-                    if event.type == "CaseRegistered":
-                        d = event.data
-                        at = event.occurred_at.astimezone(self.tz)
-                        earlier = EarlierCase(d["case_id"], d["case_number"], d["registered_at"])
-                        for p in d["parties"]:
-                            if p.get("role") == "applicant" and p.get("id_number"):
-                                self._index.add(p["id_number"], d["category"], earlier, at)
-                self._index_position = batch[-1].position
-
+        self._applicants.refresh()  # also what other instances registered
+        return self._applicants.index.earlier(ids, reg.category, local)
