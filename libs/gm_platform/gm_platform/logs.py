@@ -3,7 +3,11 @@ case, or the agency's message) and causation id (the message or request being ha
 
 Every Nameko worker binds its ids in a context variable (`LogContext`, per greenthread),
 and every log record made while it runs carries them, whoever logs: our code, Nameko,
-kombu. Fields passed explicitly with `extra=` win.
+kombu. Fields passed explicitly with `extra=` win over bound ones, and logging never
+raises over a field: the standard library's `makeRecord` raises KeyError when `extra`
+names an attribute the record already has (a bound id, or `name`, `msg`...), so ours
+lets a call-site field replace a bound one and renames one that would clobber a
+standard attribute to `extra_<name>`.
 """
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ def current() -> Mapping[str, str]:
     return _context.get()
 
 
+_BOUND = "_gm_bound"  # the record attribute naming the fields the context set
+
+
 def _install_record_factory() -> None:
     base = logging.getLogRecordFactory()
     if getattr(base, "gm_log_context", False):
@@ -38,16 +45,34 @@ def _install_record_factory() -> None:
 
     def factory(*args, **kwargs):
         record = base(*args, **kwargs)
+        bound = []
         for key, value in _context.get().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+                bound.append(key)
+        setattr(record, _BOUND, tuple(bound))
         return record
 
     factory.gm_log_context = True
     logging.setLogRecordFactory(factory)
 
 
+def _make_record(self, name, level, fn, lno, msg, args, exc_info, func=None, extra=None,
+                 sinfo=None):
+    """`logging.Logger.makeRecord` that merges `extra` instead of raising over it."""
+    record = logging.getLogRecordFactory()(name, level, fn, lno, msg, args, exc_info, func,
+                                           sinfo)
+    if extra:
+        bound = getattr(record, _BOUND, ())
+        for key, value in extra.items():
+            if key in ("message", "asctime") or (key in record.__dict__ and key not in bound):
+                key = f"extra_{key}"  # would clobber the record itself: keep it, renamed
+            record.__dict__[key] = value
+    return record
+
+
 _install_record_factory()
+logging.Logger.makeRecord = _make_record
 
 
 class LogContext(DependencyProvider):

@@ -92,3 +92,54 @@ def test_a_workers_records_carry_its_message_and_case(tmp_path, amqp_uri, collec
         assert hello.correlation_id == "case-7" and hello.causation_id == "req-9"
     finally:
         svc.stop()
+
+
+def test_call_site_fields_merge_with_bound_ones_and_never_raise(collected):
+    """extra= naming a bound id replaces it; one naming a record attribute is renamed."""
+    token = logs.bind(correlation_id="case-1", causation_id="msg-1")
+    try:
+        log.info("merged", extra={"correlation_id": "case-2", "name": "x", "message": "y",
+                                  "outcome": "registered"})
+    finally:
+        logs._context.reset(token)
+    [record] = [r for r in collected if r.getMessage() == "merged"]
+    assert record.correlation_id == "case-2" and record.causation_id == "msg-1"
+    assert record.name == "gm.test.logs" and record.extra_name == "x"
+    assert record.extra_message == "y" and record.outcome == "registered"
+    doc = json.loads(logs.JsonFormatter("intake").format(record))
+    assert (doc["correlation_id"], doc["outcome"], doc["extra_name"]) == ("case-2", "registered", "x")
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("service", ["intake", "assignment", "mediation", "reporting"])
+def test_each_service_logs_call_site_fields_at_info_inside_a_worker(service, tmp_path, amqp_uri,
+                                                                   collected):
+    """The fault that answered every referral three times: `extra={"correlation_id": ...}`
+    at INFO inside a worker raised KeyError after the handler had committed."""
+    from gm_platform.serve import load_service_class
+
+    class Probe(load_service_class(service)):
+        @api("GET", "/log-probe", public=True)
+        def log_probe(self, request):
+            log.info("probe", extra={"correlation_id": "call-site", "outcome": "ok"})
+            return {"ok": True}
+
+    errors = Collect()
+    logging.getLogger().addHandler(errors)
+    errors.setLevel(logging.ERROR)
+    svc = start_service(service, service_settings(service, amqp_uri, tmp_path, log_level="INFO"),
+                        service_cls=Probe)
+    try:
+        # The worker binds a correlation id of its own, which the call site then names too.
+        reply = requests.get(svc.url + "/log-probe", timeout=5,
+                             headers={"X-Correlation-Id": "bound", "X-Request-Id": "req-1"})
+        assert reply.status_code == 200, reply.text
+        [probe] = [r for r in collected if r.getMessage() == "probe"]
+        assert (probe.correlation_id, probe.causation_id, probe.outcome) == (
+            "call-site", "req-1", "ok")
+        assert probe.entrypoint == "log_probe"
+    finally:
+        svc.stop()
+        logging.getLogger().removeHandler(errors)
+    assert [r.getMessage() for r in errors.records] == []
