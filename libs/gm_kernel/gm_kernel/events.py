@@ -6,6 +6,7 @@ audit log, so these fields are not optional extras but part of every record.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -151,9 +152,41 @@ class Tracking:
     position: int
 
 
+#: Bodies longer than this are kept truncated in the dead-letter store, with their size
+#: and digest (CONTRACT.md §7: no valid inbound message is larger, so none is cut short).
+MAX_LETTER_BODY = 256 * 1024
+MAX_LETTER_TEXT = 4000  # reason and other texts of a letter
+
+
+def storable_text(value: Any, limit: Optional[int] = None) -> str:
+    """`value` as text any database stores: characters UTF-8 cannot encode (lone
+    surrogates, or bytes a tolerant decoder escaped) become visible escapes like `\\udcff`."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8", "backslashreplace")
+    elif not isinstance(value, str):
+        value = str(value)
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if limit is None else text[:limit]
+
+
+def storable_value(value: Any) -> Any:
+    """A JSON-native copy of `value` whose texts are all storable (keys included)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {storable_text(k): storable_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable_value(v) for v in value]
+    return storable_text(value)
+
+
 @dataclass(frozen=True)
 class DeadLetter:
-    """A message that could not be handled or answered, kept for an operator."""
+    """A message that could not be handled or answered, kept for an operator.
+
+    `body_size` and `body_sha256` describe the message as it arrived, so a letter whose
+    body had to be truncated (`truncated`) still says what it was.
+    """
 
     id: str
     source: str  # where it came from: exchange/queue or consumer name
@@ -163,3 +196,36 @@ class DeadLetter:
     properties: Mapping[str, Any] = field(default_factory=dict)
     parked_at: datetime = field(default_factory=utcnow)
     attempts: int = 1
+    body_size: Optional[int] = None
+    body_sha256: Optional[str] = None
+
+    def __post_init__(self):
+        body = self.body
+        if isinstance(body, str):
+            body = body.encode("utf-8", "surrogateescape")
+        elif not isinstance(body, bytes):
+            body = bytes(body)
+        object.__setattr__(self, "body", body)
+        if self.body_size is None:
+            object.__setattr__(self, "body_size", len(body))
+        if self.body_sha256 is None:
+            object.__setattr__(self, "body_sha256", hashlib.sha256(body).hexdigest())
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.body) < (self.body_size or 0)
+
+    def storable(self) -> "DeadLetter":
+        """This letter as every store can keep it whatever arrived: texts escaped where
+        UTF-8 cannot encode them, properties JSON-native, the body cut at MAX_LETTER_BODY
+        (its original size and digest kept). Parking is the last resort: it must not
+        fail on the very input that made it necessary."""
+        return replace(
+            self,
+            id=storable_text(self.id, 1000),
+            source=storable_text(self.source, 1000),
+            reason=storable_text(self.reason, MAX_LETTER_TEXT),
+            routing_key=None if self.routing_key is None else storable_text(self.routing_key, 1000),
+            properties=storable_value(dict(self.properties or {})),
+            body=self.body[:MAX_LETTER_BODY],
+        )

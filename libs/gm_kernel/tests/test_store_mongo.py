@@ -191,3 +191,23 @@ def test_duplicate_inside_key_lists_is_caught_without_the_index(db):
     with pytest.raises(DuplicateMessage) as info:
         store.append(None, None, processed=[Processed("c"), Processed("b")])
     assert info.value.key == "b"
+
+
+def test_letters_of_the_older_collection_move_into_commits(db):
+    """Before letters lived in their commits they had a collection: opening the store
+    moves each into a commit once, in its place in the list."""
+    db.dead_letters.insert_many([
+        {"_id": "old-1", "source": "gm.inbound", "reason": "bad", "body": b"{",
+         "routing_key": "court.referral", "properties": {"message_id": "m"},
+         "parked_at": "2026-11-30T03:00:00.000000Z", "attempts": 3},
+        {"_id": "old-2", "source": "q", "reason": "boom", "body": b"x", "routing_key": None,
+         "properties": {}, "parked_at": "2026-11-30T04:00:00.000000Z", "attempts": 1}])
+    store = MongoEventStore(db, "svc")
+    assert db.dead_letters.count_documents({}) == 0
+    assert [d.id for d in store.dead_letters()] == ["old-1", "old-2"]
+    first = store.dead_letter("old-1")
+    assert (first.reason, first.attempts, first.body, first.properties) == (
+        "bad", 3, b"{", {"message_id": "m"})
+    MongoEventStore(db, "svc")  # opening again moves nothing twice
+    assert store.count_dead_letters() == 2
+    assert store.remove_dead_letter("old-1") and store.count_dead_letters() == 1

@@ -178,3 +178,30 @@ def test_in_memory(tmp_path):
         assert store.last_position() == 1
     finally:
         store.close()
+
+
+def test_a_version_1_store_is_migrated_with_its_letters(tmp_path):
+    """A store written before letters kept their size and digest opens, keeps its letters
+    (size and digest computed from the body kept) and parks new ones in full."""
+    from gm_kernel import DeadLetter
+    from gm_kernel.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "svc.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    for statement in _MIGRATIONS[1]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO dead_letters (id, source, reason, body, routing_key, properties, "
+                "parked_at, attempts) VALUES ('old', 'q', 'boom', x'7b7d', NULL, '{}', "
+                "'2026-11-30T03:00:00.000000Z', 2)")
+    raw.close()
+    store = SQLiteEventStore(path, "svc")
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        old = store.dead_letter("old")
+        assert (old.body, old.body_size, old.attempts, old.truncated) == (b"{}", 2, 2, False)
+        store.park(DeadLetter(id="new", source="q", reason="r", body=b"x" * 10))
+        assert store.dead_letter("new").body_size == 10
+        assert [d.id for d in store.dead_letters()] == ["old", "new"]
+    finally:
+        store.close()

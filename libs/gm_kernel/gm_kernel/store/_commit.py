@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
-from ..events import NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking, format_time
+from ..events import (
+    DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking, format_time,
+)
 from .port import NO_STREAM
 
 
@@ -23,11 +25,19 @@ class Commit:
     outbox: Sequence[OutboxMessage]
     processed: Sequence[Processed]
     tracking: Optional[Tracking]
+    dead_letter: Optional[DeadLetter] = None  # already storable()
 
     @property
     def is_empty(self) -> bool:
         """Nothing to write at all (the caller may still want a version check)."""
-        return not (self.events or self.outbox or self.processed or self.tracking)
+        return not (self.events or self.outbox or self.processed or self.tracking
+                    or self.dead_letter)
+
+    @property
+    def only_parks(self) -> bool:
+        """The commit parks a message and does nothing else (`park`)."""
+        return self.dead_letter is not None and not (
+            self.events or self.outbox or self.processed or self.tracking)
 
     @property
     def checks_version(self) -> bool:
@@ -67,6 +77,7 @@ def prepare(
     outbox: Iterable[OutboxMessage],
     processed: Iterable[Processed],
     tracking: Optional[Tracking],
+    dead_letter: Optional[DeadLetter] = None,
 ) -> Commit:
     """Check everything that can be checked without the database (raise ValueError)."""
     events = list(events)
@@ -91,7 +102,12 @@ def prepare(
     if tracking is not None and (not tracking.name or isinstance(tracking.position, bool)
                                  or not isinstance(tracking.position, int)):
         raise ValueError(f"bad tracking record {tracking!r}")
-    return Commit(stream_id, expected_version, events, outbox, processed, tracking)
+    if dead_letter is not None:
+        if not isinstance(dead_letter, DeadLetter):
+            raise ValueError(f"not a DeadLetter: {dead_letter!r}")
+        dead_letter = dead_letter.storable()
+    return Commit(stream_id, expected_version, events, outbox, processed, tracking,
+                  dead_letter)
 
 
 def _no_repeats(values: List[str], what: str) -> None:
@@ -124,7 +140,3 @@ def loads(text: Optional[str]) -> Any:
     return None if text is None else json.loads(text)
 
 
-def plain(value: Optional[Mapping[str, Any]]) -> dict:
-    """Dead-letter properties come from the broker and may hold anything: keep what JSON
-    can say, stringify the rest, so parking (the last resort) never fails on a type."""
-    return json.loads(json.dumps(dict(value or {}), default=str))

@@ -12,12 +12,19 @@ outbox messages, the processed keys with their results and the tracking record:
      outbox_count, sent: [indexes published], pending: bool,
      processed_keys: [key, ...], processed: [{key, result}],  # only when there are keys
      tracking: {name, position},                               # only when tracked
+     letter: {id, source, reason, body, routing_key, properties, parked_at, attempts,
+              body_size, body_sha256},                         # only when parking
      committed_at}
 
-Unique: `_id` (positions), and four partial indexes - only commits that HAVE the
+A parked message (dead letter) lives in the commit that parked it, so an agency's
+`rejected` answer and the letter keeping the rejected message are one insert. Removing a
+letter after its replay unsets `letter`; the rest of the commit stays.
+
+Unique: `_id` (positions), and five partial indexes - only commits that HAVE the
 fields are in them, so commits without events, keys or tracking never collide on a
 missing value: (stream_id, version_start) (optimistic concurrency), processed_keys
-(idempotency, multikey), (tracking.name, tracking.position), events.id (multikey).
+(idempotency, multikey), (tracking.name, tracking.position), events.id (multikey),
+letter.id (each parked message once).
 
 Positions are gap-free and visible in order. A writer reads E, the highest position_end
 of any commit, and inserts its commit with `_id = E + 1`. `_id` is unique, so each start
@@ -95,11 +102,15 @@ _UNIQUE_INDEXES = [
     ("processed_keys", [("processed_keys", 1)]),
     ("tracking", [("tracking.name", 1), ("tracking.position", 1)]),
     ("event_ids", [("events.id", 1)]),
+    ("letter_id", [("letter.id", 1)]),
 ]
 _PLAIN_INDEXES = [
     ("position_end", [("position_end", -1)]),
     ("outbox_pending", [("pending", 1), ("committed_at", 1), ("_id", 1)]),
 ]
+_LETTER_ORDER = ("letter_order", [("letter.parked_at", 1), ("letter.id", 1)])
+_LETTER_FIELDS = ("source", "reason", "body", "routing_key", "properties", "attempts",
+                  "body_size", "body_sha256")
 
 
 def translated(method):
@@ -117,7 +128,7 @@ def translated(method):
 
 
 class MongoEventStore(EventStore):
-    """An event store in one MongoDB database (collections `commits`, `dead_letters`)."""
+    """An event store in one MongoDB database (collection `commits`)."""
 
     max_position_attempts = 100  # bounded retries when other writers take our position
 
@@ -139,9 +150,11 @@ class MongoEventStore(EventStore):
                                           read_concern=ReadConcern("majority"))
         self._commits_w = db.get_collection("commits", write_concern=durable,
                                             read_concern=ReadConcern("local"))
-        self._letters = db.get_collection("dead_letters", write_concern=durable)
+        # Before this store kept letters in their commits, they had a collection of their own.
+        self._old_letters = db.get_collection("dead_letters", write_concern=durable)
         try:
             self._ensure_indexes()
+            self._move_old_letters()
         except ConnectionFailure as exc:
             raise StoreUnavailable(f"mongodb {db.name}: {exc}") from exc
 
@@ -173,8 +186,22 @@ class MongoEventStore(EventStore):
         for name, keys in _PLAIN_INDEXES:
             if name not in existing:
                 self._commits_w.create_index(keys, name=name)
-        if "parked_order" not in set(self._letters.index_information()):
-            self._letters.create_index([("parked_at", 1), ("_id", 1)], name="parked_order")
+        name, keys = _LETTER_ORDER
+        if name not in existing:
+            self._commits_w.create_index(keys, name=name,
+                                         partialFilterExpression={"letter.id": {"$exists": True}})
+
+    def _move_old_letters(self) -> None:
+        """Letters parked by an older version (collection `dead_letters`) move into commits,
+        each once (idempotent: a crash half way repeats nothing)."""
+        for doc in list(self._old_letters.find()):
+            letter = _letter({**doc, "id": doc["_id"]})
+            if not self._commits_w.find_one({"letter.id": _present({"$eq": letter.id})},
+                                            {"_id": 1}):
+                self._commits_w.insert_one(self._document(
+                    _commit.prepare(None, None, (), (), (), None, letter),
+                    f"m:{uuid.uuid4()}", []))
+            self._old_letters.delete_one({"_id": doc["_id"]})
 
     # -- writing -------------------------------------------------------------------------
     @translated
@@ -187,13 +214,17 @@ class MongoEventStore(EventStore):
         outbox: Iterable[OutboxMessage] = (),
         processed: Iterable[Processed] = (),
         tracking: Optional[Tracking] = None,
+        dead_letter: Optional[DeadLetter] = None,
     ) -> List[RecordedEvent]:
-        commit = _commit.prepare(stream_id, expected_version, events, outbox, processed, tracking)
+        commit = _commit.prepare(stream_id, expected_version, events, outbox, processed, tracking,
+                                 dead_letter)
         if commit.is_empty and not commit.checks_version:
             return []
         # Writes of one store object are serialised: its writers would only collide on
         # positions and retry, and mongomock's inserts are not thread-safe.
         with self._lock:
+            if commit.only_parks and not commit.checks_version and self._repark(commit.dead_letter):
+                return []
             self._refuse(commit)
             if commit.is_empty:
                 return []
@@ -219,6 +250,18 @@ class MongoEventStore(EventStore):
         ids = [e.id for e in commit.events]
         if ids and self._commits_w.find_one({"events.id": _present({"$in": ids})}, {"_id": 1}):
             raise StoreError(f"event id already recorded (one of {ids})")
+        letter = commit.dead_letter
+        if letter is not None and self._commits_w.find_one(
+                {"letter.id": _present({"$eq": letter.id})}, {"_id": 1}):
+            raise StoreError(f"dead letter {letter.id!r} already parked by another commit")
+
+    def _repark(self, letter: DeadLetter) -> bool:
+        """Parking an id again updates that letter in place (its place in the list kept)."""
+        result = self._commits_w.update_one(
+            {"letter.id": _present({"$eq": letter.id})},
+            {"$set": {f"letter.{f}": v for f, v in _letter_doc(letter).items()
+                      if f in _LETTER_FIELDS}})
+        return result.matched_count > 0
 
     def _refuse_duplicates(self, commit: _commit.Commit) -> None:
         keys = commit.processed_keys
@@ -275,6 +318,8 @@ class MongoEventStore(EventStore):
         if commit.tracking is not None:
             doc["tracking"] = {"name": commit.tracking.name,
                                "position": commit.tracking.position}
+        if commit.dead_letter is not None:
+            doc["letter"] = _letter_doc(commit.dead_letter)
         doc["committed_at"] = format_time(utcnow())
         return doc
 
@@ -402,37 +447,28 @@ class MongoEventStore(EventStore):
         return int(rows[0]["n"]) if rows else 0
 
     # -- dead letters --------------------------------------------------------------------
-    @translated
-    def park(self, letter: DeadLetter) -> None:
-        # Parking the same message again keeps its place and records the latest failure.
-        with self._lock:
-            self._letters.update_one(
-                {"_id": letter.id},
-                {"$set": {"source": letter.source, "reason": letter.reason,
-                          "body": bytes(letter.body), "routing_key": letter.routing_key,
-                          "properties": _commit.plain(letter.properties),
-                          "attempts": letter.attempts},
-                 "$setOnInsert": {"parked_at": format_time(letter.parked_at)}},
-                upsert=True)
+    _LETTERS = {"letter.id": {"$exists": True}}  # matches the partial index letter_order
 
     @translated
     def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:
-        cursor = self._letters.find().sort([("parked_at", 1), ("_id", 1)]).skip(offset).limit(limit)
-        return [_letter(d) for d in cursor]
+        cursor = (self._commits.find(self._LETTERS, {"letter": 1})
+                  .sort([("letter.parked_at", 1), ("letter.id", 1)]).skip(offset).limit(limit))
+        return [_letter(d["letter"]) for d in cursor]
 
     @translated
     def dead_letter(self, letter_id: str) -> Optional[DeadLetter]:
-        doc = self._letters.find_one({"_id": letter_id})
-        return _letter(doc) if doc else None
+        doc = self._commits.find_one({"letter.id": _present({"$eq": letter_id})}, {"letter": 1})
+        return _letter(doc["letter"]) if doc else None
 
     @translated
     def remove_dead_letter(self, letter_id: str) -> bool:
         with self._lock:
-            return self._letters.delete_one({"_id": letter_id}).deleted_count > 0
+            return self._commits_w.update_one({"letter.id": _present({"$eq": letter_id})},
+                                              {"$unset": {"letter": ""}}).modified_count > 0
 
     @translated
     def count_dead_letters(self) -> int:
-        return self._letters.count_documents({})
+        return self._commits.count_documents(self._LETTERS)
 
     # -- lifecycle -----------------------------------------------------------------------
     def ping(self) -> None:
@@ -477,10 +513,19 @@ def _recorded(stream_id: str, e: Mapping[str, Any]) -> RecordedEvent:
         causation_id=e.get("causation_id"))
 
 
+def _letter_doc(letter: DeadLetter) -> dict:
+    return {"id": letter.id, "source": letter.source, "reason": letter.reason,
+            "body": letter.body, "routing_key": letter.routing_key,
+            "properties": dict(letter.properties), "parked_at": format_time(letter.parked_at),
+            "attempts": letter.attempts, "body_size": letter.body_size,
+            "body_sha256": letter.body_sha256}
+
+
 def _letter(d: Mapping[str, Any]) -> DeadLetter:
-    return DeadLetter(id=d["_id"], source=d["source"], reason=d["reason"], body=bytes(d["body"]),
+    return DeadLetter(id=d["id"], source=d["source"], reason=d["reason"], body=bytes(d["body"]),
                       routing_key=d.get("routing_key"), properties=d.get("properties", {}),
-                      parked_at=parse_time(d["parked_at"]), attempts=d["attempts"])
+                      parked_at=parse_time(d["parked_at"]), attempts=d["attempts"],
+                      body_size=d.get("body_size"), body_sha256=d.get("body_sha256"))
 
 
 def _parse_outbox_id(raw: str) -> Tuple[CommitId, int]:

@@ -1,7 +1,9 @@
 """The event store port: what every service's store does, whatever database is behind it.
 
-One commit = zero or more events of ONE stream, plus outbox messages, idempotency keys
-and at most one tracking record, written atomically: all of it is durable or none is.
+One commit = zero or more events of ONE stream, plus outbox messages, idempotency keys,
+at most one tracking record and at most one dead letter, written atomically: all of it
+is durable or none is (so an agency's `rejected` answer and the letter that keeps the
+rejected message land together).
 
 Guarantees every adapter must give (proved by gm_kernel.testing.StoreContract):
 - optimistic concurrency on (stream_id, version): `expected_version` must equal the
@@ -11,7 +13,9 @@ Guarantees every adapter must give (proved by gm_kernel.testing.StoreContract):
 - each event is also queued in the outbox (exchange `<service>.events`, routing key the
   event type, body `RecordedEvent.to_dict()`), so nothing committed stays unpublished;
 - a `Processed.key` or a `Tracking` (name, position) already recorded makes the whole
-  commit fail with DuplicateMessage, carrying the first result; nothing is written.
+  commit fail with DuplicateMessage, carrying the first result; nothing is written;
+- a dead letter is stored as `DeadLetter.storable()` gives it, so no input can make
+  parking fail; parking an id again (alone) updates that letter and keeps its place.
 """
 from __future__ import annotations
 
@@ -78,11 +82,12 @@ class EventStore(abc.ABC):
         outbox: Iterable[OutboxMessage] = (),
         processed: Iterable[Processed] = (),
         tracking: Optional[Tracking] = None,
+        dead_letter: Optional[DeadLetter] = None,
     ) -> List[RecordedEvent]:
         """Write one commit atomically; return the recorded events (with positions).
 
         `stream_id`/`expected_version` may be None only when `events` is empty (a commit
-        that only answers a message or records progress).
+        that only answers a message, records progress or parks a message).
         """
 
     # -- reading -------------------------------------------------------------------------
@@ -133,9 +138,9 @@ class EventStore(abc.ABC):
         """How many outbox messages are waiting to be published."""
 
     # -- dead letters --------------------------------------------------------------------
-    @abc.abstractmethod
     def park(self, letter: DeadLetter) -> None:
         """Keep a message that could not be handled (idempotent on letter.id)."""
+        self.append(None, None, dead_letter=letter)
 
     @abc.abstractmethod
     def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:

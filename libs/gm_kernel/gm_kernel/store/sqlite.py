@@ -47,7 +47,7 @@ from .port import (
     StoreUnavailable,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Migrations by target version (PRAGMA user_version). Append, never edit a released one.
 _MIGRATIONS = {
@@ -101,6 +101,11 @@ _MIGRATIONS = {
             attempts    INTEGER NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS dead_letters_order ON dead_letters (parked_at, seq)",
+    ],
+    # The size and digest of a parked message as it arrived (its body may be truncated).
+    2: [
+        "ALTER TABLE dead_letters ADD COLUMN body_size INTEGER",
+        "ALTER TABLE dead_letters ADD COLUMN body_sha256 TEXT",
     ],
 }
 
@@ -212,8 +217,10 @@ class SQLiteEventStore(EventStore):
         outbox: Iterable[OutboxMessage] = (),
         processed: Iterable[Processed] = (),
         tracking: Optional[Tracking] = None,
+        dead_letter: Optional[DeadLetter] = None,
     ) -> List[RecordedEvent]:
-        commit = _commit.prepare(stream_id, expected_version, events, outbox, processed, tracking)
+        commit = _commit.prepare(stream_id, expected_version, events, outbox, processed, tracking,
+                                 dead_letter)
         if commit.is_empty and not commit.checks_version:
             return []
         with self._write() as db:
@@ -271,6 +278,24 @@ class SQLiteEventStore(EventStore):
         if commit.tracking is not None:
             db.execute("INSERT INTO tracking (name, position) VALUES (?,?)",
                        (commit.tracking.name, commit.tracking.position))
+        if commit.dead_letter is not None:
+            self._insert_letter(db, commit.dead_letter)
+
+    @staticmethod
+    def _insert_letter(db: sqlite3.Connection, letter: DeadLetter) -> None:
+        # Parking the same message again (it failed again after a replay) keeps its place
+        # in the list and records the latest reason and attempt count.
+        db.execute(
+            "INSERT INTO dead_letters (id, source, reason, body, routing_key, properties, "
+            "parked_at, attempts, body_size, body_sha256) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (id) DO UPDATE SET source = excluded.source, "
+            "reason = excluded.reason, body = excluded.body, "
+            "routing_key = excluded.routing_key, properties = excluded.properties, "
+            "attempts = excluded.attempts, body_size = excluded.body_size, "
+            "body_sha256 = excluded.body_sha256",
+            (letter.id, letter.source, letter.reason, letter.body, letter.routing_key,
+             _commit.dumps(dict(letter.properties)), format_time(letter.parked_at),
+             letter.attempts, letter.body_size, letter.body_sha256))
 
     # -- reading -------------------------------------------------------------------------
     @staticmethod
@@ -353,29 +378,17 @@ class SQLiteEventStore(EventStore):
         return self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0]
 
     # -- dead letters --------------------------------------------------------------------
-    @_translated
-    def park(self, letter: DeadLetter) -> None:
-        # Parking the same message again (it failed again after a replay) keeps its place
-        # in the list and records the latest reason and attempt count.
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO dead_letters (id, source, reason, body, routing_key, properties, "
-                "parked_at, attempts) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
-                "source = excluded.source, reason = excluded.reason, body = excluded.body, "
-                "routing_key = excluded.routing_key, properties = excluded.properties, "
-                "attempts = excluded.attempts",
-                (letter.id, letter.source, letter.reason, bytes(letter.body), letter.routing_key,
-                 _commit.dumps(_commit.plain(letter.properties)), format_time(letter.parked_at),
-                 letter.attempts))
-
-    _LETTER_COLUMNS = "id, source, reason, body, routing_key, properties, parked_at, attempts"
+    _LETTER_COLUMNS = ("id, source, reason, body, routing_key, properties, parked_at, attempts, "
+                       "body_size, body_sha256")
 
     @staticmethod
     def _letter(row) -> DeadLetter:
-        id_, source, reason, body, routing_key, properties, parked_at, attempts = row
+        (id_, source, reason, body, routing_key, properties, parked_at, attempts, body_size,
+         body_sha256) = row
         return DeadLetter(id=id_, source=source, reason=reason, body=bytes(body),
                           routing_key=routing_key, properties=_commit.loads(properties),
-                          parked_at=parse_time(parked_at), attempts=attempts)
+                          parked_at=parse_time(parked_at), attempts=attempts,
+                          body_size=body_size, body_sha256=body_sha256)
 
     @_translated
     def dead_letters(self, limit: int = 100, offset: int = 0) -> List[DeadLetter]:

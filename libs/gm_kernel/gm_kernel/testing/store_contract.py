@@ -15,13 +15,16 @@ test's temporary directory. Stores are closed after each test (see `open`).
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable, List, Optional
 
 import pytest
 
-from ..events import DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking
+from ..events import (
+    MAX_LETTER_BODY, DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking,
+)
 from ..store.port import (
     NO_STREAM,
     ConcurrencyError,
@@ -467,6 +470,51 @@ class StoreContract:
         assert store.remove_dead_letter("d1") is False
         assert [d.id for d in store.dead_letters()] == ["d2"]
         assert store.count_dead_letters() == 1
+
+    def test_answer_and_dead_letter_in_one_commit(self):
+        """An agency's rejected answer and the letter keeping its message land together,
+        and a commit refused as a duplicate parks nothing."""
+        store = self.open()
+        answer = OutboxMessage("gm.outbound", "court.rejected", {"errors": {"body": ["x"]}})
+        letter = DeadLetter(id="gm.inbound:m1:1", source="gm.inbound", reason="rejected",
+                            body=b"{", routing_key="court.referral")
+        assert store.append(None, None, outbox=[answer], processed=[Processed("inbound:m1")],
+                            dead_letter=letter) == []
+        assert [m.routing_key for m in self.unsent(store)] == ["court.rejected"]
+        assert store.dead_letter(letter.id) == letter
+        again = DeadLetter(id="gm.inbound:m1:2", source="gm.inbound", reason="rejected",
+                           body=b"{")
+        with pytest.raises(DuplicateMessage):
+            store.append(None, None, outbox=[answer], processed=[Processed("inbound:m1")],
+                         dead_letter=again)
+        assert store.dead_letter(again.id) is None and store.count_dead_letters() == 1
+        assert len(self.unsent(store)) == 1
+
+    def test_parking_cannot_fail_on_what_arrived(self):
+        """Whatever a broker hands over is parked: lone surrogates and escaped bytes in
+        ids and properties, bytes where text belongs, a body over the limit."""
+        store = self.open()
+        huge = b"[" * (MAX_LETTER_BODY + 1000)
+        letter = DeadLetter(
+            id="gm.inbound:\ud800\udcff:1", source="gm.inbound", reason="bad \udcfe input",
+            body=huge, routing_key="court.\udcff",
+            properties={"message_id": "\ud800", "headers": {b"k\xff": b"\xff", "n": [1, b"\xfe"]},
+                        "content_type": "text/\udcff", "priority": 3, "other": object()})
+        store.append(None, None, dead_letter=letter)
+        [kept] = store.dead_letters()
+        assert kept.id == "gm.inbound:\\ud800\\udcff:1"  # escaped, not dropped
+        assert store.dead_letter(kept.id) == kept
+        assert kept.reason == "bad \\udcfe input" and kept.routing_key == "court.\\udcff"
+        assert kept.properties["message_id"] == "\\ud800"
+        assert kept.properties["headers"] == {"k\\xff": "\\xff", "n": [1, "\\xfe"]}
+        assert kept.properties["priority"] == 3 and kept.properties["content_type"] == "text/\\udcff"
+        assert kept.body == huge[:MAX_LETTER_BODY] and kept.truncated
+        assert kept.body_size == len(huge)
+        assert kept.body_sha256 == hashlib.sha256(huge).hexdigest()
+        small = DeadLetter(id="d-small", source="q", reason="r", body=b"{}")
+        store.park(small)
+        assert not store.dead_letter("d-small").truncated
+        assert store.dead_letter("d-small").body_sha256 == hashlib.sha256(b"{}").hexdigest()
 
     # -- upcasting and metadata ------------------------------------------------------------
     def test_upcasting_on_read(self):
