@@ -73,7 +73,18 @@ class Principal:
             raise Forbidden("this token does not cover the case's region")
 
 
+class TokensFileError(ValueError):
+    """A tokens file that cannot be used: `file: field: problem` (never a token's value)."""
+
+    def __init__(self, path: str, field: str, problem: str):
+        self.path, self.field, self.problem = path, field, problem
+        super().__init__(f"{path}: {field}: {problem}" if field else f"{path}: {problem}")
+
+
 class TokenFile:
+    """The tokens of GM_TOKENS_FILE; a file that cannot be used raises TokensFileError at
+    start (a service then refuses to start) and keeps the last good tokens later."""
+
     def __init__(self, path: Optional[str]):
         self.path = path
         self._lock = threading.Lock()
@@ -82,28 +93,48 @@ class TokenFile:
         if path:
             self._reload()  # a broken file stops start-up instead of failing every request
 
+    def _read(self):
+        try:
+            mtime = os.stat(self.path).st_mtime  # before reading: an edit in between is re-read
+            with open(self.path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise TokensFileError(self.path, "", f"cannot read it: {exc.strerror or exc}") \
+                from None
+        try:
+            return mtime, json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise TokensFileError(self.path, "", "not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise TokensFileError(f"{self.path}:{exc.lineno}", "",
+                                  f"not JSON: {exc.msg} (column {exc.colno})") from None
+
     def _reload(self) -> None:
-        mtime = os.stat(self.path).st_mtime  # before reading: an edit in between is re-read
-        with open(self.path, "rb") as fh:
-            doc = json.load(fh)
+        mtime, doc = self._read()
         entries = doc.get("tokens") if isinstance(doc, dict) else None
         if not isinstance(entries, list):
-            raise ValueError(f"{self.path}: expected an object with a list of tokens")
+            raise TokensFileError(self.path, "tokens", "expected an object with a list of tokens")
         tokens = []
         for i, entry in enumerate(entries):
+            where = f"tokens[{i}]"
             if not isinstance(entry, dict):
-                raise ValueError(f"{self.path}: tokens[{i}] must be an object")
+                raise TokensFileError(self.path, where, "must be an object")
             roles = entry.get("roles") or ()
-            if not isinstance(roles, list) or not all(r in ROLES for r in roles):
-                raise ValueError(f"{self.path}: tokens[{i}].roles must list known roles")
+            if not isinstance(roles, list):
+                raise TokensFileError(self.path, f"{where}.roles", "must be a list of roles")
+            unknown = [r for r in roles if r not in ROLES]
+            if unknown:
+                raise TokensFileError(self.path, f"{where}.roles",
+                                      f"unknown role {unknown[0]!r}; one of {', '.join(ROLES)}")
             if not isinstance(entry.get("token"), str) or not entry["token"] \
                     or not isinstance(entry.get("subject"), str) or not entry["subject"]:
-                raise ValueError(f"{self.path}: tokens[{i}] needs a token and a subject")
+                raise TokensFileError(self.path, where, "needs a token and a subject")
             regions = entry.get("regions")
             if regions is not None and (not isinstance(regions, list) or not all(
                     isinstance(r, str) and r.isdigit() for r in regions)):
                 # a string would become one-character prefixes: a much wider scope
-                raise ValueError(f"{self.path}: tokens[{i}].regions must be a list of codes")
+                raise TokensFileError(self.path, f"{where}.regions",
+                                      "must be a list of division codes")
             tokens.append((entry["token"].encode(), Principal(
                 subject=entry["subject"], roles=tuple(roles),
                 # an empty list scopes the token to no region, never to every region

@@ -18,6 +18,7 @@ from gm_directory import ConfigError  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 from . import config, logs  # noqa: E402
+from .auth import TokenFile  # noqa: E402
 
 SERVICE_CLASSES = {
     "intake": "gm_intake.service:IntakeService",
@@ -48,8 +49,10 @@ def main(argv=None) -> int:
     logs.setup(settings.service, settings.log_level, settings.log_format)
     service_cls = load_service_class(settings.service)
     try:
+        if settings.tokens_file:
+            TokenFile(settings.tokens_file)  # TokensFileError: `file: field: problem`
         service_cls.check_config(settings)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OSError, ValueError) as exc:
         # One clear line naming file, line and field; no traceback for an operator to read.
         log.error("%s: cannot start: %s", settings.service, exc)
         print(f"{settings.service}: cannot start: {exc}", file=sys.stderr)
