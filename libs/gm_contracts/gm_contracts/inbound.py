@@ -12,7 +12,8 @@ Error field names (the `errors` of a rejection and of the `<agency>.rejected` me
   `envelope` for a body that is JSON but not an object, `envelope.data` when the data
   as a whole is unusable;
 - transport: `body` (size, UTF-8, JSON syntax, nesting), `routing_key`, `message_id`
-  (the AMQP property), `content_type`;
+  (the AMQP property), `content_type`, `properties.<name>` (another AMQP property that
+  is not UTF-8 text), `headers.<name>` (an AMQP header value that is not UTF-8 text);
 - at most 50 fields are listed; `_truncated` then says how many were left out.
 """
 from __future__ import annotations
@@ -353,16 +354,73 @@ class _Verdict:
             merge_errors(self.errors, errors)
 
 
+_TEXT_PROPERTIES = ("content_encoding", "correlation_id", "reply_to", "expiration", "type",
+                    "user_id", "app_id", "cluster_id")
+
+
+def _not_text(value: Any) -> bool:
+    """A value that is not UTF-8 text: bytes that do not decode, or a string holding
+    surrogates (what a tolerant AMQP decoder makes of such bytes, or a lone surrogate)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            bytes(value).decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            return True
+    if isinstance(value, str):
+        return _encodable_text(value) != value
+    return False
+
+
+def _header_problems(headers: Mapping[Any, Any], path: str = "headers") -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for key, value in headers.items():
+        name = f"{path}.{_encodable_text(key) if isinstance(key, str) else _printable(key)}"
+        if _not_text(key):
+            errors[name] = ["Header name is not UTF-8 text."]
+        if isinstance(value, Mapping):
+            errors.update(_header_problems(value, name))
+        elif isinstance(value, (list, tuple)):
+            if any(_not_text(v) for v in value):
+                errors[name] = ["Header value is not UTF-8 text."]
+        elif _not_text(value):
+            errors[name] = ["Header value is not UTF-8 text."]
+    return errors
+
+
+def _printable(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    return _encodable_text(str(value))
+
+
+def _check_properties(message_id: Any, properties: Mapping[str, Any] | None,
+                      headers: Mapping[Any, Any] | None, verdict: "_Verdict") -> None:
+    """CONTRACT §7: AMQP properties and headers that are not valid UTF-8 are refused."""
+    if _not_text(message_id):
+        verdict.add("message_id not UTF-8", {"message_id": ["Not valid UTF-8 text."]})
+    for name in _TEXT_PROPERTIES:
+        if _not_text((properties or {}).get(name)):
+            verdict.add("property not UTF-8", {f"properties.{name}": ["Not valid UTF-8 text."]})
+    if headers:
+        verdict.add("header not UTF-8", _header_problems(headers))
+
+
 def parse_inbound(
     routing_key: str,
     body: bytes,
     message_id: str | None,
     content_type: str | None = None,
+    *,
+    properties: Mapping[str, Any] | None = None,
+    headers: Mapping[Any, Any] | None = None,
 ) -> InboundMessage:
     """Admit one message from `gm.inbound`, or raise `InboundRejected` saying why.
 
     `routing_key` is `<agency>.<type>`; `message_id` and `content_type` are the AMQP
-    properties (None when absent; an absent content type is tolerated). Problems are
+    properties (None when absent; an absent content type is tolerated); `properties` and
+    `headers`, when given, are the message's other AMQP properties and its headers, which
+    must be UTF-8 text where they are text (§7). Problems are
     collected, not stopped at the first: a rejection lists every field that is wrong,
     except that `data` is checked only once agency, type and version are known and the
     envelope agrees with the routing key (otherwise whose rules would apply?).
@@ -378,6 +436,7 @@ def parse_inbound(
             "routing_key": [f"Must start with an agency: {', '.join(AGENCIES)}."]})
     if content_type is not None and (not isinstance(content_type, str) or _media_type(content_type) != CONTENT_TYPE):
         verdict.add("wrong content type", {"content_type": [f"Must be {CONTENT_TYPE}."]})
+    _check_properties(message_id, properties, headers, verdict)
 
     value, body_error, body_reason = _decode_body(body)
     if body_error:
@@ -445,8 +504,8 @@ def _check_routing(envelope: dict, rk_agency: str | None, rk_type: str, verdict:
 def _check_message_id(envelope: dict, message_id: Any, verdict: _Verdict) -> None:
     """The AMQP `message_id` property, when present, must equal the envelope id."""
     env_id = envelope.get("id")
-    if message_id is None or env_id is None:
-        return
+    if message_id is None or env_id is None or _not_text(message_id):
+        return  # not text: said already (_check_properties)
     if not isinstance(message_id, str) or message_id.lower() != env_id:
         verdict.add("message_id mismatch", {"message_id": ["Must equal the envelope id."]})
 

@@ -301,3 +301,41 @@ def test_rejections_become_valid_rejected_messages(raw):
     assert env["type"] == "rejected" and env["agency"] == "court"
     assert env["data"] == {"message_id": exc.message_id, "type": "referral",
                            "referral_id": exc.referral_id, "errors": exc.errors}
+
+
+# --- AMQP properties and headers that are not UTF-8 text (CONTRACT §7) -----------------------
+
+@pytest.mark.parametrize("message_id", ["\udcff\udcfe", "\ud800", "ok-\udc80"])
+def test_a_message_id_that_is_not_utf8_is_refused_and_the_envelope_id_answered(message_id):
+    env = envelope(id=ENVELOPE_ID)
+    rejected = reject("court.referral", body(env), message_id, "application/json")
+    assert rejected.errors == {"message_id": ["Not valid UTF-8 text."]}
+    assert rejected.message_id == ENVELOPE_ID and rejected.agency == "court"
+    assert rejected.referral_id == "R-1"
+
+
+@pytest.mark.parametrize("properties, headers, field", [
+    ({"correlation_id": "\udcc3"}, None, "properties.correlation_id"),
+    ({"app_id": "a\ud800"}, None, "properties.app_id"),
+    ({}, {"trace": b"\xff"}, "headers.trace"),
+    ({}, {"trace": "\udcff"}, "headers.trace"),
+    ({}, {b"k\xfe": "v"}, "headers.k\ufffd"),
+    ({}, {"nested": {"inner": b"\xfe"}}, "headers.nested.inner"),
+    ({}, {"list": [1, b"\xfe"]}, "headers.list"),
+])
+def test_other_properties_and_headers_must_be_utf8_text(properties, headers, field):
+    env = envelope(id=ENVELOPE_ID)
+    with pytest.raises(InboundRejected) as info:
+        parse_inbound("court.referral", body(env), ENVELOPE_ID, "application/json",
+                      properties=properties, headers=headers)
+    assert list(info.value.errors) == [field]
+    assert info.value.message_id == ENVELOPE_ID
+
+
+def test_text_and_binary_that_decodes_and_other_values_are_fine():
+    env = envelope(id=ENVELOPE_ID)
+    assert parse_inbound("court.referral", body(env), ENVELOPE_ID, "application/json",
+                         properties={"correlation_id": "案件-1", "priority": 0,
+                                     "timestamp": 1700000000},
+                         headers={"trace": "ok", "raw": b"utf-8 bytes \xe6\xa1\x88",
+                                  "n": 3, "flag": True, "x-delivery-count": 2})
