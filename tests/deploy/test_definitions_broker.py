@@ -123,12 +123,13 @@ def _get(uri: str, queue: str, timeout: float = 5.0):
 
 
 def test_definitions_load_and_grant_exactly_the_contract(loaded):
-    # The services (user gm) declare their topology as they do at start: accepted as is.
+    # The services (user gm) declare their topology as they do at start: accepted as is,
+    # each consumed queue with its own arguments (not the fallback for other arguments).
     with Connection(loaded("gm")) as conn:
-        channel = conn.channel()
-        topology.declare_public(channel)
-        topology.intake_inbound_queue()(channel).declare()
-        topology.mediation_inbound_queue()(channel).declare()
+        topology.declare_public(conn.channel())
+        for service in topology.SUBSCRIPTIONS.keys() | {"intake"}:
+            for queue in topology.consumed_queues(service):
+                assert topology.declare_consumed(conn, queue)[1] is True, queue.name
 
     court = loaded("court")
     _publish(court, topology.INBOUND, "court.referral")

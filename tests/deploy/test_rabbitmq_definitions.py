@@ -13,8 +13,7 @@ import pytest
 
 from gm_platform import provision, topology
 
-SUITE_QUEUES = [*(topology.agency_inbox(a) for a in topology.AGENCIES),
-                topology.intake_inbound_queue(), topology.mediation_inbound_queue()]
+SUITE_QUEUES = topology.suite_queues()
 
 
 def bindings_of(queue):
@@ -29,10 +28,13 @@ def test_vhost_makes_durable_queues_quorum_queues(definitions):
     assert vhost["default_queue_type"] == vhost["metadata"]["default_queue_type"] == "quorum"
 
 
-def test_exchanges_are_the_public_ones(definitions):
+def test_exchanges_are_the_public_ones_the_parking_one_and_the_services_events(definitions):
     declared = {e["name"]: e for e in definitions["exchanges"]}
-    assert set(declared) == {topology.INBOUND.name, topology.OUTBOUND.name}
-    for exchange in (topology.INBOUND, topology.OUTBOUND):
+    sources = {s for sources in topology.SUBSCRIPTIONS.values() for s in sources}
+    exchanges = [topology.INBOUND, topology.OUTBOUND, topology.PARKED,
+                 *(topology.events_exchange(s) for s in sources)]
+    assert set(declared) == {e.name for e in exchanges}
+    for exchange in exchanges:
         got = declared[exchange.name]
         assert (got["type"], got["durable"], got["auto_delete"], got["internal"], got["arguments"]) \
             == (exchange.type, exchange.durable, bool(exchange.auto_delete), False, {})
@@ -47,9 +49,45 @@ def test_queues_are_declared_exactly_as_the_services_declare_them(definitions):
         got = declared[queue.name]
         assert got["durable"] is bool(queue.durable) and got["auto_delete"] is bool(queue.auto_delete)
         arguments = dict(got["arguments"])
-        # the services pass no x-queue-type: the broker fills in the vhost's default
-        assert arguments.pop("x-queue-type") == queue_type
-        assert arguments == (queue.queue_arguments or {})
+        declared_args = dict(queue.queue_arguments or {})
+        # without an x-queue-type (agency inboxes) the broker fills in the vhost's default
+        declared_args.setdefault("x-queue-type", queue_type)
+        assert arguments == declared_args, queue.name
+
+
+def test_every_queue_a_service_consumes_has_a_delivery_limit_and_its_parking_queue(definitions):
+    declared = {q["name"]: q["arguments"] for q in definitions["queues"]}
+    for service, sources in topology.SUBSCRIPTIONS.items():
+        for source in sources:
+            args = declared[f"{service}.from.{source}"]
+            assert args["x-delivery-limit"] == topology.DELIVERY_LIMIT
+            assert (args["x-dead-letter-exchange"], args["x-dead-letter-routing-key"]) == (
+                "gm.parked", service)
+            assert args["x-dead-letter-strategy"] == "at-least-once"
+        assert declared[f"gm.parked.{service}"] == {"x-queue-type": "quorum"}
+    for service in ("intake", "mediation"):
+        assert declared[f"gm.inbound.{service}"]["x-dead-letter-routing-key"] == service
+
+
+def test_each_service_consumes_exactly_the_queues_of_the_topology():
+    """The services' @consume entrypoints and topology.consumed_queues agree, so the
+    definitions (made from the topology) declare what the services consume."""
+    from nameko.containers import ServiceContainer
+
+    from gm_platform import config
+    from gm_platform.consumer import QueueConsumer
+    from gm_platform.serve import load_service_class
+    from gm_platform.testing.services import service_settings
+
+    for service in config.SERVICES:
+        settings = service_settings(service, "memory://", "/nonexistent")
+        container = ServiceContainer(load_service_class(service), settings.nameko_config())
+        consumers = [e for e in container.entrypoints if isinstance(e, QueueConsumer)]
+        names = set()
+        for entrypoint in consumers:
+            entrypoint.container = container
+            names.add(entrypoint._resolve_queue().name)
+        assert names == {q.name for q in topology.consumed_queues(service)}, service
 
 
 def test_bindings_route_as_the_topology_says(definitions):

@@ -1,8 +1,17 @@
-"""Answering agencies (CONTRACT.md §2–4): every inbound message gets exactly one kind of
-answer, recorded with its idempotency key so a re-sent message gets the same answer."""
+"""Answering agencies (CONTRACT.md §2–4, §7): every inbound message gets exactly one kind
+of answer, recorded with its idempotency key so that a re-sent message gets the same
+answer (in a new envelope: every message the suite sends has a new `id`).
+
+A message the broker delivers again (after a crash, or a retry of ours) finds its key
+recorded and is not answered again: the answer is in the outbox of the commit that
+recorded the key, and the relay publishes it whatever happens — if that happens twice
+(a crash between publishing and marking it sent), with the same envelope `id`, so the
+agency can drop the copy. Only an agency re-sending its message is answered once more.
+"""
 from __future__ import annotations
 
-from typing import Optional
+import hashlib
+from typing import Optional, Tuple
 
 from gm_contracts.envelope import make_envelope
 from gm_contracts.inbound import InboundRejected
@@ -10,6 +19,15 @@ from gm_kernel import DeadLetter, DuplicateMessage, EventStore, OutboxMessage, P
 
 from . import topology
 from .consumer import Delivery
+
+#: AMQP header set by `gm dlq replay`: a replayed message is a new arrival, not a copy.
+REPLAY_HEADER = "x-gm-replay"
+
+
+def answer(agency: str, answer_type: str, data: dict) -> Tuple[dict, OutboxMessage]:
+    """A new answer: (the result to record with the message's keys, its outbox entry)."""
+    return {"routing_key": f"{agency}.{answer_type}", "data": data}, \
+        outbound(agency, answer_type, data)
 
 
 def outbound(agency: str, answer_type: str, data: dict) -> OutboxMessage:
@@ -25,43 +43,100 @@ def message_key(agency: str, message_id: str) -> str:
     return f"inbound:{agency}:{message_id}"
 
 
-def answer_again(store: EventStore, result: Optional[dict]) -> None:
-    """Publish a recorded answer once more, in a new envelope (CONTRACT.md §2)."""
-    if not result:
-        return
-    agency, _, answer_type = result["routing_key"].partition(".")
-    store.append(None, None, [], outbox=[outbound(agency, answer_type, result["data"])])
+def answer_again(store: EventStore, result: Optional[dict], redelivered: bool = False,
+                 record: Optional[str] = None) -> bool:
+    """Publish a recorded answer once more, in a new envelope (CONTRACT.md §2), unless
+    this is a redelivery (the first commit's outbox sends it). True if sent.
+
+    `record`: the key of the message being answered, when it is not the one the answer
+    was recorded under (another message about the same referral), so that a redelivery
+    of this message is recognised too."""
+    if not result or redelivered:
+        return False
+    try:
+        agency, _, answer_type = result["routing_key"].partition(".")
+        store.append(None, None, [], outbox=[outbound(agency, answer_type, result["data"])],
+                     processed=[Processed(record, result)] if record else [])
+    except DuplicateMessage:  # this very message was answered before
+        return False
+    return True
 
 
-def park(store: EventStore, delivery: Delivery, source: str, letter_id: str,
-         reason: str) -> None:
-    store.park(DeadLetter(
-        id=letter_id, source=source, reason=reason[:2000], body=delivery.body,
-        routing_key=delivery.routing_key,
-        properties={k: v for k, v in delivery.properties.items()
-                    if isinstance(v, (str, int, float, bool, type(None)))}))
+def _rejection_key(delivery: Delivery, rejected: InboundRejected) -> str:
+    """The key a rejection is recorded under: the message id, or for a message without a
+    readable one, a digest of what arrived (the same bytes again are the same message)."""
+    replay = delivery.headers.get(REPLAY_HEADER)
+    suffix = f":replay:{replay}" if isinstance(replay, str) else ""
+    if rejected.agency is not None and rejected.message_id:
+        return message_key(rejected.agency, rejected.message_id) + suffix
+    digest = hashlib.sha256(delivery.routing_key.encode("utf-8", "surrogateescape")
+                            + b"\0" + delivery.body).hexdigest()
+    return f"inbound:{rejected.agency or '-'}:sha256:{digest}{suffix}"
+
+
+def letter(delivery: Delivery, source: str, reason: str, attempts: int = 1) -> DeadLetter:
+    """A dead letter keeping `delivery` as it arrived (the store makes it storable)."""
+    # A fresh id per parking: a replayed message that fails again is a new letter, so the
+    # replay's removal of the old one can never remove the new one.
+    return DeadLetter(id=f"{source}:{delivery.message_id}:{new_id()}", source=source,
+                      reason=reason, body=delivery.body, routing_key=delivery.routing_key,
+                      properties=delivery.properties, attempts=attempts)
 
 
 def reject(store: EventStore, delivery: Delivery, rejected: InboundRejected) -> str:
-    """Answer `<agency>.rejected` (or dead-letter when no agency can be told); keep it."""
-    # A fresh id per parking: a replayed message that fails again is a new letter, so the
-    # replay's removal of the old one can never remove the new one.
-    letter_id = f"gm.inbound:{rejected.message_id or delivery.message_id}:{new_id()}"
-    if rejected.agency is None:
+    """Answer `<agency>.rejected` and keep the message in the dead-letter store, in one
+    commit (CONTRACT.md §4, §7); only the letter when no agency can be told. A message
+    handled before is neither answered nor kept again (a re-sent one is answered again)."""
+    key = _rejection_key(delivery, rejected)
+    kept = letter(delivery, topology.INBOUND.name,
+                  f"{'rejected' if rejected.answerable else 'unanswerable'} "
+                  f"({rejected.reason}): {rejected.errors}")
+    if not rejected.answerable:
         # Nobody to answer: keep it for an operator, never drop it silently.
-        park(store, delivery, "gm.inbound", letter_id, f"unanswerable: {rejected.reason}")
+        try:
+            store.append(None, None, processed=[Processed(key, None)], dead_letter=kept)
+        except DuplicateMessage:
+            return "duplicate, kept before"
         return "dead-lettered"
     body = {"message_id": rejected.message_id, "type": rejected.type,
             "referral_id": rejected.referral_id, "errors": rejected.errors}
-    result = {"routing_key": f"{rejected.agency}.rejected", "data": body}
-    processed = []
-    if rejected.message_id:
-        processed.append(Processed(message_key(rejected.agency, rejected.message_id), result))
+    result, message = answer(rejected.agency, "rejected", body)
     try:
-        store.append(None, None, [], outbox=[outbound(rejected.agency, "rejected", body)],
-                     processed=processed)
+        store.append(None, None, outbox=[message], processed=[Processed(key, result)],
+                     dead_letter=kept)
     except DuplicateMessage as dup:
-        answer_again(store, dup.result)
-    # CONTRACT.md §4: every rejected message is kept in the dead-letter store too.
-    park(store, delivery, "gm.inbound", letter_id, f"rejected: {rejected.errors}")
+        if answer_again(store, dup.result, delivery.redelivered):
+            return "duplicate answered again"
+        return "duplicate"
     return "rejected"
+
+
+def park_from_broker(store: EventStore, delivery: Delivery) -> str:
+    """Keep a message the broker gave up delivering (its delivery limit, topology.py) in
+    the dead-letter store, where it came from and why, for an operator to replay.
+
+    It is not answered: the broker cannot say whether the message or this suite was at
+    fault, and a replay after a fix must still be able to give it its real answer.
+    """
+    deaths = delivery.headers.get("x-death")
+    death = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) \
+        else {}
+    queue = _plain(death.get("queue")) or "?"
+    exchange = _plain(death.get("exchange"))
+    keys = death.get("routing-keys") or []
+    routing_key = _plain(keys[0]) if keys else delivery.routing_key
+    # A replay goes back where the message first arrived: the public exchange for agency
+    # messages (so intake and mediation each take theirs), else straight to the queue.
+    source = topology.INBOUND.name if exchange == topology.INBOUND.name else queue
+    reason = (f"the broker gave up delivering it from {queue} after more than "
+              f"{topology.DELIVERY_LIMIT} deliveries ({_plain(death.get('reason')) or '?'})")
+    store.park(letter(Delivery(delivery.body, routing_key, exchange, delivery.properties,
+                               delivery.headers), source, reason,
+                      attempts=topology.DELIVERY_LIMIT + 1))
+    return "parked from the broker"
+
+
+def _plain(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return "" if value is None else str(value)

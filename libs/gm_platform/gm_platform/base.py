@@ -9,7 +9,8 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
-from . import deadletters, metrics
+from . import answers, deadletters, metrics, topology
+from .consumer import Delivery, QueueConsumer, consume
 from .logs import LogContext
 from .http import api, json_response
 from .store_provider import EventStoreProvider
@@ -26,8 +27,6 @@ class ConsumersProvider(DependencyProvider):
     """Which of the service's queue consumers are not consuming (for readiness)."""
 
     def get_dependency(self, worker_ctx):
-        from .consumer import QueueConsumer
-
         return lambda: sorted(e.queue.name for e in self.container.entrypoints
                               if isinstance(e, QueueConsumer) and not e.connected)
 
@@ -56,6 +55,12 @@ class PlatformService:
         from gm_directory import load_directory
 
         load_directory(settings.directory_file)
+
+    @consume(queue=topology.parking_queue)
+    def on_parked(self, delivery: Delivery):
+        """What the broker gave up delivering from this service's queues (their delivery
+        limit) goes into the dead-letter store, where `gm dlq` shows it."""
+        return answers.park_from_broker(self.store, delivery)
 
     @api("GET", "/health", public=True)
     def health(self, request):

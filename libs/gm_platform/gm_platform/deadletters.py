@@ -8,6 +8,7 @@ from kombu import Connection, Exchange, Producer
 from gm_kernel import DeadLetter, EventStore
 
 from . import topology
+from .answers import REPLAY_HEADER
 
 
 def describe(letter: DeadLetter) -> dict:
@@ -15,6 +16,8 @@ def describe(letter: DeadLetter) -> dict:
         "id": letter.id, "source": letter.source, "reason": letter.reason,
         "routing_key": letter.routing_key, "parked_at": letter.parked_at.isoformat(),
         "attempts": letter.attempts, "properties": dict(letter.properties),
+        "body_size": letter.body_size, "body_sha256": letter.body_sha256,
+        "truncated": letter.truncated,
         # bodies may be anything an agency sent: shown as text, never interpreted
         "body": letter.body.decode("utf-8", "replace")[:4000],
     }
@@ -24,8 +27,9 @@ def replay(store: EventStore, amqp_uri: str, letter_id: str) -> Optional[dict]:
     """Publish a parked message again where it first arrived, then forget it.
 
     `gm.inbound` letters go back to the exchange with their routing key; letters parked by
-    a queue consumer go straight back to that queue. Handling is idempotent, so a crash
-    between publishing and forgetting at most repeats an answer.
+    a queue consumer go straight back to that queue. The replay is marked (REPLAY_HEADER)
+    so that a message rejected before is judged again, not taken for a copy. Handling is
+    idempotent, so a crash between publishing and forgetting at most repeats an answer.
     """
     letter = store.dead_letter(letter_id)
     if letter is None:
@@ -41,6 +45,7 @@ def replay(store: EventStore, amqp_uri: str, letter_id: str) -> Optional[dict]:
             letter.body, exchange=exchange, routing_key=routing_key,
             content_type=props.get("content_type") or "application/octet-stream",
             content_encoding=props.get("content_encoding") or "binary",
-            message_id=props.get("message_id"), delivery_mode=2, retry=False)
+            message_id=props.get("message_id"), delivery_mode=2, retry=False,
+            headers={REPLAY_HEADER: letter_id})
     store.remove_dead_letter(letter_id)
     return describe(letter)

@@ -105,7 +105,8 @@ class Intake:
             return "left to mediation"
         try:
             message = parse_inbound(delivery.routing_key, delivery.body, delivery.message_id,
-                                    delivery.properties.get("content_type"))
+                                    delivery.properties.get("content_type"),
+                                    properties=delivery.properties, headers=delivery.headers)
             if message.type != "referral":
                 # parse_inbound knows every inbound type; only referrals reach intake.
                 raise InboundRejected(
@@ -120,17 +121,16 @@ class Intake:
                 agency=message.agency, message_id=message.message_id, type=message.type,
                 referral_id=message.data.get("referral_id"), errors={"region": [str(exc)]},
                 reason="region not served"))
-        return self._register_referral(message)
+        return self._register_referral(message, delivery.redelivered)
 
-    def _register_referral(self, message: InboundMessage) -> str:
+    def _register_referral(self, message: InboundMessage, redelivered: bool = False) -> str:
         agency, data = message.agency, message.data
         message_key = answers.message_key(agency, message.message_id)
         referral_key = f"referral:{agency}:{data['referral_id']}"
         for key in (message_key, referral_key):
             earlier = self.store.processed_result(key)
             if earlier is not None:
-                answers.answer_again(self.store, earlier.result)
-                return "duplicate answered again"
+                return self._answer_duplicate(earlier.result, key, message_key, redelivered)
         reg = Registration(
             channel=REFERRAL_CHANNEL,
             category=data["category"],
@@ -147,17 +147,25 @@ class Intake:
 
         def answer(registered: Registered) -> Tuple[List[Processed], List[OutboxMessage]]:
             body = {"referral_id": data["referral_id"], **registered.as_dict()}
-            result = {"routing_key": f"{agency}.referral_accepted", "data": body}
-            return ([Processed(message_key, result), Processed(referral_key, result)],
-                    [answers.outbound(agency, "referral_accepted", body)])
+            result, outbox = answers.answer(agency, "referral_accepted", body)
+            return [Processed(message_key, result), Processed(referral_key, result)], [outbox]
 
         try:
             self.register(reg, actor=f"agency:{agency}", agency=agency,
                           causation_id=message.message_id, answer=answer)
         except DuplicateMessage as dup:  # another instance handled the same referral
-            answers.answer_again(self.store, dup.result)
-            return "duplicate answered again"
+            return self._answer_duplicate(dup.result, dup.key, message_key, redelivered)
         return "registered"
+
+    def _answer_duplicate(self, result: Optional[dict], found_key: str, message_key: str,
+                          redelivered: bool) -> str:
+        """The message, or another about the same referral (CONTRACT §2), was answered:
+        the same answer again, except to a redelivery of a message already answered."""
+        if found_key == message_key:
+            again = answers.answer_again(self.store, result, redelivered)
+        else:
+            again = answers.answer_again(self.store, result, record=message_key)
+        return "duplicate answered again" if again else "duplicate"
 
     def _check_region(self, region: str) -> None:
         if not self.directory.serves(region):

@@ -345,7 +345,8 @@ class Mediation:
         or answer `<agency>.rejected` (and keep the message in the dead-letter store)."""
         try:
             message = parse_inbound(delivery.routing_key, delivery.body, delivery.message_id,
-                                    delivery.properties.get("content_type"))
+                                    delivery.properties.get("content_type"),
+                                    properties=delivery.properties, headers=delivery.headers)
             if message.type not in topology.MEDIATION_INBOUND_TYPES:
                 raise InboundRejected(
                     "not for mediation", {"type": [f"{message.type} is not handled here"]},
@@ -357,7 +358,7 @@ class Mediation:
         key = answers.message_key(agency, message.message_id)
         earlier = self.store.processed_result(key)
         if earlier is not None:  # the same message again: its original answer, if any
-            answers.answer_again(self.store, earlier.result)
+            answers.answer_again(self.store, earlier.result, delivery.redelivered)
             return "duplicate"
         for attempt in range(COMMAND_RETRIES):
             handoff = self.load_handoff(data["handoff_id"])
@@ -384,7 +385,7 @@ class Mediation:
             except ConcurrencyError:
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
             except DuplicateMessage as dup:
-                answers.answer_again(self.store, dup.result)
+                answers.answer_again(self.store, dup.result, delivery.redelivered)
                 return "duplicate"
         raise ConcurrencyError(HandOff.stream_prefix + data["handoff_id"], -1, -1)
 
