@@ -13,8 +13,10 @@ The choice, and why:
   and a 00:30 Beijing-time registration on 2 March is still 1 March in UTC.
 - A deadline ends at the end of its last local day, 23:59:59.999999, returned as a
   UTC-aware datetime: "within 30 days" leaves the whole last day to finish.
-- Public holidays are not modelled (民法典 第二百零三条 moves a limit ending on a holiday
-  to the next working day); the limits are calendar days, as the rules table states them.
+- Public holidays are not modelled here: these functions count plain calendar days, as
+  the rules table states its limits. Counting on the working-day calendar (a last day on
+  a rest day moving to the next working day, 民法典 第二百零三条; 工作日 periods) is
+  gm_kernel.calendar, which uses end_of_local_day for its deadlines.
 """
 from __future__ import annotations
 
