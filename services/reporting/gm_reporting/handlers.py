@@ -144,7 +144,10 @@ class Reporting:
                 "collective": bool(row["collective"]), "repeat": bool(row["repeat"]),
                 "key_case": bool(row["key_case"]), "track": row["track"],
                 "level": row["level"], "unit": row["unit"], "lead": row["lead"],
-                "handler": row["handler"], "due_at": row["due_at"],
+                "handler": row["handler"], "unit_name": self.unit_name(row["unit"]),
+                "lead_name": self.person_name(row["lead"], "lead"),
+                "handler_name": self.person_name(row["handler"], "handler"),
+                "due_at": row["due_at"],
                 "escalations": row["escalations"] or 0, "overdue": overdue,
                 "days_overdue": local_days_late(row["due_at"], now, self.tz)
                 if overdue and row["due_at"] and row["open"] else None,
@@ -351,7 +354,7 @@ class Reporting:
         and any client that shows values to people."""
         return {"lang": lang, "labels": labels(lang)}
 
-    # -- names of units and people (the directory; the id when it does not know it) --------
+    # -- names of units and people (the directory; the id when it does not know it) ------
     def unit_name(self, code: Optional[str]) -> Optional[str]:
         if not code:
             return code
@@ -381,9 +384,8 @@ class Reporting:
         for column in CSV_COLUMNS:
             if isinstance(item.get(column), bool):
                 shown[column] = label("yes_no", item[column], lang)
-        shown["unit"] = self.unit_name(item.get("unit"))
-        shown["lead"] = self.person_name(item.get("lead"), "lead")
-        shown["handler"] = self.person_name(item.get("handler"), "handler")
+        shown.update(unit=item["unit_name"], lead=item["lead_name"],
+                     handler=item["handler_name"])
         shown["satisfaction"] = label("satisfaction", item.get("satisfaction_level"), lang)
         return [_cell(shown.get(c)) for c in CSV_COLUMNS]
 

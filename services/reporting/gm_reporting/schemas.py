@@ -198,6 +198,12 @@ class LedgerItem(Schema):
     unit = _nullable(fields.String())
     lead = _nullable(fields.String())
     handler = _nullable(fields.String())
+    unit_name = _nullable(fields.String(metadata={
+        "description": "the unit's name in the directory, else its code"}))
+    lead_name = _nullable(fields.String(metadata={
+        "description": "the lead leader's name in the directory, else the id"}))
+    handler_name = _nullable(fields.String(metadata={
+        "description": "the handler's name in the directory, else the id"}))
     due_at = _nullable(fields.String(metadata={"format": "date-time"}))
     escalations = fields.Integer()
     overdue = fields.Boolean()

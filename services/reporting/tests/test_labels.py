@@ -147,7 +147,7 @@ def test_performance_counts_satisfaction_three_ways(scripted):
     assert other["satisfaction_rate"] == 1.0 and other["rating_rate"] == 1.0
 
 
-def test_case_view_and_ledger_show_the_level(scripted):
+def test_case_view_and_ledger_show_the_level_and_the_names(scripted):
     view = scripted.case("c2", ADMIN)
     assert view["follow_up"]["satisfaction"] == 3
     assert view["follow_up"]["satisfaction_level"] == "basically_satisfied"
@@ -155,6 +155,11 @@ def test_case_view_and_ledger_show_the_level(scripted):
              ["items"]}
     assert (items["c3"]["satisfaction"], items["c3"]["satisfaction_level"]) == \
         (None, "dissatisfied")
+    assert (items["c1"]["unit_name"], items["c1"]["lead_name"], items["c1"]["handler_name"]) \
+        == ("淇滨区社会矛盾纠纷调解中心", "董庆丰", "程丽萍")
+    assert (items["c4"]["unit_name"], items["c4"]["lead_name"], items["c4"]["handler_name"]) \
+        == ("410699", None, "H-unknown")  # not in the directory: the ids
+    assert (items["c1"]["unit"], items["c1"]["handler"]) == (UNIT, HANDLER)  # unchanged
 
 
 def _csv(reporting, **kw):
