@@ -134,7 +134,7 @@ class Reporting:
                                       "due_at": asg.get("due_at")}, now)
         return view
 
-    # -- the ledger (台帐) ----------------------------------------------------------------
+    # -- the ledger (台账) ----------------------------------------------------------------
     def ledger_item(self, row: Mapping, now: datetime, now_text: str) -> dict:
         overdue = is_overdue(row, now_text)
         return {"case_id": row["key"], "case_number": row["case_number"],

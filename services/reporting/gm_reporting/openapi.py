@@ -30,7 +30,7 @@ class Route:
 ROUTES = [
     Route("GET", "/cases/{case_id}", "A case with its full timeline", schemas.CaseView,
           not_found=True),
-    Route("GET", "/cases", "The ledger (台帐), newest registration first", schemas.LedgerPage,
+    Route("GET", "/cases", "The ledger (台账), newest registration first", schemas.LedgerPage,
           schemas.LedgerQuery),
     Route("GET", "/stats/monthly", "Monthly analysis (研判)", schemas.MonthlyStats,
           schemas.MonthQuery),

@@ -38,7 +38,7 @@ class Paging(Query):
 
 
 class LedgerQuery(Paging):
-    """GET /cases: the ledger (台帐), newest registration first."""
+    """GET /cases: the ledger (台账), newest registration first."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
     region = region_field()
