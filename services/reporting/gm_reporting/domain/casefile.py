@@ -36,9 +36,6 @@ STATUSES = ("registered", "assigned", "in_mediation", "agreement", "handed_off",
 OUTCOMES = ("agreement", "confirmed", "failed", "withdrawn", "handed_off")
 RESOLVED_OUTCOMES = ("agreement", "confirmed")
 HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")
-# A follow-up's satisfaction (回访): a level (满意 / 基本满意 / 不满意), always; a 1–5 score
-# when one was given. Events recorded before levels have only the score, which counts as
-# its level (gm_contracts satisfaction_level: 4–5 satisfied, 3 basically, 1–2 not).
 
 ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "CaseEscalated",
                     "DeadlineExtended", "CaseReassigned", "JointHandlingArranged",
@@ -309,7 +306,9 @@ def _reopened(m: dict, d: Mapping, e) -> None:
 
 
 def follow_up_level(score, level) -> Optional[str]:
-    """The follow-up's satisfaction level: as recorded, else what its score counts as."""
+    """A follow-up's (回访) satisfaction level (满意 / 基本满意 / 不满意): as recorded, else
+    what its 1–5 score counts as — events recorded before levels have only the score
+    (gm_contracts satisfaction_level: 4–5 satisfied, 3 basically satisfied, 1–2 not)."""
     if level in SATISFACTION_LEVELS:
         return level
     try:
