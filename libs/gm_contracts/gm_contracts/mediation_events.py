@@ -10,7 +10,7 @@ Fields may be added in a version; none is renamed or removed without a new versi
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .envelope import AGENCIES
 from .fields import DateTimeString, RegionCode, StrictBoolean, StrictInteger
@@ -24,6 +24,16 @@ NEXT_STEPS = ("litigation", "public_security", "criminal_reconciliation", "petit
               "none")
 KINDS = sorted({kind for kinds in HANDOFF_KINDS.values() for kind in kinds})
 ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended")
+#: The follow-up visit's satisfaction as petition work counts it (满意 / 基本满意 / 不满意).
+SATISFACTION_LEVELS = ("satisfied", "basically_satisfied", "dissatisfied")
+
+
+def satisfaction_level(score: int) -> str:
+    """The level a 1–5 score counts as (CONTRACT §8): 4–5 satisfied, 3 basically
+    satisfied, 1–2 dissatisfied. ValueError for anything else."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValueError(f"a satisfaction score is a whole number from 1 to 5, not {score!r}")
+    return "satisfied" if score >= 4 else "basically_satisfied" if score == 3 else "dissatisfied"
 
 #: Published event type → registered event name.
 EVENT_TYPES = {
@@ -174,11 +184,33 @@ class MediationReopened(_Event):
 
 @register_event(SERVICE, "FollowUpRecorded")
 class FollowUpRecorded(_Event):
-    """`FollowUpRecorded`: the follow-up visit (回访), once per case."""
+    """`FollowUpRecorded`: the follow-up visit (回访), once per case.
 
-    satisfaction = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    `satisfaction_level` is always set on events recorded since it was added; an older
+    event has only `satisfaction`, whose level follows from the score
+    (`satisfaction_level()`: 4–5 satisfied, 3 basically satisfied, 1–2 dissatisfied).
+    `satisfaction` is the 1–5 score when one was given, else null."""
+
+    satisfaction = StrictInteger(required=True, allow_none=True,
+                                 validate=validate.Range(min=1, max=5),
+                                 metadata={"description": "1–5 score, or null when only "
+                                                          "a level was given"})
+    satisfaction_level = fields.String(
+        validate=validate.OneOf(SATISFACTION_LEVELS),
+        metadata={"description": "satisfied (满意), basically_satisfied (基本满意) or "
+                                 "dissatisfied (不满意); absent on events recorded before "
+                                 "it was added, whose level follows from the score"})
     petition_ceased = StrictBoolean(required=True)
     visited_at = DateTimeString(required=True)
+
+    @validates_schema
+    def _level_matches_score(self, data, **kwargs):
+        score, level = data.get("satisfaction"), data.get("satisfaction_level")
+        if score is None and level is None:
+            raise ValidationError("a score or a level is needed", "satisfaction")
+        if score is not None and level is not None and satisfaction_level(score) != level:
+            raise ValidationError(f"a score of {score} counts as "
+                                  f"{satisfaction_level(score)}", "satisfaction_level")
 
 
 @register_event(SERVICE, "CaseClosed")

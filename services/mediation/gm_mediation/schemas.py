@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from gm_contracts.fields import StrictBoolean, StrictInteger, Text
+from gm_contracts.fields import StrictBoolean, Text
+from gm_contracts.mediation_events import SATISFACTION_LEVELS
 
 from .domain import DUTIES, NEXT_STEPS, NO_NEXT_STEP
 
@@ -56,8 +57,26 @@ class WithdrawalBody(_Strict):
     reason = Text(1, 2000, required=True)
 
 
+class Satisfaction(fields.Field):
+    """A 1–5 score (a JSON integer) or a level as petition work counts it: `satisfied`
+    (满意), `basically_satisfied` (基本满意), `dissatisfied` (不满意) — CONTRACT §8."""
+
+    default_error_messages = {
+        "invalid": "Must be a whole number from 1 to 5 or one of: "
+                   + ", ".join(SATISFACTION_LEVELS) + ".",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+            return value
+        if isinstance(value, str) and value in SATISFACTION_LEVELS:
+            return value
+        raise self.make_error("invalid")
+
+
 class FollowUpBody(_Strict):
     """`POST /cases/{case_id}/follow-up`: the follow-up visit (回访)."""
 
-    satisfaction = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    satisfaction = Satisfaction(required=True, metadata={
+        "description": "1–5, or satisfied | basically_satisfied | dissatisfied"})
     petition_ceased = StrictBoolean(required=True)

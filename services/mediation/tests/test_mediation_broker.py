@@ -229,6 +229,25 @@ def test_http_answers_follow_the_contract(suite):
     assert suite.case(case_id)["version"] == before  # nothing changed
 
 
+def test_follow_up_takes_a_satisfaction_level_or_a_score(suite):
+    """CONTRACT §8: satisfied | basically_satisfied | dissatisfied, or 1–5."""
+    store = find_store(suite.running["mediation"].container)
+    for given, score, level in (("satisfied", None, "satisfied"),
+                                ("basically_satisfied", None, "basically_satisfied"),
+                                ("dissatisfied", None, "dissatisfied"),
+                                (3, 3, "basically_satisfied")):
+        case_id = suite.refer("police", "minor_dispute")
+        suite.ok(case_id, "withdrawal", {"reason": "申请人撤回"})
+        suite.receive("police", "police.case_outcome")
+        bad = suite.post(case_id, "follow-up", {"satisfaction": "good", "petition_ceased": True})
+        assert bad.status_code == 400 and set(bad.json()["errors"]) == {"satisfaction"}
+        view = suite.ok(case_id, "follow-up", {"satisfaction": given, "petition_ceased": True})
+        assert view["follow_up"]["satisfaction_level"] == level
+        [event] = [e for e in store.read_stream(f"mediation-{case_id}")
+                   if e.type == "FollowUpRecorded"]
+        assert (event.data["satisfaction"], event.data["satisfaction_level"]) == (score, level)
+
+
 def test_commands_over_rpc(suite):
     from nameko.standalone.rpc import ClusterRpcProxy
 

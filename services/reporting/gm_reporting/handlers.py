@@ -15,6 +15,7 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, 
 from zoneinfo import ZoneInfo
 
 from gm_directory import Directory
+from gm_directory.labels import label, labels
 from gm_directory.vocabulary import AGENCIES, CATEGORIES, CHANNELS
 from gm_kernel import format_time, parse_time
 from gm_platform.auth import Forbidden, NotFound, Principal
@@ -30,12 +31,21 @@ from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, R
 # Channels a case can come in by: the HTTP channels, agency referrals and the preventive
 # cases a high risk assessment opens.
 ALL_CHANNELS = (*CHANNELS, "referral", "risk_assessment")
-CLOSING_SUMS = ("resolved", "on_time", "followed_up", "satisfied", "satisfaction")
+CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
+                "dissatisfied", "scored", "satisfaction")
 REGISTERED = Range("registered_at", gte="")  # the registration is known
+# The ledger's CSV columns. `lang=en` writes exactly these names and the raw values (what
+# readers of the export relied on before it spoke Chinese); `lang=zh`, the default, the
+# same columns headed by their labels (gm_directory.labels "field") with labelled values.
 CSV_COLUMNS = ("case_number", "case_id", "registered_at", "channel", "source_agency",
                "category", "region", "collective", "repeat", "key_case", "status", "track",
                "level", "unit", "lead", "handler", "due_at", "escalations", "overdue",
                "closed_at", "outcome", "resolved", "on_time", "satisfaction")
+# Columns whose values are shown by their label, and the vocabulary labelling them.
+CSV_VOCABULARY = {"channel": "channel", "source_agency": "agency", "category": "category",
+                  "status": "status", "track": "track", "level": "level",
+                  "outcome": "outcome"}
+CSV_LANGUAGES = ("zh", "en")
 
 
 def overdue_filter(now: str) -> Filter:
@@ -124,7 +134,7 @@ class Reporting:
                                       "due_at": asg.get("due_at")}, now)
         return view
 
-    # -- the ledger (台帐) ----------------------------------------------------------------
+    # -- the ledger (台账) ----------------------------------------------------------------
     def ledger_item(self, row: Mapping, now: datetime, now_text: str) -> dict:
         overdue = is_overdue(row, now_text)
         return {"case_id": row["key"], "case_number": row["case_number"],
@@ -134,14 +144,18 @@ class Reporting:
                 "collective": bool(row["collective"]), "repeat": bool(row["repeat"]),
                 "key_case": bool(row["key_case"]), "track": row["track"],
                 "level": row["level"], "unit": row["unit"], "lead": row["lead"],
-                "handler": row["handler"], "due_at": row["due_at"],
+                "handler": row["handler"], "unit_name": self.unit_name(row["unit"]),
+                "lead_name": self.person_name(row["lead"], "lead"),
+                "handler_name": self.person_name(row["handler"], "handler"),
+                "due_at": row["due_at"],
                 "escalations": row["escalations"] or 0, "overdue": overdue,
                 "days_overdue": local_days_late(row["due_at"], now, self.tz)
                 if overdue and row["due_at"] and row["open"] else None,
                 "closed_at": row["closed_at"], "outcome": row["outcome"],
                 "resolved": None if row["resolved"] is None else bool(row["resolved"]),
                 "on_time": None if row["on_time"] is None else bool(row["on_time"]),
-                "satisfaction": row["satisfaction"]}
+                "satisfaction": row["satisfaction"],
+                "satisfaction_level": row["satisfaction_level"]}
 
     def ledger_filter(self, principal: Principal, q: Mapping, now_text: str) -> Filter:
         prefixes = self.scope(principal, q.get("region"))
@@ -333,10 +347,57 @@ class Reporting:
         result.update(region=region, timezone=self.tz_name)
         return result
 
+    # -- the vocabulary -------------------------------------------------------------------
+    @staticmethod
+    def vocabulary(lang: str = "zh") -> dict:
+        """The labels of every closed vocabulary (gm_directory.labels), for the dashboard
+        and any client that shows values to people."""
+        return {"lang": lang, "labels": labels(lang)}
+
+    # -- names of units and people (the directory; the id when it does not know it) ------
+    def unit_name(self, code: Optional[str]) -> Optional[str]:
+        if not code:
+            return code
+        try:
+            return self.directory.unit(code).name
+        except KeyError:
+            return code
+
+    def person_name(self, person_id: Optional[str], kind: str) -> Optional[str]:
+        """A handler's or lead leader's name (kind "handler" or "lead")."""
+        if not person_id:
+            return person_id
+        try:
+            found = (self.directory.handler if kind == "handler" else self.directory.leader)(
+                person_id)
+        except KeyError:
+            return person_id
+        return found[0].name
+
+    def csv_row(self, item: Mapping, lang: str) -> List[str]:
+        """One ledger item as CSV cells: raw values in English, labels in Chinese."""
+        if lang == "en":
+            return [_cell(item.get(c)) for c in CSV_COLUMNS]
+        shown = dict(item)
+        for column, vocabulary in CSV_VOCABULARY.items():
+            shown[column] = label(vocabulary, item.get(column), lang)
+        for column in CSV_COLUMNS:
+            if isinstance(item.get(column), bool):
+                shown[column] = label("yes_no", item[column], lang)
+        shown.update(unit=item["unit_name"], lead=item["lead_name"],
+                     handler=item["handler_name"])
+        shown["satisfaction"] = label("satisfaction", item.get("satisfaction_level"), lang)
+        return [_cell(shown.get(c)) for c in CSV_COLUMNS]
+
     # -- CSV export ------------------------------------------------------------------------
     def ledger_csv(self, principal: Principal, month: str, region: Optional[str],
-                   page_size: int = 1000) -> Iterator[bytes]:
-        """The month's registrations as CSV (UTF-8 with BOM, local times), in pages."""
+                   page_size: int = 1000, lang: str = "zh") -> Iterator[bytes]:
+        """The month's registrations as CSV (UTF-8 with BOM, local times), in pages.
+        Chinese by default: headers and values labelled, units and people by name, 是/否;
+        `lang="en"`: the column names and raw values as before."""
+        if lang not in CSV_LANGUAGES:
+            raise ValueError(f"no CSV in {lang!r}")
+        header = CSV_COLUMNS if lang == "en" else [label("field", c, lang) for c in CSV_COLUMNS]
         now, now_text = self._now()
         start, end = month_bounds(month, self.tz)
         base = all_of(Range("registered_at", gte=start, lt=end),
@@ -354,7 +415,7 @@ class Reporting:
 
         def lines() -> Iterator[bytes]:
             rows = first
-            yield ("\ufeff" + _csv_line(CSV_COLUMNS)).encode("utf-8")
+            yield ("\ufeff" + _csv_line(header)).encode("utf-8")
             while rows:
                 out = io.StringIO()
                 writer = csv.writer(out, lineterminator="\r\n")
@@ -363,7 +424,7 @@ class Reporting:
                     item.update(registered_at=self._local(row["registered_at"]),
                                 due_at=self._local(row["due_at"]),
                                 closed_at=self._local(row["closed_at"]))
-                    writer.writerow([_cell(item.get(c)) for c in CSV_COLUMNS])
+                    writer.writerow(self.csv_row(item, lang))
                 yield out.getvalue().encode("utf-8")
                 if len(rows) < page_size:
                     return

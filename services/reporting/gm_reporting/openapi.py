@@ -30,7 +30,7 @@ class Route:
 ROUTES = [
     Route("GET", "/cases/{case_id}", "A case with its full timeline", schemas.CaseView,
           not_found=True),
-    Route("GET", "/cases", "The ledger (台帐), newest registration first", schemas.LedgerPage,
+    Route("GET", "/cases", "The ledger (台账), newest registration first", schemas.LedgerPage,
           schemas.LedgerQuery),
     Route("GET", "/stats/monthly", "Monthly analysis (研判)", schemas.MonthlyStats,
           schemas.MonthQuery),
@@ -42,8 +42,11 @@ ROUTES = [
     Route("GET", "/handoffs", "The hand-off board", schemas.HandoffBoard, schemas.HandoffQuery),
     Route("GET", "/screening/coverage", "Screening reports owed and filed (排查)",
           schemas.Coverage, schemas.MonthQuery),
-    Route("GET", "/export/ledger.csv", "The month's ledger as CSV (UTF-8 with BOM, local times)",
-          None, schemas.ExportQuery, content="csv"),
+    Route("GET", "/export/ledger.csv", "The month's ledger as CSV (UTF-8 with BOM, local "
+          "times; Chinese headers and labels by default, lang=en the English column names "
+          "and raw values)", None, schemas.ExportQuery, content="csv"),
+    Route("GET", "/vocabulary", "The labels of every closed vocabulary and the ledger's "
+          "field names (Chinese by default)", schemas.Vocabulary, schemas.VocabularyQuery),
     Route("GET", "/openapi.json", "This document", None, roles=(), content="openapi"),
 ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from gm_contracts.mediation_events import SATISFACTION_LEVELS
+from gm_directory.labels import LANGUAGES
 from gm_directory.vocabulary import AGENCIES, CATEGORIES
 
 from .domain.casefile import HANDOFF_STATUSES, OUTCOMES, STATUSES
@@ -36,7 +38,7 @@ class Paging(Query):
 
 
 class LedgerQuery(Paging):
-    """GET /cases: the ledger (台帐), newest registration first."""
+    """GET /cases: the ledger (台账), newest registration first."""
 
     status = fields.String(validate=validate.OneOf(STATUSES))
     region = region_field()
@@ -78,9 +80,21 @@ class PerformanceQuery(MonthQuery):
     by = fields.String(load_default="unit", validate=validate.OneOf(("unit", "lead", "handler")))
 
 
+def lang_field(description: str):
+    return fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES),
+                         metadata={"description": description})
+
+
 class ExportQuery(Query):
     month = month_field(required=True)
     region = region_field()
+    lang = lang_field("zh (default): Chinese headers, labelled values, units and people "
+                      "by name, 是/否; en: the English column names and raw values (codes, "
+                      "ids, 1/0)")
+
+
+class VocabularyQuery(Query):
+    lang = lang_field("language of the labels: zh (default) or en")
 
 
 # -- responses (documentation) ---------------------------------------------------------------
@@ -126,7 +140,9 @@ class TimelineEntry(Schema):
 
 
 class FollowUp(Schema):
-    satisfaction = _nullable(fields.Integer())
+    satisfaction = _nullable(fields.Integer(metadata={"description": "1–5, when a score "
+                                                                     "was given"}))
+    satisfaction_level = _nullable(fields.String(validate=validate.OneOf(SATISFACTION_LEVELS)))
     petition_ceased = _nullable(fields.Boolean())
     visited_at = fields.String(metadata={"format": "date-time"})
 
@@ -182,6 +198,12 @@ class LedgerItem(Schema):
     unit = _nullable(fields.String())
     lead = _nullable(fields.String())
     handler = _nullable(fields.String())
+    unit_name = _nullable(fields.String(metadata={
+        "description": "the unit's name in the directory, else its code"}))
+    lead_name = _nullable(fields.String(metadata={
+        "description": "the lead leader's name in the directory, else the id"}))
+    handler_name = _nullable(fields.String(metadata={
+        "description": "the handler's name in the directory, else the id"}))
     due_at = _nullable(fields.String(metadata={"format": "date-time"}))
     escalations = fields.Integer()
     overdue = fields.Boolean()
@@ -191,6 +213,7 @@ class LedgerItem(Schema):
     resolved = _nullable(fields.Boolean())
     on_time = _nullable(fields.Boolean())
     satisfaction = _nullable(fields.Integer())
+    satisfaction_level = _nullable(fields.String(validate=validate.OneOf(SATISFACTION_LEVELS)))
 
 
 class LedgerPage(Schema):
@@ -210,9 +233,17 @@ class Counts(Schema):
 
 
 class Satisfaction(Schema):
-    follow_ups = fields.Integer()
-    average = _nullable(fields.Float())
-    satisfaction_rate = _nullable(fields.Float())
+    """Follow-ups (回访) of the closed cases, counted as petition work counts them."""
+
+    satisfied = fields.Integer(metadata={"description": "满意 (or a score of 4–5)"})
+    basically_satisfied = fields.Integer(metadata={"description": "基本满意 (or a score of 3)"})
+    dissatisfied = fields.Integer(metadata={"description": "不满意 (or a score of 1–2)"})
+    rated = fields.Integer(metadata={"description": "follow-ups with a satisfaction level"})
+    follow_ups = fields.Integer(metadata={"description": "the same as rated"})
+    average = _nullable(fields.Float(metadata={"description": "mean of the 1–5 scores given"}))
+    satisfaction_rate = _nullable(fields.Float(metadata={
+        "description": "满意率: (satisfied + basically_satisfied) / rated"}))
+    rating_rate = _nullable(fields.Float(metadata={"description": "参评率: rated / closed"}))
 
 
 class Rising(Schema):
@@ -237,6 +268,10 @@ class MonthlyStats(Schema):
     resolution_rate = _nullable(fields.Float())
     on_time = fields.Integer()
     on_time_rate = _nullable(fields.Float())
+    satisfaction_rate = _nullable(fields.Float(metadata={"description": "满意率, as in "
+                                                                        "satisfaction"}))
+    rating_rate = _nullable(fields.Float(metadata={"description": "参评率, as in "
+                                                                  "satisfaction"}))
     overdue = fields.Integer()
     collective = fields.Integer()
     repeat = fields.Integer()
@@ -260,6 +295,8 @@ class TrendPoint(Schema):
     resolved = fields.Integer()
     resolution_rate = _nullable(fields.Float())
     on_time_rate = _nullable(fields.Float())
+    satisfaction_rate = _nullable(fields.Float())
+    rating_rate = _nullable(fields.Float())
     overdue = fields.Integer()
     collective = fields.Integer()
     repeat = fields.Integer()
@@ -283,6 +320,8 @@ class PerformanceRow(Schema):
     resolution_rate = _nullable(fields.Float())
     on_time = fields.Integer()
     on_time_rate = _nullable(fields.Float())
+    satisfaction_rate = _nullable(fields.Float())
+    rating_rate = _nullable(fields.Float())
     satisfaction = fields.Nested(Satisfaction)
     open = fields.Integer()
     overdue = fields.Integer()
@@ -376,6 +415,19 @@ class Coverage(Schema):
     units = fields.List(fields.Nested(CoverageUnit))
     region = _nullable(fields.String())
     timezone = fields.String()
+
+
+class Vocabulary(Schema):
+    """GET /vocabulary: the label of every value of every closed vocabulary (status,
+    track, level, channel, category, agency, referral_kind, procedure, role, handoff_kind,
+    handoff_status, next_step, outcome, duty, satisfaction, yes_no) and of the ledger's
+    field names (`field`)."""
+
+    lang = fields.String(validate=validate.OneOf(LANGUAGES))
+    labels = fields.Dict(keys=fields.String(), values=fields.Dict(
+        keys=fields.String(), values=fields.String()), metadata={
+        "description": "{vocabulary: {value: label}}",
+        "example": {"category": {"neighbour": "邻里纠纷"}, "yes_no": {"true": "是"}}})
 
 
 class Errors(Schema):

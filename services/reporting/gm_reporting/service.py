@@ -151,10 +151,16 @@ class ReportingService(PlatformService):
     @api("GET", "/export/ledger.csv", roles=("analyst",))
     def export_ledger(self, request, principal: Principal):
         q = _query(request, schemas.ExportQuery())
-        body = self.reporting.queries.ledger_csv(principal, q["month"], q.get("region"))
+        body = self.reporting.queries.ledger_csv(principal, q["month"], q.get("region"),
+                                                 lang=q["lang"])
         name = f"ledger-{q['month']}{'-' + q['region'] if q.get('region') else ''}.csv"
         return Response(body, status=200, content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @api("GET", "/vocabulary", roles=("analyst",))
+    def vocabulary(self, request, principal: Principal):
+        q = _query(request, schemas.VocabularyQuery())
+        return self.reporting.queries.vocabulary(q["lang"])
 
     @api("GET", "/openapi.json", roles=())
     def openapi(self, request, principal: Principal):

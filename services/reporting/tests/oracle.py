@@ -190,7 +190,7 @@ def monthly(cases: Dict[str, Case], month: str, now: datetime,
                 if c.registered_at and c.registered_at.astimezone(TZ).strftime("%Y-%m") == month]
     closed = [c for c in scoped
               if c.is_closed and c.closed_at.astimezone(TZ).strftime("%Y-%m") == month]
-    followed = [c for c in closed if c.follow_up and c.follow_up.get("satisfaction")]
+    followed = [c for c in closed if c.follow_up]
     handoffs = defaultdict(lambda: {"requested": 0, "accepted": 0, "rejected": 0})
     for c in scoped:
         for h in c.handoffs.values():
@@ -202,7 +202,10 @@ def monthly(cases: Dict[str, Case], month: str, now: datetime,
                 handoffs[h["agency"]]["rejected"] += 1
     resolved = sum(1 for c in closed if c.resolved)
     on_time = sum(1 for c in closed if c.on_time)
-    scores = [c.follow_up["satisfaction"] for c in followed]
+    scores = [c.follow_up["satisfaction"] for c in followed
+              if c.follow_up.get("satisfaction") is not None]
+    levels = Counter(satisfaction_level_of(c.follow_up) for c in followed)
+    rated = sum(levels.values())
     return {
         "received": len(received),
         "by_channel": dict(Counter(c._pick("channel") for c in received)),
@@ -216,6 +219,22 @@ def monthly(cases: Dict[str, Case], month: str, now: datetime,
         "repeat": sum(1 for c in received if c._pick("repeat")),
         "handoffs": {a: dict(v) for a, v in handoffs.items()},
         "satisfaction_average": round(sum(scores) / len(scores), 2) if scores else None,
-        "satisfaction_rate": round(sum(1 for s in scores if s >= 4) / len(scores), 4)
-        if scores else None,
+        "satisfied": levels["satisfied"],
+        "basically_satisfied": levels["basically_satisfied"],
+        "dissatisfied": levels["dissatisfied"],
+        "rated": rated,
+        # 满意率: satisfied or basically satisfied, of those rated; 参评率: rated of closed
+        "satisfaction_rate": round((levels["satisfied"] + levels["basically_satisfied"])
+                                   / rated, 4) if rated else None,
+        "rating_rate": round(rated / len(closed), 4) if closed else None,
     }
+
+
+def satisfaction_level_of(follow_up: dict) -> str:
+    """As recorded, or (an old follow-up with a score only) 4-5 satisfied, 3 basically
+    satisfied, 1-2 dissatisfied — written out here, not imported."""
+    if follow_up.get("satisfaction_level"):
+        return follow_up["satisfaction_level"]
+    score = follow_up["satisfaction"]
+    return "satisfied" if score in (4, 5) else "basically_satisfied" if score == 3 \
+        else "dissatisfied"

@@ -128,8 +128,14 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
         return browser.execute_script(
             f"return document.querySelector('[data-figure={name}] .value').textContent")
 
+    def figure_label(name):
+        return browser.execute_script(
+            f"return document.querySelector('[data-figure={name}] .label').textContent")
+
     assert figure("received") == str(len(november))
     assert browser.title == "大调解联动 · 研判看板"  # Chinese by default
+    assert figure_label("received") == "登记"  # registration, never 受理
+    assert figure_label("collective") == "集体访"
     if os.environ.get("GM_DASHBOARD_SCREENSHOT"):  # for a human look: a PNG path
         browser.save_screenshot(os.environ["GM_DASHBOARD_SCREENSHOT"])
 
@@ -144,9 +150,15 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
 
     [cat] = charts["category"]["data"]
     assert dict(zip(cat["keys"], cat["y"])) == dict(by_category)
-    assert "邻里" in cat["x"] and "劳动争议" in cat["x"]  # labels in Chinese
+    # labels in Chinese, from the service's vocabulary (GET /vocabulary)
+    vocabulary = requests.get(f"{reporting.url}/vocabulary", headers=ANALYST,
+                              timeout=10).json()["labels"]
+    assert dict(zip(cat["keys"], cat["x"])) == {k: vocabulary["category"][k] for k in by_category}
+    assert "邻里纠纷" in cat["x"] and "劳动争议纠纷" in cat["x"]
     [chan] = charts["channel"]["data"]
     assert dict(zip(chan["keys"], chan["y"])) == dict(by_channel)
+    assert dict(zip(chan["keys"], chan["x"]))["referral"] == "部门移交"
+    assert dict(zip(chan["keys"], chan["x"]))["phone"] == "来电"
 
     received = charts["trend"]["data"][0]
     assert received["x"][-3:] == ["2026-09", "2026-10", "2026-11"] and len(received["x"]) == 12
@@ -156,13 +168,26 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
                                   per_month["2026-11"]]
     assert sum(received["y"][:-3]) == 0
 
-    overdue = browser.execute_script(
-        "return [...document.querySelectorAll('#overdue tbody tr')].map(r => r.cells[0].textContent)")
-    assert numbers[SEPTEMBER][0] in overdue
-    board = browser.execute_script(
-        "return [...document.querySelectorAll('#handoffs tbody tr')]"
-        ".map(r => [...r.cells].map(c => c.textContent))")
-    assert len(board) == 1 and board[0][1] == "公安" and board[0][2] == "治安处理"
+    def rows(table):
+        return browser.execute_script(
+            f"return [...document.querySelectorAll('#{table} tbody tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent))")
+
+    def heads(table):
+        return browser.execute_script(
+            f"return [...document.querySelectorAll('#{table} thead th')].map(c => c.textContent)")
+
+    overdue = rows("overdue")
+    late = next(r for r in overdue if r[0] == numbers[SEPTEMBER][0])
+    assert heads("overdue") == ["编号", "纠纷类别", "责任单位", "承办人", "办结时限"]
+    assert late[1] == "邻里纠纷"
+    ledger = requests.get(f"{reporting.url}/overdue", headers=ANALYST, timeout=10).json()
+    item = next(i for i in ledger["items"] if i["case_number"] == numbers[SEPTEMBER][0])
+    assert late[2] == item["unit_name"] != item["unit"]  # the unit's name, not its code
+    assert late[3] == item["handler_name"] != item["handler"]
+    board = rows("handoffs")
+    assert heads("handoffs")[:4] == ["编号", "对接单位", "对接事项", "对接状态"]
+    assert len(board) == 1 and board[0][1:4] == ["公安机关", "治安处理", "待接收"]
 
     # English on request
     browser.find_element("id", "lang").click()
@@ -171,4 +196,5 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
     assert figure("received") == str(len(november))
     labels = browser.execute_script(
         "return document.getElementById('category-chart').data[0].x")
-    assert "neighbour" in labels
+    assert "Neighbours" in labels and "Labour" in labels
+    assert figure_label("received") == "Registered"

@@ -72,18 +72,30 @@ def test_monthly_figures_match_the_oracle(world, scope):
         assert {a: v for a, v in got["handoffs"].items() if any(v.values())} == \
             want["handoffs"], month
         assert got["satisfaction"]["average"] == want["satisfaction_average"]
-        assert got["satisfaction"]["satisfaction_rate"] == want["satisfaction_rate"]
+        for figure in ("satisfied", "basically_satisfied", "dissatisfied", "rated",
+                       "satisfaction_rate", "rating_rate"):
+            assert got["satisfaction"][figure] == want[figure], (month, figure)
+        assert got["satisfaction"]["follow_ups"] == want["rated"]
+        assert (got["satisfaction_rate"], got["rating_rate"]) == \
+            (want["satisfaction_rate"], want["rating_rate"])
 
 
 def test_figures_are_not_trivial(world):
     """The scenario exercises every figure (else the comparisons prove little)."""
-    _, cases, reporting = world
+    logs, cases, reporting = world
     got = reporting.monthly(ADMIN, "2026-03", None)
     for figure in ("received", "closed", "resolved", "overdue", "collective", "repeat"):
         assert got[figure] > 0, figure
     assert 0 < got["resolution_rate"] < 1 and 0 < got["on_time_rate"] < 1
     assert sum(v["requested"] for v in got["handoffs"].values()) > 0
     assert got["satisfaction"]["follow_ups"] > 0
+    for level in ("satisfied", "basically_satisfied", "dissatisfied"):
+        assert got["satisfaction"][level] > 0, level
+    assert 0 < got["satisfaction_rate"] < 1 and 0 < got["rating_rate"] < 1
+    follow_ups = [e.data for e in logs.sources["mediation"] if e.type == "FollowUpRecorded"]
+    assert any("satisfaction_level" not in d for d in follow_ups)  # recorded before levels
+    assert any(d.get("satisfaction") is None for d in follow_ups)  # a level only
+    assert any(d.get("satisfaction") and d.get("satisfaction_level") for d in follow_ups)
     statuses = Counter(c.status for c in cases.values() if c.known)
     assert set(statuses) == {"registered", "assigned", "in_mediation", "agreement",
                              "handed_off", "closed"}
@@ -248,7 +260,7 @@ def test_months_are_local_a_case_at_17z_on_31_january_is_a_february_case(tmp_pat
     assert reporting.monthly(ADMIN, "2026-01", None)["received"] == 1
     feb = reporting.ledger(ADMIN, {"month": "2026-02", "page": 1, "page_size": 10})
     assert [i["case_id"] for i in feb["items"]] == ["feb"]
-    text = b"".join(reporting.ledger_csv(ADMIN, "2026-02", None)).decode("utf-8-sig")
+    text = b"".join(reporting.ledger_csv(ADMIN, "2026-02", None, lang="en")).decode("utf-8-sig")
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["case_id"] == "feb" and row["registered_at"] == "2026-02-01 01:00:00"
     utc = Reporting(store, reporting.directory, "UTC", lambda: now)
@@ -295,7 +307,7 @@ def test_region_scoped_tokens_see_only_their_regions(world):
 
 def test_csv_export(world):
     _, cases, reporting = world
-    body = b"".join(reporting.ledger_csv(ADMIN, "2026-03", None, page_size=25))
+    body = b"".join(reporting.ledger_csv(ADMIN, "2026-03", None, page_size=25, lang="en"))
     assert body.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     want = {c.case_id for c in cases.values() if c.known
@@ -303,6 +315,10 @@ def test_csv_export(world):
     assert [r["case_id"] for r in rows if r["case_id"] in want] == [r["case_id"] for r in rows]
     assert len(rows) == len(want) == len({r["case_id"] for r in rows})
     assert rows[0]["registered_at"] <= rows[-1]["registered_at"]
+    chinese = b"".join(reporting.ledger_csv(ADMIN, "2026-03", None, page_size=25))
+    zh = list(csv.DictReader(io.StringIO(chinese.decode("utf-8-sig"))))
+    assert [r["案件标识"] for r in zh] == [r["case_id"] for r in rows]  # same rows, paged
+    assert [r["登记时间"] for r in zh] == [r["registered_at"] for r in rows]
 
 
 def test_csv_cells_cannot_become_formulas():

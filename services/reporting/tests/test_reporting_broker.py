@@ -202,14 +202,29 @@ def test_case_view_ledger_and_monthly_stats_from_real_events(tmp_path, amqp_uri,
         assert get(reporting, "/cases", overdue="true").json()["total"] == 1
 
         # export, OpenAPI, the other boards
-        export = get(reporting, "/export/ledger.csv", month="2026-02")
+        export = get(reporting, "/export/ledger.csv", month="2026-02", lang="en")
         assert export.status_code == 200 and export.headers["Content-Type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
         assert [r["case_id"] for r in rows] == [feb]
         assert rows[0]["registered_at"] == "2026-02-01 01:00:00"
+        assert (rows[0]["channel"], rows[0]["collective"]) == ("visit", "1")
+        chinese = get(reporting, "/export/ledger.csv", month="2026-02")  # the default
+        assert chinese.content.startswith("\ufeff".encode())
+        [zh] = list(csv.DictReader(io.StringIO(chinese.content.decode("utf-8-sig"))))
+        assert zh["案件标识"] == feb and zh["登记时间"] == "2026-02-01 01:00:00"
+        assert (zh["来源渠道"], zh["集体访"], zh["办理状态"]) == ("来访", "是", "已办结")
+        assert zh["责任单位"] != rows[0]["unit"]  # the unit's name from the directory
+        assert get(reporting, "/export/ledger.csv", month="2026-02",
+                   lang="fr").status_code == 400
+        vocabulary = get(reporting, "/vocabulary").json()
+        assert vocabulary["lang"] == "zh"
+        assert vocabulary["labels"]["category"]["neighbour"] == "邻里纠纷"
+        assert get(reporting, "/vocabulary", lang="en").json()["labels"]["yes_no"] == {
+            "true": "Yes", "false": "No"}
+        assert get(reporting, "/vocabulary", headers=CLERK).status_code == 403
         spec = get(reporting, "/openapi.json").json()
         assert {"/cases", "/cases/{case_id}", "/stats/monthly", "/stats/trend", "/overdue",
-                "/export/ledger.csv", "/handoffs"} <= set(spec["paths"])
+                "/export/ledger.csv", "/handoffs", "/vocabulary"} <= set(spec["paths"])
         assert get(reporting, "/handoffs").json()["board"]["petition"]["requested"] == 1
         assert get(reporting, "/stats/performance", month="2026-02").status_code == 200
         assert get(reporting, "/screening/coverage", month="2026-02").json()["due"] > 0

@@ -32,6 +32,7 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Any, Dict, List, Mapping, Optional
 
+from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
 from gm_kernel import Aggregate, DomainError, format_time, parse_time
 
 from .rules import confirmation_window_end, local_date
@@ -260,18 +261,25 @@ class MediationCase(Aggregate):
         self._emit("MediationWithdrawn", {"reason": reason}, meta, now)
         self._close("withdrawn", reason, now, meta)
 
-    def record_follow_up(self, satisfaction: int, petition_ceased: bool, now: datetime,
+    def record_follow_up(self, satisfaction, petition_ceased: bool, now: datetime,
                          **meta: Any) -> None:
         """回访: the visit after an agreement (which closes the case, outcome agreement)
-        or after closure; once per case."""
-        if isinstance(satisfaction, bool) or not isinstance(satisfaction, int) \
+        or after closure; once per case. `satisfaction` is a 1–5 score or a level
+        (satisfied, basically_satisfied, dissatisfied); the event always carries the
+        level, and the score when one was given (else null)."""
+        if isinstance(satisfaction, str) and satisfaction in SATISFACTION_LEVELS:
+            score, level = None, satisfaction
+        elif isinstance(satisfaction, bool) or not isinstance(satisfaction, int) \
                 or not 1 <= satisfaction <= 5:
-            raise InvalidValue("satisfaction", "must be a whole number from 1 to 5")
+            raise InvalidValue("satisfaction", "must be a whole number from 1 to 5 or one "
+                                               "of: " + ", ".join(SATISFACTION_LEVELS))
+        else:
+            score, level = satisfaction, satisfaction_level(satisfaction)
         self._require_opened()
         if self.follow_up is not None:
             raise DomainError(f"case {self.id} already had its follow-up visit")
-        data = {"satisfaction": satisfaction, "petition_ceased": bool(petition_ceased),
-                "visited_at": format_time(now)}
+        data = {"satisfaction": score, "satisfaction_level": level,
+                "petition_ceased": bool(petition_ceased), "visited_at": format_time(now)}
         if self.closed:
             self._emit("FollowUpRecorded", data, meta, now)
             return
@@ -419,6 +427,8 @@ class MediationCase(Aggregate):
 
     def when_FollowUpRecorded(self, data: Mapping[str, Any]) -> None:
         self.follow_up = dict(data)
+        if self.follow_up.get("satisfaction_level") is None:  # recorded before levels
+            self.follow_up["satisfaction_level"] = satisfaction_level(data["satisfaction"])
 
     def when_CaseClosed(self, data: Mapping[str, Any]) -> None:
         self.closure = dict(data)

@@ -330,7 +330,8 @@ def test_follow_up_on_an_agreement_closes_it_as_agreement():
     assert types(case)[-2:] == ["FollowUpRecorded", "CaseClosed"]
     assert case.closure["outcome"] == "agreement" and case.closure["resolved"] is True
     assert case.closure["summary"] == "李四 rebuilds the drain by April"
-    assert case.follow_up == {"satisfaction": 5, "petition_ceased": True,
+    assert case.follow_up == {"satisfaction": 5, "satisfaction_level": "satisfied",
+                              "petition_ceased": True,
                               "visited_at": "2026-03-10T02:00:00.000000Z"}
 
 
@@ -356,11 +357,54 @@ def test_follow_up_comes_only_after_an_agreement_or_closure():
         case.record_follow_up(3, False, NOW)
 
 
-@pytest.mark.parametrize("score", [0, 6, True, 3.5])
-def test_satisfaction_is_1_to_5(score):
+@pytest.mark.parametrize("score", [0, 6, True, 3.5, "5", "good", "Satisfied", "", None])
+def test_satisfaction_is_1_to_5_or_a_level(score):
     case = in_agreement()
     with pytest.raises(InvalidValue):
         case.record_follow_up(score, True, NOW)
+    assert case.follow_up is None and not case.closed
+
+
+@pytest.mark.parametrize("given, score, level", [
+    (1, 1, "dissatisfied"), (2, 2, "dissatisfied"), (3, 3, "basically_satisfied"),
+    (4, 4, "satisfied"), (5, 5, "satisfied"),
+    ("satisfied", None, "satisfied"), ("basically_satisfied", None, "basically_satisfied"),
+    ("dissatisfied", None, "dissatisfied"),
+])
+def test_follow_up_records_the_level_always_and_the_score_when_given(given, score, level):
+    """CONTRACT §8: a level as petition work counts it, or 1–5 (4–5 satisfied, 3
+    basically satisfied, 1–2 dissatisfied)."""
+    case = in_agreement()
+    case.record_follow_up(given, False, NOW)
+    [event] = [e for e in case.pending if e.type == "FollowUpRecorded"]
+    assert event.data["satisfaction"] == score and event.data["satisfaction_level"] == level
+    event_schema("mediation", "FollowUpRecorded")().load(dict(event.data))
+    assert replayed(case).follow_up == case.follow_up == dict(event.data)
+
+
+def test_a_follow_up_recorded_before_levels_replays_with_its_level():
+    case = in_agreement()
+    case.record_follow_up(3, True, NOW)
+    events = recorded(case.pending, case.stream_id)
+    for e in events:
+        if e.type == "FollowUpRecorded":  # as recorded before satisfaction_level existed
+            del e.data["satisfaction_level"]
+            event_schema("mediation", "FollowUpRecorded")().load(dict(e.data))
+    again = MediationCase.load(case.id, events)
+    assert again.follow_up["satisfaction"] == 3
+    assert again.follow_up["satisfaction_level"] == "basically_satisfied"
+
+
+def test_the_event_schema_wants_a_level_that_agrees_with_the_score():
+    from marshmallow import ValidationError
+
+    schema = event_schema("mediation", "FollowUpRecorded")()
+    base = {"petition_ceased": True, "visited_at": "2026-03-10T02:00:00.000000Z"}
+    for bad in ({"satisfaction": 5, "satisfaction_level": "dissatisfied"},
+                {"satisfaction": None},
+                {"satisfaction": None, "satisfaction_level": "so-so"}):
+        with pytest.raises(ValidationError):
+            schema.load({**base, **bad})
 
 
 # -- every event is what the contract documents -------------------------------------------
@@ -397,3 +441,24 @@ def test_every_event_matches_its_registered_schema():
     case_types = {t for t in EVENT_TYPES if not t.startswith("HandOff")
                   and t != "ConfirmationRuled"}
     assert seen == case_types
+
+
+# -- the HTTP / RPC body -------------------------------------------------------------------
+
+@pytest.mark.parametrize("given", [1, 3, 5, "satisfied", "basically_satisfied", "dissatisfied"])
+def test_follow_up_body_takes_a_score_or_a_level(given):
+    from gm_mediation.schemas import FollowUpBody
+
+    assert FollowUpBody().load({"satisfaction": given, "petition_ceased": False}) == {
+        "satisfaction": given, "petition_ceased": False}
+
+
+@pytest.mark.parametrize("given", [0, 6, True, 4.0, "4", "满意", "SATISFIED", None, [], {}])
+def test_follow_up_body_refuses_anything_else(given):
+    from marshmallow import ValidationError
+
+    from gm_mediation.schemas import FollowUpBody
+
+    with pytest.raises(ValidationError) as info:
+        FollowUpBody().load({"satisfaction": given, "petition_ceased": True})
+    assert set(info.value.messages) == {"satisfaction"}

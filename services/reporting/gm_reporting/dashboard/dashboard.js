@@ -4,19 +4,22 @@
 // The page itself holds no data; every figure comes from the token-protected API.
 "use strict";
 
+// The page's own words. The values it shows (categories, channels, agencies, statuses...)
+// and the column names are labelled by the service's vocabulary (GET /vocabulary), the
+// same words the CSV export uses.
 const I18N = {
   zh: {
     title: "大调解联动 · 研判看板", month: "月份", region: "区域", refresh: "刷新",
     other_language: "English", logout: "退出", token: "访问令牌", sign_in: "进入",
     this_month: "本月概况", trend: "近12个月趋势", by_category: "按纠纷类别",
     by_channel: "按来源渠道", rising: "上升最快（与上月比）", overdue: "超期案件",
-    handoffs: "对接看板", received: "受理", closed: "办结", resolved: "化解成功",
-    resolution_rate: "化解率", on_time_rate: "按期办结率", overdue_count: "超期",
-    collective: "群体性", repeat: "重复访", loading: "正在加载…", loaded: "数据更新于",
-    bad_token: "令牌无效或无权查看", failed: "加载失败", none: "无",
-    case_number: "案号", category: "类别", unit: "责任单位", handler: "承办人",
-    due_at: "办结时限", agency: "对接单位", kind: "对接事项", status: "状态",
-    requested: "已发起", accepted: "已接收", rejected: "被退回", categories: "类别",
+    handoffs: "对接看板", received: "登记", closed: "办结", resolved: "化解成功",
+    resolution_rate: "化解率", on_time_rate: "按期办结率", satisfaction_rate: "满意率",
+    rating_rate: "参评率", overdue_count: "超期", collective: "集体访", repeat: "重复访",
+    loading: "正在加载…", loaded: "数据更新于", bad_token: "令牌无效或无权查看",
+    failed: "加载失败", none: "无", case_number: "编号", category: "纠纷类别",
+    unit: "责任单位", handler: "承办人", due_at: "办结时限", agency: "对接单位",
+    handoff_kind: "对接事项", handoff_status: "对接状态", categories: "纠纷类别",
     regions: "区域", cases: "件",
   },
   en: {
@@ -25,40 +28,38 @@ const I18N = {
     sign_in: "Sign in", this_month: "This month", trend: "Last 12 months",
     by_category: "By category", by_channel: "By channel",
     rising: "Rising fastest (vs previous month)", overdue: "Overdue cases",
-    handoffs: "Hand-off board", received: "Received", closed: "Closed", resolved: "Resolved",
-    resolution_rate: "Resolution rate", on_time_rate: "On-time rate", overdue_count: "Overdue",
+    handoffs: "Hand-off board", received: "Registered", closed: "Closed", resolved: "Resolved",
+    resolution_rate: "Resolution rate", on_time_rate: "On-time rate",
+    satisfaction_rate: "Satisfaction rate", rating_rate: "Rating rate", overdue_count: "Overdue",
     collective: "Collective", repeat: "Repeat", loading: "Loading…", loaded: "Updated",
     bad_token: "Token not valid or not allowed", failed: "Loading failed", none: "None",
     case_number: "Case number", category: "Category", unit: "Unit", handler: "Handler",
-    due_at: "Due", agency: "Agency", kind: "Kind", status: "Status", requested: "Requested",
-    accepted: "Accepted", rejected: "Rejected", categories: "Categories", regions: "Regions",
-    cases: "cases",
+    due_at: "Due", agency: "Agency", handoff_kind: "Kind", handoff_status: "Status",
+    categories: "Categories", regions: "Regions", cases: "cases",
   },
 };
 
-const TERMS = {
-  zh: {
-    marriage_family: "婚姻家庭", neighbour: "邻里", housing_homestead: "房屋宅基地",
-    contract: "合同", business: "生产经营", damages: "损害赔偿", land_forest: "山林土地",
-    land_acquisition: "征地拆迁", environment: "环境污染", labour: "劳动争议",
-    consumer: "消费", medical: "医疗", traffic_accident: "交通事故",
-    property_management: "物业管理", village_affairs: "村务管理", other: "其他",
-    visit: "来访", letter: "来信", phone: "电话", website: "网站",
-    newspaper_hotline: "报纸热线", radio_hotline: "电台热线", leader_reception: "领导接访",
-    screening: "排查", referral: "部门移交", court: "法院", procuratorate: "检察院",
-    police: "公安", petition: "信访局", judicial_confirmation: "司法确认",
-    litigation: "诉讼", public_security: "治安处理", criminal_reconciliation: "刑事和解",
-    petition_handling: "信访处理", requested: "待答复", accepted: "已接收",
-    rejected: "被退回", confirmed: "已确认", refused: "不予确认", overdue: "超期",
-  },
-  en: {},
-};
-
+// {lang: {vocabulary: {value: label}}}, loaded from GET /vocabulary once per language.
+const VOCABULARY = {};
 const state = { lang: "zh", token: null };
 
 function t(key) { return I18N[state.lang][key] ?? key; }
-function term(key) { return (TERMS[state.lang] || {})[key] ?? String(key).replace(/_/g, " "); }
+// A value's label in its vocabulary ("category", "channel", "agency", "handoff_kind",
+// "handoff_status", ...); a value the vocabulary does not know is shown as it is.
+function term(vocabulary, value) {
+  if (value == null) return "";
+  return VOCABULARY[state.lang]?.[vocabulary]?.[value] ?? String(value);
+}
+// A column's name: the ledger's field label, else the page's own word.
+function field(key) { return VOCABULARY[state.lang]?.field?.[key] ?? t(key); }
 function percent(rate) { return rate == null ? "—" : `${(rate * 100).toFixed(1)}%`; }
+
+async function loadVocabulary() {
+  if (!VOCABULARY[state.lang]) {
+    VOCABULARY[state.lang] = (await api("vocabulary", { lang: state.lang })).labels;
+  }
+  return VOCABULARY[state.lang];
+}
 
 function applyLanguage() {
   document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
@@ -85,8 +86,10 @@ function figureCards(stats) {
   const cards = [
     ["received", stats.received], ["closed", stats.closed], ["resolved", stats.resolved],
     ["resolution_rate", percent(stats.resolution_rate)],
-    ["on_time_rate", percent(stats.on_time_rate)], ["overdue_count", stats.overdue],
-    ["collective", stats.collective], ["repeat", stats.repeat],
+    ["on_time_rate", percent(stats.on_time_rate)],
+    ["satisfaction_rate", percent(stats.satisfaction_rate ?? stats.satisfaction?.satisfaction_rate)],
+    ["rating_rate", percent(stats.rating_rate ?? stats.satisfaction?.rating_rate)],
+    ["overdue_count", stats.overdue], ["collective", stats.collective], ["repeat", stats.repeat],
   ];
   const box = document.getElementById("figures");
   box.replaceChildren(...cards.map(([key, value]) => {
@@ -120,9 +123,9 @@ function trendChart(trend) {
   ], { xaxis: { type: "category" } });
 }
 
-function barChart(id, counts) {
+function barChart(id, vocabulary, counts) {
   const entries = Object.entries(counts || {}).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
-  return draw(id, [{ type: "bar", x: entries.map(([k]) => term(k)), y: entries.map(([, v]) => v),
+  return draw(id, [{ type: "bar", x: entries.map(([k]) => term(vocabulary, k)), y: entries.map(([, v]) => v),
                      customdata: entries.map(([k]) => k), name: t("cases") }]);
 }
 
@@ -135,8 +138,8 @@ function risingList(stats) {
     const ul = document.createElement("ul");
     for (const item of items || []) {
       const li = document.createElement("li");
-      const name = item.category ?? item.region ?? item.key;
-      li.textContent = `${term(name)}: ${item.previous ?? 0} → ${item.current ?? item.count ?? 0}`;
+      const name = item.category != null ? term("category", item.category) : (item.region ?? item.key);
+      li.textContent = `${name}: ${item.previous ?? 0} → ${item.current ?? item.count ?? 0}`;
       ul.append(li);
     }
     if (!ul.children.length) ul.append(Object.assign(document.createElement("li"), { textContent: t("none") }));
@@ -149,7 +152,7 @@ function risingList(stats) {
 function table(id, columns, rows) {
   const tableEl = document.getElementById(id);
   const head = document.createElement("tr");
-  for (const [key] of columns) head.append(Object.assign(document.createElement("th"), { textContent: t(key) }));
+  for (const [key] of columns) head.append(Object.assign(document.createElement("th"), { textContent: field(key) }));
   tableEl.tHead.replaceChildren(head);
   const body = rows.length ? rows.map((row) => {
     const tr = document.createElement("tr");
@@ -171,7 +174,8 @@ async function refresh() {
   status.textContent = t("loading");
   document.body.dataset.loaded = "false";
   try {
-    const [stats, trend, overdue, board] = await Promise.all([
+    const [, stats, trend, overdue, board] = await Promise.all([
+      loadVocabulary(),
       api("stats/monthly", { month, region }),
       api("stats/trend", { months: 12, region, until: month }),
       api("overdue", { region }),
@@ -181,17 +185,18 @@ async function refresh() {
     risingList(stats);
     await Promise.all([
       trendChart(trend.months || trend.items || []),
-      barChart("category-chart", stats.by_category),
-      barChart("channel-chart", stats.by_channel),
+      barChart("category-chart", "category", stats.by_category),
+      barChart("channel-chart", "channel", stats.by_channel),
     ]);
     table("overdue", [
-      ["case_number", (r) => r.case_number], ["category", (r) => term(r.category)],
-      ["unit", (r) => r.assignment?.unit ?? r.unit], ["handler", (r) => r.assignment?.handler ?? r.handler],
-      ["due_at", (r) => localTime(r.assignment?.due_at ?? r.due_at)],
+      ["case_number", (r) => r.case_number], ["category", (r) => term("category", r.category)],
+      ["unit", (r) => r.unit_name ?? r.unit], ["handler", (r) => r.handler_name ?? r.handler],
+      ["due_at", (r) => localTime(r.due_at)],
     ], overdue.items || []);
     table("handoffs", [
-      ["case_number", (r) => r.case_number], ["agency", (r) => term(r.agency)],
-      ["kind", (r) => term(r.kind)], ["status", (r) => term(r.status)],
+      ["case_number", (r) => r.case_number], ["agency", (r) => term("agency", r.agency)],
+      ["handoff_kind", (r) => term("handoff_kind", r.kind)],
+      ["handoff_status", (r) => term("handoff_status", r.status)],
       ["due_at", (r) => localTime(r.due_at)],
     ], board.items || []);
     status.textContent = `${t("loaded")} ${new Date().toLocaleTimeString()}`;

@@ -25,6 +25,8 @@ from __future__ import annotations
 import bisect
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
+
 from .periods import norm_time
 
 SOURCES = ("intake", "assignment", "mediation")
@@ -34,7 +36,6 @@ STATUSES = ("registered", "assigned", "in_mediation", "agreement", "handed_off",
 OUTCOMES = ("agreement", "confirmed", "failed", "withdrawn", "handed_off")
 RESOLVED_OUTCOMES = ("agreement", "confirmed")
 HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")
-SATISFIED = 4  # a follow-up scoring 4 or 5 (of 5) counts as satisfied (满意率)
 
 ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "CaseEscalated",
                     "DeadlineExtended", "CaseReassigned", "JointHandlingArranged",
@@ -304,9 +305,23 @@ def _reopened(m: dict, d: Mapping, e) -> None:
     m["phase"] = "in_mediation"
 
 
+def follow_up_level(score, level) -> Optional[str]:
+    """A follow-up's (回访) satisfaction level (满意 / 基本满意 / 不满意): as recorded, else
+    what its 1–5 score counts as — events recorded before levels have only the score
+    (gm_contracts satisfaction_level: 4–5 satisfied, 3 basically satisfied, 1–2 not)."""
+    if level in SATISFACTION_LEVELS:
+        return level
+    try:
+        return satisfaction_level(score)
+    except ValueError:
+        return None
+
+
 def _follow_up(m: dict, d: Mapping, e) -> None:
     score = d.get("satisfaction")
-    m["follow_up"] = {"satisfaction": score if isinstance(score, int) else None,
+    score = score if isinstance(score, int) and not isinstance(score, bool) else None
+    m["follow_up"] = {"satisfaction": score,
+                      "satisfaction_level": follow_up_level(score, d.get("satisfaction_level")),
                       "petition_ceased": d.get("petition_ceased"),
                       "visited_at": norm_time(d.get("visited_at")) or norm_time(e.occurred_at)}
 
@@ -462,6 +477,9 @@ def case_view(s: Mapping) -> dict:
     m = s.get("mediation") or {}
     closed = closing(s) or {}
     follow = m.get("follow_up")
+    if follow:
+        follow = {**follow, "satisfaction_level": follow_up_level(
+            follow.get("satisfaction"), follow.get("satisfaction_level"))}
     return {
         "case_id": s["case_id"],
         "case_number": ident["case_number"],
@@ -512,6 +530,7 @@ def case_row(s: Mapping) -> dict:
     closed = closing(s) or {}
     follow = (s.get("mediation") or {}).get("follow_up") or {}
     score = follow.get("satisfaction")
+    level = follow_up_level(score, follow.get("satisfaction_level"))
     status = status_of(s)
     return {
         "case_number": ident["case_number"], "status": status, "channel": ident["channel"],
@@ -530,8 +549,10 @@ def case_row(s: Mapping) -> dict:
         "outcome": closed.get("outcome"),
         "track": asg.get("track"), "level": asg.get("level"), "unit": asg.get("unit"),
         "lead": asg.get("lead"), "handler": asg.get("handler"),
-        "satisfaction": score, "followed_up": score is not None,
-        "satisfied": score is not None and score >= SATISFIED,
+        # follow-ups: the 1–5 score when given (its average), the level always (满意率)
+        "satisfaction": score, "scored": score is not None,
+        "satisfaction_level": level, "rated": level is not None,
+        **{lvl: level == lvl for lvl in SATISFACTION_LEVELS},
     }
 
 

@@ -12,8 +12,13 @@ month, performance per unit or lead leader. Definitions, once:
   / closed (按期办结率; on time = no later than the deadline and never escalated).
 - overdue: of the month's received cases, those overdue now — escalated, or open past
   their deadline.
-- satisfaction: follow-ups of the month's closed cases: average score (1-5) and the share
-  scoring 4 or 5 (满意率).
+- satisfaction: follow-ups (回访) of the month's closed cases, counted three ways as
+  petition work counts them: satisfied (满意), basically_satisfied (基本满意),
+  dissatisfied (不满意); rated = follow-ups with a level (an old score-only follow-up
+  counts by its score: 4-5 satisfied, 3 basically, 1-2 dissatisfied).
+  satisfaction_rate = (satisfied + basically_satisfied) / rated (满意率); rating_rate =
+  rated / closed (参评率); average = mean of the 1-5 scores given (a level-only
+  follow-up has none).
 - rates are fractions rounded to 4 places, or null when nothing was counted.
 """
 from __future__ import annotations
@@ -46,20 +51,36 @@ def rising(current: Mapping[str, int], previous: Mapping[str, int], top: int = 5
     return rows[:top]
 
 
+def satisfaction_figures(closed: Tally) -> dict:
+    """满意率 and 参评率 of closed cases (sums: rated, satisfied, basically_satisfied,
+    dissatisfied, scored, satisfaction = the sum of the scores given)."""
+    s = closed.sums
+    rated, scored = s.get("rated", 0), s.get("scored", 0)
+    satisfied, basically = s.get("satisfied", 0), s.get("basically_satisfied", 0)
+    return {
+        "satisfied": satisfied,
+        "basically_satisfied": basically,
+        "dissatisfied": s.get("dissatisfied", 0),
+        "rated": rated,
+        "follow_ups": rated,
+        "average": round(s.get("satisfaction", 0) / scored, 2) if scored else None,
+        "satisfaction_rate": rate(satisfied + basically, rated),
+        "rating_rate": rate(rated, closed.n),
+    }
+
+
 def closing_figures(closed: Tally) -> dict:
     s = closed.sums
-    follow_ups = s.get("followed_up", 0)
+    satisfaction = satisfaction_figures(closed)
     return {
         "closed": closed.n,
         "resolved": s.get("resolved", 0),
         "resolution_rate": rate(s.get("resolved", 0), closed.n),
         "on_time": s.get("on_time", 0),
         "on_time_rate": rate(s.get("on_time", 0), closed.n),
-        "satisfaction": {
-            "follow_ups": follow_ups,
-            "average": round(s.get("satisfaction", 0) / follow_ups, 2) if follow_ups else None,
-            "satisfaction_rate": rate(s.get("satisfied", 0), follow_ups),
-        },
+        "satisfaction": satisfaction,
+        "satisfaction_rate": satisfaction["satisfaction_rate"],
+        "rating_rate": satisfaction["rating_rate"],
     }
 
 
@@ -118,7 +139,9 @@ def trend_point(month: str, received: Tally, closed: Tally, overdue: int) -> dic
             "repeat": received.sums.get("repeat", 0), "overdue": overdue,
             "closed": figures["closed"], "resolved": figures["resolved"],
             "resolution_rate": figures["resolution_rate"],
-            "on_time_rate": figures["on_time_rate"]}
+            "on_time_rate": figures["on_time_rate"],
+            "satisfaction_rate": figures["satisfaction_rate"],
+            "rating_rate": figures["rating_rate"]}
 
 
 def performance(key_column: str, closed: Sequence[Tally], open_: Sequence[Tally],

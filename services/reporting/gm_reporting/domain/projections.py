@@ -33,8 +33,9 @@ CASE_COLUMNS = {
     "registered_at": TEXT, "closed_at": TEXT, "open": INT, "due_at": TEXT, "late_from": TEXT,
     "escalations": INT, "collective": INT, "repeat": INT, "key_case": INT,
     "resolved": INT, "on_time": INT, "outcome": TEXT, "track": TEXT, "level": TEXT,
-    "unit": TEXT, "lead": TEXT, "handler": TEXT, "satisfaction": INT,
-    "followed_up": INT, "satisfied": INT,
+    "unit": TEXT, "lead": TEXT, "handler": TEXT, "satisfaction": INT, "scored": INT,
+    "satisfaction_level": TEXT, "rated": INT, "satisfied": INT, "basically_satisfied": INT,
+    "dissatisfied": INT,
 }
 # Indexes, chosen so that what the API asks is answered from an index alone, without
 # reading the documents: the ledger pages newest first within its filters (region, status,
@@ -43,7 +44,8 @@ CASE_COLUMNS = {
 # "overdue now" is one range of late_from (see casefile.late_from); the overdue list walks
 # open cases by it. Wide indexes carry the columns those queries filter and count on.
 _LEDGER = ("status", "category", "late_from", "channel")
-_CLOSING = ("unit", "lead", "resolved", "on_time", "followed_up", "satisfied", "satisfaction")
+_CLOSING = ("unit", "lead", "resolved", "on_time", "rated", "satisfied", "basically_satisfied",
+            "dissatisfied", "scored", "satisfaction")
 CASE_INDEXES = [
     ("registered_at", *_LEDGER, "county", "collective", "repeat"),
     ("county", "registered_at", *_LEDGER, "township", "collective", "repeat"),
@@ -101,8 +103,10 @@ def _cases_apply(source: str, event, docs: Docs) -> Dict[DocKey, dict]:
     return changed
 
 
+# version 2: follow-ups keep their satisfaction level; case rows count it three ways
+# (rated, satisfied, basically_satisfied, dissatisfied) and the scores given (scored).
 CASES = ProjectionSpec(
-    name="cases", version=1, sources=SOURCES,
+    name="cases", version=2, sources=SOURCES,
     tables=(TableSpec("cases", CASE_COLUMNS, CASE_INDEXES, case_row),
             TableSpec("handoffs", HANDOFF_COLUMNS, HANDOFF_INDEXES, handoff_row)),
     touches=_cases_touch, apply=_cases_apply)

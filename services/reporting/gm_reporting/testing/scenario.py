@@ -17,6 +17,7 @@ from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
+from gm_contracts.mediation_events import satisfaction_level
 from gm_kernel import RecordedEvent, format_time
 
 CATEGORIES = ("marriage_family", "neighbour", "housing_homestead", "contract", "business",
@@ -219,9 +220,16 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                 "closed_at": format_time(at), "outcome": outcome,
                 "on_time": escalations == 0 and at <= due})
             if rng.random() < 0.7:
-                med("FollowUpRecorded", at + timedelta(days=3), {
-                    "satisfaction": rng.randint(1, 5), "petition_ceased": rng.random() < 0.8,
-                    "visited_at": format_time(at + timedelta(days=3))})
+                # Three kinds of follow-up, as mediation has recorded them: a score only
+                # (before levels), a score with its level, a level only (no score).
+                score = rng.randint(1, 5)
+                follow = {"satisfaction": score, "petition_ceased": rng.random() < 0.8,
+                          "visited_at": format_time(at + timedelta(days=3))}
+                if n % 3:
+                    follow["satisfaction_level"] = satisfaction_level(score)
+                if n % 3 == 2:
+                    follow["satisfaction"] = None
+                med("FollowUpRecorded", at + timedelta(days=3), follow)
 
         def handoff(agency_: str, kind_: str, at: datetime, reply: Optional[str],
                     agreement: Optional[dict] = None) -> str:
