@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from gm_directory import ConfigError, load_directory
-from gm_directory.vocabulary import TRACKS
+from gm_directory import ConfigError, Liaison, load_directory
+from gm_directory.vocabulary import AGENCIES, BODIES, CATEGORIES, TRACKS
 
 # A small valid directory: city, one county, one township, one village.
 MINIMAL = textwrap.dedent("""\
@@ -120,6 +120,152 @@ def test_minimal_file_loads_with_an_unquoted_code(tmp_path):
     directory = load_directory(write(tmp_path, MINIMAL))
     assert directory.unit("410611100").name == "大赉店镇"
     assert set(TRACKS) == directory.unit("410600").tracks
+
+
+# -- bodies, specialties, liaisons -----------------------------------------------------------------
+
+# MINIMAL with bodies on every handler, a medical and a traffic committee at the city, a
+# medical committee at the county, and the county's liaisons.
+SPECIALISED = (MINIMAL
+               .replace("{id: H1, name: 乙, tracks: [people, administrative, judicial]}",
+                        "{id: H1, name: 乙, tracks: [people, administrative, judicial], "
+                        "body: administrative}\n"
+                        "      - {id: H6, name: 辛, tracks: [people], body: people_mediation,\n"
+                        "         office: 鹤壁市医疗纠纷人民调解委员会, specialties: [medical]}\n"
+                        "      - {id: H7, name: 壬, tracks: [people], body: people_mediation,\n"
+                        "         specialties: [traffic_accident, damages]}")
+               .replace("{id: H2, name: 丁, tracks: [people]}",
+                        "{id: H2, name: 丁, tracks: [people], body: people_mediation}\n"
+                        "      - {id: H8, name: 癸, tracks: [people], body: people_mediation,\n"
+                        "         office: 淇滨区医疗纠纷人民调解委员会, specialties: [medical]}")
+               .replace("office: 淇滨区人民法院诉调对接工作室}", "office: 淇滨区人民法院诉调对接工作室, body: court}\n"
+                        "    liaisons:\n"
+                        "      - {agency: court, office: 淇滨区人民法院}\n"
+                        "      - {agency: procuratorate, office: 淇滨区人民检察院}")
+               .replace("{id: H4, name: 己, tracks: [people]}",
+                        "{id: H4, name: 己, tracks: [people], body: justice_office}"))
+
+
+def test_handler_body_and_specialties(tmp_path):
+    directory = load_directory(write(tmp_path, SPECIALISED))
+    handler, unit = directory.handler("H6")
+    assert (handler.body, handler.specialties, unit.code) == (
+        "people_mediation", frozenset({"medical"}), "410600")
+    assert directory.handler("H7")[0].specialties == {"traffic_accident", "damages"}
+    assert directory.handler("H3")[0].body == "court"
+    # Both optional: a handler without them has no body and no specialties.
+    plain = load_directory(write(tmp_path, MINIMAL)).handler("H2")[0]
+    assert (plain.body, plain.specialties) == (None, frozenset())
+
+
+def test_handlers_for_by_specialty_and_body(tmp_path):
+    directory = load_directory(write(tmp_path, SPECIALISED))
+    city, county = directory.unit("410600"), directory.unit("410611")
+    assert [h.id for h in city.handlers_for("people")] == ["H1", "H6", "H7"]
+    assert [h.id for h in city.handlers_for("people", specialty="medical")] == ["H6"]
+    assert [h.id for h in city.handlers_for("people", specialty="damages")] == ["H7"]
+    assert city.handlers_for("judicial", specialty="medical") == ()
+    assert [h.id for h in city.handlers_for("people", bodies=["people_mediation"])] == ["H6", "H7"]
+    assert [h.id for h in city.handlers_for("people", bodies={"administrative", "court"})] == ["H1"]
+    assert [h.id for h in county.handlers_for("judicial", bodies=("court",))] == ["H3"]
+    assert county.handlers_for("people", bodies=()) == ()
+    assert [h.id for h in county.handlers_for("people", specialty="medical",
+                                              bodies=["people_mediation"])] == ["H8"]
+    # A handler without a body is left out once bodies are asked for.
+    minimal = load_directory(write(tmp_path, MINIMAL)).unit("410611")
+    assert minimal.handlers_for("people", bodies=["people_mediation"]) == ()
+
+
+def test_specialists(tmp_path):
+    directory = load_directory(write(tmp_path, SPECIALISED))
+    assert [h.id for h in directory.unit("410600").specialists("people", "traffic_accident")] == ["H7"]
+    assert [h.id for h in directory.unit("410611").specialists("people", "medical")] == ["H8"]
+    assert directory.unit("410611").specialists("people", "labour") == ()
+    assert directory.unit("410611").specialists("judicial", "medical") == ()
+
+
+def test_specialist_unit_is_the_lowest_at_or_above_the_region(tmp_path):
+    directory = load_directory(write(tmp_path, SPECIALISED))
+    # The county has a medical committee: a village's medical dispute stops there.
+    assert directory.specialist_unit("410611100201", "people", "medical").code == "410611"
+    assert directory.specialist_unit("410611100299", "people", "medical").code == "410611"
+    assert directory.specialist_unit("410611", "people", "medical").code == "410611"
+    # Only the city has a traffic committee.
+    assert directory.specialist_unit("410611100201", "people", "traffic_accident").code == "410600"
+    assert directory.specialist_unit("410611200", "people", "traffic_accident").code == "410600"
+    # Nobody has a labour committee, or a medical one on the judicial track.
+    assert directory.specialist_unit("410611100201", "people", "labour") is None
+    assert directory.specialist_unit("410611100201", "judicial", "medical") is None
+    assert directory.specialist_unit("410511001", "people", "medical") is None  # not served
+
+
+def test_liaisons(tmp_path):
+    directory = load_directory(write(tmp_path, SPECIALISED))
+    county = directory.unit("410611")
+    assert county.liaisons == (Liaison("court", "淇滨区人民法院"),
+                               Liaison("procuratorate", "淇滨区人民检察院"))
+    assert county.liaison("procuratorate").office == "淇滨区人民检察院"
+    assert county.liaison("police") is None
+    assert directory.unit("410600").liaisons == ()
+    # Liaisons are not handlers: they never get cases.
+    offices = {h.office for u in directory for h in u.handlers}
+    assert "淇滨区人民检察院" not in offices
+
+
+def test_unknown_body(tmp_path):
+    text = SPECIALISED.replace("body: justice_office", "body: justice_bureau")
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field) == (line_of(text, "body: justice_bureau"), "units[2].handlers[0].body")
+    assert err.problem == "must be one of " + ", ".join(BODIES)
+
+
+def test_unknown_specialty(tmp_path):
+    text = SPECIALISED.replace("specialties: [medical]}", "specialties: [hospital]}", 1)
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field) == (line_of(text, "specialties: [hospital]"),
+                                     "units[0].handlers[1].specialties[0]")
+    assert err.problem == "must be one of " + ", ".join(CATEGORIES)
+
+
+def test_specialties_need_body_people_mediation(tmp_path):
+    text = SPECIALISED.replace("{id: H7, name: 壬, tracks: [people], body: people_mediation,",
+                               "{id: H7, name: 壬, tracks: [people], body: court,")
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field) == (line_of(text, "specialties: [traffic_accident"),
+                                     "units[0].handlers[2].specialties")
+    assert err.problem == ("a handler with specialties sits on a specialist people's mediation "
+                           "committee: body must be people_mediation, not court")
+
+
+def test_specialties_without_a_body(tmp_path):
+    text = SPECIALISED.replace("{id: H7, name: 壬, tracks: [people], body: people_mediation,",
+                               "{id: H7, name: 壬, tracks: [people],")
+    err = load_error(tmp_path, text)
+    assert err.field == "units[0].handlers[2].specialties"
+    assert err.problem.endswith("body must be people_mediation")
+
+
+def test_unknown_liaison_agency(tmp_path):
+    text = SPECIALISED.replace("{agency: procuratorate,", "{agency: prosecutor,")
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field) == (line_of(text, "agency: prosecutor"), "units[1].liaisons[1].agency")
+    assert err.problem == "must be one of " + ", ".join(AGENCIES)
+
+
+def test_duplicate_liaison_agency(tmp_path):
+    text = SPECIALISED.replace("{agency: procuratorate, office: 淇滨区人民检察院}",
+                               "{agency: court, office: 鹤壁市中级人民法院}")
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field) == (line_of(text, "鹤壁市中级人民法院"), "units[1].liaisons[1].agency")
+    assert err.problem == ("duplicate liaison for agency court "
+                           f"(first at line {line_of(text, 'office: 淇滨区人民法院}')})")
+
+
+def test_liaison_needs_an_office(tmp_path):
+    text = SPECIALISED.replace("{agency: court, office: 淇滨区人民法院}", "{agency: court}")
+    err = load_error(tmp_path, text)
+    assert (err.line, err.field, err.problem) == (
+        line_of(text, "{agency: court}"), "units[1].liaisons[0].office", "required field missing")
 
 
 # -- loader errors ---------------------------------------------------------------------------------
