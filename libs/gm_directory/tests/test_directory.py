@@ -70,12 +70,17 @@ def load_error(tmp_path, text: str) -> ConfigError:
 
 def test_shipped_directory_covers_hebi(directory):
     counties = {u.code for u in directory if u.level == "county"}
-    assert counties == {"410602", "410603", "410611", "410621", "410622"}
+    assert counties == {"410602", "410603", "410611", "410621", "410622", "410671"}
     assert directory.unit("410600").level == "city"
     assert sum(u.level == "village" for u in directory) >= 2
     for code in counties:
         county = directory.unit(code)
-        assert county.offers("judicial") and county.offers("administrative")
+        assert county.offers("people") and county.offers("administrative")
+        if code == "410671":  # the development zone has no court: judicial goes to the city
+            assert not county.offers("judicial")
+            assert directory.escalation_target(code, "judicial").code == "410600"
+            continue
+        assert county.offers("judicial")
         assert any(h.office and "法院" in h.office for h in county.handlers_for("judicial"))
     for unit in directory:
         for track in unit.tracks:
@@ -86,13 +91,15 @@ def test_unit_for_walks_up_the_code(directory):
     assert directory.unit_for("410611100201").code == "410611100201"  # listed village
     assert directory.unit_for("410611100299").code == "410611100"  # unlisted village
     assert directory.unit_for("410611888777").code == "410611"  # unlisted township too
-    assert directory.unit_for("410621101").code == "410621101"
+    assert directory.unit_for("410621101").code == "410621101"  # 善堂镇
+    assert directory.unit_for("410602001").code == "410602"  # 中山北路街道: not listed
     assert directory.unit_for("410600").code == "410600"
     assert directory.unit_for("410511001") is None  # 安阳: not served
 
 
 def test_serves_looks_at_the_county_part(directory):
-    assert directory.serves("410622200123")
+    assert directory.serves("410622202123")
+    assert directory.serves("410671401")  # the development zone
     assert directory.serves("410611")
     assert not directory.serves("410511")
     assert not directory.serves("4106111")
@@ -101,10 +108,10 @@ def test_serves_looks_at_the_county_part(directory):
 def test_ancestors_and_escalation(directory):
     assert [u.code for u in directory.ancestors("410611100201")] == ["410611100", "410611", "410600"]
     assert directory.ancestors("410600") == []
-    assert directory.parent("410622200").code == "410622"
+    assert directory.parent("410622202").code == "410622"
     # 黄洞乡 offers only people's mediation: an administrative case would go to the county.
-    assert directory.escalation_target("410622100201", "people").code == "410622100"
-    assert directory.escalation_target("410622200", "administrative").code == "410622"
+    assert directory.escalation_target("410622102201", "people").code == "410622102"
+    assert directory.escalation_target("410622202", "administrative").code == "410622"
     assert directory.escalation_target("410600", "people") is None
 
 
