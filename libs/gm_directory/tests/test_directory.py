@@ -87,6 +87,69 @@ def test_shipped_directory_covers_hebi(directory):
             assert unit.handlers_for(track)
 
 
+def test_shipped_directory_sets_a_body_on_every_handler(directory):
+    for unit in directory:
+        for handler in unit.handlers:
+            assert handler.body is not None, handler.id
+    judicial = [h for u in directory for h in u.handlers_for("judicial")]
+    assert judicial and all(h.body == "court" for h in judicial)
+
+
+def test_shipped_townships_have_a_justice_office_and_split_petition_and_police(directory):
+    for unit in (u for u in directory if u.level == "township"):
+        justice = unit.handlers_for("people", bodies=["justice_office"])
+        assert [h.office for h in justice] == [unit.name.replace(
+            "社会矛盾调解中心", "司法所").replace("人民调解委员会", "司法所")], unit.code
+        assert unit.handlers_for("people", bodies=["people_mediation"])
+        if unit.offers("administrative"):
+            admin = unit.handlers_for("administrative")
+            assert {h.body for h in admin} == {"petition_office", "police"}, unit.code
+            assert not any("、" in (h.office or "") for h in admin)
+
+
+def test_shipped_specialist_committees(directory):
+    counties = [u for u in directory if u.level in ("county", "city") and u.code != "410671"]
+    assert len(counties) == 6
+    for unit in counties:
+        for category, committee in (("medical", "医疗纠纷人民调解委员会"),
+                                    ("traffic_accident", "道路交通事故纠纷人民调解委员会"),
+                                    ("labour", "劳动人事争议人民调解委员会")):
+            specialists = unit.specialists("people", category)
+            assert specialists, (unit.code, category)
+            assert all(h.body == "people_mediation" and committee in h.office
+                       for h in specialists)
+    # A medical dispute in a village goes to its county's committee; the zone relies on the city.
+    assert directory.specialist_unit("410611100201", "people", "medical").code == "410611"
+    assert directory.specialist_unit("410621101299", "people", "traffic_accident").code == "410621"
+    assert directory.specialist_unit("410671401", "people", "labour").code == "410600"
+    # Nobody below the county sits on a specialist committee.
+    assert not any(h.specialties for u in directory if u.level in ("township", "village")
+                   for h in u.handlers)
+
+
+def test_shipped_liaisons(directory):
+    expected = {
+        "410600": ("鹤壁市中级人民法院", "鹤壁市人民检察院", "鹤壁市公安局", "鹤壁市信访局"),
+        "410602": ("鹤山区人民法院", "鹤山区人民检察院", "鹤壁市公安局鹤山区分局", "鹤山区信访局"),
+        "410603": ("山城区人民法院", "山城区人民检察院", "鹤壁市公安局山城区分局", "山城区信访局"),
+        "410611": ("淇滨区人民法院", "淇滨区人民检察院", "鹤壁市公安局淇滨区分局", "淇滨区信访局"),
+        "410621": ("浚县人民法院", "浚县人民检察院", "浚县公安局", "浚县信访局"),
+        "410622": ("淇县人民法院", "淇县人民检察院", "淇县公安局", "淇县信访局"),
+    }
+    for code, offices in expected.items():
+        unit = directory.unit(code)
+        assert tuple(unit.liaison(a).office for a in AGENCIES) == offices, code
+    zone = directory.unit("410671")
+    assert zone.liaison("court") is None and zone.liaison("procuratorate") is None
+    assert zone.liaison("police") and zone.liaison("petition")
+    assert not any(u.liaisons for u in directory if u.level in ("township", "village"))
+    # Liaisons are not handlers: no court or procuratorate as such takes a case (the court's
+    # mediation office does; petition bureau and police staff work in the centres).
+    handler_offices = {h.office for u in directory for h in u.handlers}
+    assert not any(li.office in handler_offices for u in directory for li in u.liaisons
+                   if li.agency in ("court", "procuratorate"))
+
+
 def test_unit_for_walks_up_the_code(directory):
     assert directory.unit_for("410611100201").code == "410611100201"  # listed village
     assert directory.unit_for("410611100299").code == "410611100"  # unlisted village
