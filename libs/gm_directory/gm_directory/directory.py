@@ -3,15 +3,17 @@
 A unit is the mediation body of one administrative division — a village committee's
 people's mediation committee, a township's dispute mediation centre, a county's or the
 city's centre where court, procuratorate, police and petition bureau sit together (the
-court-attached mediation office gives the judicial track). Each handler says which kind of
-body they work in (`vocabulary.BODIES`); members of a specialist people's mediation
-committee (medical, traffic accident, labour disputes …) list the dispute categories they
-take as `specialties`. A unit's `liaisons` are the referring agencies' counterparts at that
-division (the court, procuratorate, police and petition bureau sitting in the centre): they
-are who a hand-off is addressed to, never handlers, and never get cases. Its `code` is the division's
+court-attached mediation office gives the judicial track). Its `code` is the division's
 national code, so a region code finds its unit by walking up the code: a village that is
 not listed is handled by its township (first 9 digits), then its county (first 6), then
 the city.
+
+Each handler says which kind of body they work in (`vocabulary.BODIES`); members of a
+specialist people's mediation committee (medical, traffic accident, labour disputes …)
+list the dispute categories they take as `specialties`. A unit's `liaisons` are the
+referring agencies' counterparts at that division (the court, procuratorate, police and
+petition bureau sitting in the centre): hand-offs are addressed to them; they are not
+handlers and never get cases.
 
 The file (deploy/directory.yaml) is validated when loaded; see `load_directory`.
 """
