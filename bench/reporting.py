@@ -59,7 +59,7 @@ N_CASES = 10_000
 LARGE = 1_000_000
 PAGE = 1000
 NOW = datetime(2026, 11, 30, 4, 0, tzinfo=timezone.utc)
-REGIONS = ("410602", "410602001", "410602100", "410603", "410603200001", "410611",
+REGIONS = ("410602", "410602002", "410602100", "410603", "410603200001", "410611",
            "410611100", "410611100201", "410621", "410621101", "410622")
 ADMIN = Principal("bench", ("admin",))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

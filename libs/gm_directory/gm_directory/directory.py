@@ -8,6 +8,13 @@ national code, so a region code finds its unit by walking up the code: a village
 not listed is handled by its township (first 9 digits), then its county (first 6), then
 the city.
 
+Each handler says which kind of body they work in (`vocabulary.BODIES`); members of a
+specialist people's mediation committee (medical, traffic accident, labour disputes …)
+list the dispute categories they take as `specialties`. A unit's `liaisons` are the
+referring agencies' counterparts at that division (the court, procuratorate, police and
+petition bureau sitting in the centre): hand-offs are addressed to them; they are not
+handlers and never get cases.
+
 The file (deploy/directory.yaml) is validated when loaded; see `load_directory`.
 """
 from __future__ import annotations
@@ -16,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, Union
 
-from .vocabulary import LEVELS, TRACKS, administrative_ancestors, level_of_code, level_rank
+from .vocabulary import (AGENCIES, BODIES, CATEGORIES, LEVELS, TRACKS, administrative_ancestors,
+                         level_of_code, level_rank)
 from .yamlconfig import Field, compose_file
 
 #: Units at these levels must name at least one leader: key cases are led from county up.
@@ -40,6 +48,21 @@ class Handler:
     name: str
     tracks: FrozenSet[str]
     office: Optional[str] = None  # e.g. the court-attached mediation office
+    body: Optional[str] = None  # the kind of body the office is, one of vocabulary.BODIES
+    #: Dispute categories (vocabulary.CATEGORIES) of the specialist people's mediation
+    #: committee this handler sits on, e.g. 医疗纠纷人民调解委员会 → {"medical"}; empty for a
+    #: general handler.
+    specialties: FrozenSet[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Liaison:
+    """A referring agency's counterpart at a unit's division (e.g. the district
+    procuratorate for its county centre): whom hand-offs to that agency are addressed to.
+    Not a handler: a liaison never gets a case."""
+
+    agency: str  # one of vocabulary.AGENCIES
+    office: str  # e.g. 淇滨区人民检察院
 
 
 @dataclass(frozen=True)
@@ -51,12 +74,31 @@ class Unit:
     tracks: FrozenSet[str]
     leaders: Tuple[Leader, ...] = ()
     handlers: Tuple[Handler, ...] = ()
+    liaisons: Tuple[Liaison, ...] = ()  # at most one per agency
 
     def offers(self, track: str) -> bool:
         return track in self.tracks
 
-    def handlers_for(self, track: str) -> Tuple[Handler, ...]:
-        return tuple(h for h in self.handlers if track in h.tracks)
+    def handlers_for(self, track: str, specialty: Optional[str] = None,
+                     bodies: Optional[Iterable[str]] = None) -> Tuple[Handler, ...]:
+        """The handlers on `track`, in file order; with `specialty`, only those having that
+        category among their specialties; with `bodies`, only those whose body is one of
+        them (a handler without a body is then left out)."""
+        wanted = None if bodies is None else (
+            frozenset((bodies,)) if isinstance(bodies, str) else frozenset(bodies))
+        return tuple(
+            h for h in self.handlers
+            if track in h.tracks
+            and (specialty is None or specialty in h.specialties)
+            and (wanted is None or h.body in wanted))
+
+    def specialists(self, track: str, category: str) -> Tuple[Handler, ...]:
+        """The handlers on `track` sitting on a specialist committee for `category`."""
+        return self.handlers_for(track, specialty=category)
+
+    def liaison(self, agency: str) -> Optional[Liaison]:
+        """This unit's counterpart of `agency` (court, procuratorate, police, petition)."""
+        return next((li for li in self.liaisons if li.agency == agency), None)
 
     @property
     def first_leader(self) -> Optional[Leader]:
@@ -123,6 +165,16 @@ class Directory:
             unit = self.parent(unit.code)
         return chain
 
+    def specialist_unit(self, region: str, track: str, category: str) -> Optional[Unit]:
+        """The lowest unit at or above `region` (its `unit_for`, then that unit's ancestors)
+        with a specialist for `category` on `track`; None if there is none or the region
+        is not served."""
+        unit = self.unit_for(region)
+        if unit is None:
+            return None
+        return next((u for u in (unit, *self.ancestors(unit.code))
+                     if u.specialists(track, category)), None)
+
     def escalation_target(self, code: str, track: str) -> Optional[Unit]:
         """Where an overdue case at `code` goes: the nearest unit above it offering `track`."""
         return next((u for u in self.ancestors(code) if u.offers(track)), None)
@@ -159,6 +211,9 @@ def load_directory(path: Union[str, Path]) -> Directory:
     listed unit above the code; handlers only on tracks their unit offers and at least one
     handler for every track a unit offers; a leader at every county and city unit; every
     track a unit offers is offered somewhere above it (so an overdue case can escalate).
+    A handler's optional `body` is one of vocabulary.BODIES and its optional `specialties`
+    are distinct vocabulary.CATEGORIES, allowed only with body people_mediation; a unit's
+    optional `liaisons` name an agency of vocabulary.AGENCIES at most once each.
     """
     root = compose_file(path).mapping(required=("units",))
     entries = root["units"].sequence(min_len=1)
@@ -191,7 +246,7 @@ def load_directory(path: Union[str, Path]) -> Directory:
 def _read_unit(entry: Field, seen_leaders: Dict[str, Field],
                seen_handlers: Dict[str, Field]) -> Tuple[Dict[str, Field], Unit]:
     fields = entry.mapping(required=("code", "name", "level", "tracks", "handlers"),
-                           optional=("parent", "leaders"))
+                           optional=("parent", "leaders", "liaisons"))
     code = fields["code"].code()
     level = fields["level"].string(choices=LEVELS)
     if level_of_code(code) != level:
@@ -216,13 +271,22 @@ def _read_unit(entry: Field, seen_leaders: Dict[str, Field],
 
     handlers: List[Handler] = []
     for item in fields["handlers"].sequence():
-        f = item.mapping(required=("id", "name", "tracks"), optional=("office",))
+        f = item.mapping(required=("id", "name", "tracks"),
+                         optional=("office", "body", "specialties"))
         handler = Handler(
             id=f["id"].identifier(),
             name=f["name"].string(),
             tracks=frozenset(f["tracks"].string_list(choices=TRACKS)),
             office=f["office"].string() if "office" in f else None,
+            body=f["body"].string(choices=BODIES) if "body" in f else None,
+            specialties=frozenset(f["specialties"].string_list(choices=CATEGORIES))
+            if "specialties" in f else frozenset(),
         )
+        if handler.specialties and handler.body != "people_mediation":
+            raise f["specialties"].error(
+                "a handler with specialties sits on a specialist people's mediation committee: "
+                "body must be people_mediation"
+                + (f", not {handler.body}" if handler.body is not None else ""))
         _claim(seen_handlers, handler.id, f["id"], "handler")
         foreign = sorted(handler.tracks - tracks)
         if foreign:
@@ -232,8 +296,21 @@ def _read_unit(entry: Field, seen_leaders: Dict[str, Field],
         if track in tracks and not any(track in h.tracks for h in handlers):
             raise fields["tracks"].error(f"unit {code} offers track {track} but has no handler for it")
 
+    liaisons: List[Liaison] = []
+    seen_agencies: Dict[str, Field] = {}
+    liaison_items = fields["liaisons"].sequence() if "liaisons" in fields else []
+    for item in liaison_items:
+        f = item.mapping(required=("agency", "office"))
+        liaison = Liaison(agency=f["agency"].string(choices=AGENCIES), office=f["office"].string())
+        if liaison.agency in seen_agencies:
+            raise f["agency"].error(f"duplicate liaison for agency {liaison.agency} "
+                                    f"(first at line {seen_agencies[liaison.agency].line})")
+        seen_agencies[liaison.agency] = f["agency"]
+        liaisons.append(liaison)
+
     unit = Unit(code=code, name=fields["name"].string(), level=level, parent=parent,
-                tracks=tracks, leaders=tuple(leaders), handlers=tuple(handlers))
+                tracks=tracks, leaders=tuple(leaders), handlers=tuple(handlers),
+                liaisons=tuple(liaisons))
     return fields, unit
 
 

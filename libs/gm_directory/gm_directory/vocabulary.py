@@ -18,6 +18,16 @@ REFERRAL_KINDS: Mapping[str, Tuple[str, ...]] = {
 }
 AGENCIES: Tuple[str, ...] = tuple(REFERRAL_KINDS)
 
+#: The kinds of body a handler works in (the directory's `body` of a handler).
+BODIES: Tuple[str, ...] = (
+    "people_mediation",  # 人民调解委员会, including the specialist committees (专业性人民调解委员会)
+    "justice_office",    # 司法所 (the justice bureau's office in a township)
+    "petition_office",   # 信访局 / 信访办
+    "police",            # 公安机关 / 派出所
+    "court",             # 法院诉调对接工作室 / 特邀调解 (court-attached mediation)
+    "administrative",    # another administrative organ (行政机关) mediating within its remit
+)
+
 #: Court `entrusted` referrals only; `ordinary` is the default.
 PROCEDURES: Tuple[str, ...] = ("ordinary", "simplified")
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 6, 20, 3, 0, tzinfo=timezone.utc)
 ADMIN = Principal("admin-1", ("admin",))
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
-SCOPES = (None, ("410611",), ("410602001",), ("410611", "410603"), ("4106",))
+SCOPES = (None, ("410611",), ("410602002",), ("410611", "410603"), ("4106",))
 
 
 def apply_all(store, logs):

@@ -66,14 +66,14 @@ def test_referral_track_level_and_due_date(directory, rules, source, track, leve
 
 
 def test_court_referral_from_a_township_without_a_court_goes_to_the_county(directory, rules):
-    decision = decide(facts(Source.referral("court", "delegated"), region="410622200"),
+    decision = decide(facts(Source.referral("court", "delegated"), region="410622202"),
                       directory, rules)
     assert (decision.level, decision.unit) == ("county", "410622")
 
 
 def test_petition_in_a_township_without_administrative_track_goes_to_the_county(directory, rules):
     # 黄洞乡 (淇县) has only a people's mediation committee.
-    decision = decide(facts(Source.referral("petition", "petition"), region="410622200"),
+    decision = decide(facts(Source.referral("petition", "petition"), region="410622202"),
                       directory, rules)
     assert (decision.track, decision.unit) == ("administrative", "410622")
 

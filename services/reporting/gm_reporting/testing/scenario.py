@@ -30,7 +30,7 @@ REFERRALS = (("court", "delegated"), ("court", "entrusted"), ("police", "minor_d
              ("procuratorate", "criminal_reconciliation"), ("petition", "petition"))
 NEXT_AGENCY = {"litigation": "court", "public_security": "police",
                "criminal_reconciliation": "procuratorate", "petition_handling": "petition"}
-DEFAULT_REGIONS = ("410602", "410602001", "410611", "410611100", "410611100201",
+DEFAULT_REGIONS = ("410602", "410602002", "410611", "410611100", "410611100201",
                    "410621", "410621101", "410622", "410603", "410603200001")
 DEFAULT_UNITS = (("410600", "city"), ("410611", "county"), ("410611100", "township"),
                  ("410611100201", "village"), ("410602", "county"))
