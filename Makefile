@@ -48,6 +48,6 @@ down:
 	$(COMPOSE) -f deploy/docker-compose.yml down
 
 # Kustomize reads only files under deploy/k8s/base: refresh its copies of the directory
-# and rules after editing deploy/directory.yaml or deploy/rules.yaml (a test compares them).
+# rules and calendar after editing deploy/directory.yaml, rules.yaml or calendar.yaml (a test compares them).
 k8s-data:
-	cp deploy/directory.yaml deploy/rules.yaml deploy/k8s/base/data/
+	cp deploy/directory.yaml deploy/rules.yaml deploy/calendar.yaml deploy/k8s/base/data/

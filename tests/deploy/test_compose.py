@@ -106,6 +106,7 @@ def test_data_files_point_at_the_copies_in_the_image(compose, dockerfile):
         destination = Path(copies[0].split()[-1])
         assert Path(env["GM_DIRECTORY_FILE"]) == destination / "directory.yaml"
         assert Path(env["GM_RULES_FILE"]) == destination / "rules.yaml"
+        assert Path(env["GM_CALENDAR_FILE"]) == destination / "calendar.yaml"
 
 
 def test_docker_compose_accepts_the_file(repo):

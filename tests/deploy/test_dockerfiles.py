@@ -48,6 +48,7 @@ def test_dockerfile_is_multi_stage_with_a_slim_non_root_runtime(service, dockerf
     assert not re.search(r"apt-get|apk |build-essential|\bgcc\b", runs), "no compilers at runtime"
     copies = " ".join(args_of(runtime, "COPY"))
     assert "deploy/directory.yaml" in copies and "deploy/rules.yaml" in copies
+    assert "deploy/calendar.yaml" in copies
     assert "dev-tokens" not in " ".join(a for _, _, a in dockerfile(service))
 
     user = args_of(runtime, "USER")[-1].split(":")[0]

@@ -111,8 +111,8 @@ def test_secrets_and_files_are_mounted_where_the_configuration_points(overlay, r
         assert refs[store] == {"name": f"gm-{name}-store", "key": store}
 
 
-def test_the_directory_and_rules_in_the_configmap_are_the_deployed_ones(repo):
-    for name in ("directory.yaml", "rules.yaml"):
+def test_the_directory_rules_and_calendar_in_the_configmap_are_the_deployed_ones(repo):
+    for name in ("directory.yaml", "rules.yaml", "calendar.yaml"):
         copy = repo / "deploy/k8s/base/data" / name
         assert copy.read_bytes() == (repo / "deploy" / name).read_bytes(), (
             f"deploy/k8s/base/data/{name} differs from deploy/{name}: run `make k8s-data`")

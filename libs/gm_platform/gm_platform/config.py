@@ -35,6 +35,7 @@ class Settings:
     tokens_file: str | None
     directory_file: str
     rules_file: str
+    calendar_file: str
     timezone: str
     shutdown_grace: float
     relay_interval: float
@@ -78,6 +79,8 @@ def load(service: str) -> Settings:
         tokens_file=_env("GM_TOKENS_FILE"),
         directory_file=_env("GM_DIRECTORY_FILE", "deploy/directory.yaml"),
         rules_file=_env("GM_RULES_FILE", "deploy/rules.yaml"),
+        # The working-day calendar (statutory holidays and make-up working days per year).
+        calendar_file=_env("GM_CALENDAR_FILE", "deploy/calendar.yaml"),
         timezone=_env("GM_TIMEZONE", "Asia/Shanghai"),
         shutdown_grace=_float("GM_SHUTDOWN_GRACE", 8.0),
         relay_interval=_float("GM_RELAY_INTERVAL", 0.5),
@@ -99,7 +102,7 @@ def load(service: str) -> Settings:
 # Kubernetes manifests, so add a variable here when you add one above.
 ENV_VARS = (
     "AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI", "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
-    "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE",
+    "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE", "GM_CALENDAR_FILE",
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
 )
