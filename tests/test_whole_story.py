@@ -48,6 +48,7 @@ ANALYST = {"Authorization": "Bearer t-analyst"}
 # months and years must be used for the case number, the deadline, the dates mediation
 # accepts and the figures.
 NEW_YEAR_LOCAL = datetime(2025, 12, 31, 17, 30, tzinfo=timezone.utc)
+COURT_DUE = datetime(2026, 2, 2, 15, 59, 59, 999999, tzinfo=timezone.utc)  # see story 1
 JUNE_15_LOCAL = datetime(2026, 6, 15, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$")
@@ -235,16 +236,16 @@ def milestone_order(types: List[str], milestones: List[str]) -> List[str]:
     return sorted(milestones, key=types.index)
 
 
-# -- 1. 诉调对接: a court's entrusted case, mediated, confirmed by the court ----------------------
+# -- 1. 诉调对接: a court's delegated (pre-filing) case, mediated, confirmed by the court ---------
 
-def test_court_entrusted_referral_to_judicial_confirmation_and_the_reporting_view(suite):
+def test_court_delegated_referral_to_judicial_confirmation_and_the_reporting_view(suite):
     clock, court = suite.clock, suite.agencies["court"]
     t0 = NEW_YEAR_LOCAL
     clock.set(t0)
     referral = {
-        "referral_id": f"(2026)豫0611民初{uuid.uuid4().hex[:6]}号", "kind": "entrusted",
-        "procedure": "ordinary", "category": "neighbour",
-        "summary": "相邻双方因排水沟堵塞引发纠纷，法院立案后委托调解",
+        "referral_id": f"(2026)豫0611民诉前调{uuid.uuid4().hex[:6]}号", "kind": "delegated",
+        "category": "neighbour",
+        "summary": "相邻双方因排水沟堵塞引发纠纷，法院立案前委派调解",
         "region": VILLAGE, "headcount": 6,  # six people: collective, hence a key case
         "parties": [{"role": "applicant", "name": "张三", "id_number": ID_NUMBER,
                      "phone": PHONE},
@@ -256,14 +257,14 @@ def test_court_entrusted_referral_to_judicial_confirmation_and_the_reporting_vie
     # same referral_id): answered again with the same case, in a new envelope, nothing new
     assert refer(suite, "court", referral) == (case_id, case_number)
 
-    # 四定: the leader sees the judicial track at county level, 15 local days (ordinary
-    # procedure), counted from 1 January local although it is still 31 December in UTC
+    # 四定: the leader sees the judicial track at county level, 30 local days counted from
+    # 1 January local although it is still 31 December in UTC; the 30th day, Saturday 31
+    # January, is a rest day, so the period ends on Monday 2 February (民事诉讼法 第八十五条)
     placed = wait_for(lambda: suite.assignment(case_id), bool, what="assignment")
     assert set(placed) >= ASSIGNMENT_FIELDS, placed
     assert (placed["track"], placed["level"]) == ("judicial", "county")
     assert placed["unit"] == "410611" and placed["handler"] and placed["lead"]  # key case
-    assert instant(placed["due_at"]) == due_after(t0, 15) == \
-        datetime(2026, 1, 16, 15, 59, 59, 999999, tzinfo=timezone.utc)
+    assert instant(placed["due_at"]) == COURT_DUE
     assert placed["extended"] is False
     assert suite.get("assignment", f"/cases/{case_id}/assignment",
                      ANALYST).status_code == 403  # leaders' API
@@ -301,7 +302,8 @@ def test_court_entrusted_referral_to_judicial_confirmation_and_the_reporting_vie
                                              ("respondent", "李四", None, None)]
     assert request["agreement"]["terms"] == "李四于一月底前疏通排水沟"
     assert request["agreement"]["signed_on"] == local_day(signed)
-    assert instant(request["due_at"]) == due_after(requested_at, 30)  # the court rules in 30 days
+    # the court decides whether to accept the application within three days
+    assert instant(request["due_at"]) == due_after(requested_at, 3)
 
     # reporting, meanwhile: the confirmation waits on the court
     pending = wait_for(lambda: suite.case_view(case_id), lambda v: v.get("handoffs"),
@@ -343,7 +345,7 @@ def test_court_entrusted_referral_to_judicial_confirmation_and_the_reporting_vie
     assert instant(view["closed_at"]) == ruled_at
     assert {k: view["assignment"][k] for k in ASSIGNMENT_FIELDS - {"due_at"}} == \
         {k: placed[k] for k in ASSIGNMENT_FIELDS - {"due_at"}}
-    assert instant(view["assignment"]["due_at"]) == due_after(t0, 15)
+    assert instant(view["assignment"]["due_at"]) == COURT_DUE
     assert [(h["handoff_id"], h["agency"], h["kind"], h["status"])
             for h in view["handoffs"]] == [(handoff_id, "court", "judicial_confirmation",
                                             "confirmed")]
@@ -416,9 +418,13 @@ def test_police_minor_dispute_fails_back_to_the_police_and_the_handoff_board(sui
     case_id, case_number = refer(suite, "police", referral)
 
     placed = wait_for(lambda: suite.assignment(case_id), bool, what="assignment")
+    # 公调对接: to the township's people's mediation committee (never back to the police),
+    # three working days (Monday 15 June → Thursday 18 June)
     assert (placed["track"], placed["level"], placed["unit"]) == \
-        ("administrative", "township", "410611100")
-    assert placed["lead"] is None and instant(placed["due_at"]) == due_after(t0, 30)
+        ("people", "township", "410611100")
+    assert placed["lead"] is None
+    assert instant(placed["due_at"]) == datetime(2026, 6, 18, 15, 59, 59, 999999,
+                                                 tzinfo=timezone.utc)
 
     wait_for(lambda: suite.mediation_case(case_id).get("status"),
              lambda s: s == "assigned", what="mediation has the case")

@@ -133,19 +133,29 @@ def test_sigkill_of_each_service_in_turn(fresh):
     inboxes.update({a: AgencyClient(amqp_uri, a) for a in AGENCIES})
     progress = {"sent": 0}
     result = {}
-    publisher = threading.Thread(target=lambda: result.update(sent=send_referrals(
-        amqp_uri, 400, rate=15, on_sent=lambda n: progress.update(sent=n))))
+
+    def publish():
+        try:
+            result["sent"] = send_referrals(amqp_uri, 400, rate=15,
+                                            on_sent=lambda n: progress.update(sent=n))
+        except BaseException as exc:  # shown by the waits below, not lost with the thread
+            result["error"] = exc
+
+    publisher = threading.Thread(target=publish)
     publisher.start()
     kills = []
     try:
         for service in SERVICES:
             at = progress["sent"] + 40
-            wait_until(lambda: progress["sent"] >= at, 60, f"40 more referrals before {service}")
+            wait_until(lambda: progress["sent"] >= at or "error" in result, 120,
+                       f"40 more referrals before {service}")
+            assert "error" not in result, f"the agencies could not publish: {result['error']!r}"
             started = time.monotonic()
             suite.kill_service(service)
             kills.append({"service": service, "after_sent": at,
                           "back_within_s": round(time.monotonic() - started, 1)})
     finally:
         publisher.join(120)
+    assert "error" not in result, f"the agencies could not publish: {result['error']!r}"
     check_every_referral(suite, inboxes, result["sent"], "SIGKILL of each service in turn",
                          kills=kills)

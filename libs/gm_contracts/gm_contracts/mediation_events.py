@@ -23,7 +23,16 @@ DUTIES = ("investigation", "handling", "counselling", "cessation")
 NEXT_STEPS = ("litigation", "public_security", "criminal_reconciliation", "petition_handling",
               "none")
 KINDS = sorted({kind for kinds in HANDOFF_KINDS.values() for kind in kinds})
-ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended")
+ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended", "handling_period")
+#: How a case closes: the outcomes agencies are told (outbound OUTCOMES), and for a
+#: petition matter (信访事项) not accepted (declined) or answered in writing (answered).
+CASE_OUTCOMES = (*OUTCOMES, "declined", "answered")
+#: 信访处理意见书 (信访工作条例 第三十二条): 支持 / 解释说明 / 不予支持.
+OPINIONS = ("support", "explain", "not_support")
+DECLINE_ROUTES = ("litigation", "arbitration", "administrative_procedure", "other_organ",
+                  "final_after_re_review", "not_a_petition")
+REVIEW_STAGES = ("review", "re_review")
+REVIEW_OPINIONS = ("upheld", "changed")
 #: The follow-up visit's satisfaction as petition work counts it (满意 / 基本满意 / 不满意).
 SATISFACTION_LEVELS = ("satisfied", "basically_satisfied", "dissatisfied")
 
@@ -34,6 +43,7 @@ def satisfaction_level(score: int) -> str:
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValueError(f"a satisfaction score is a whole number from 1 to 5, not {score!r}")
     return "satisfied" if score >= 4 else "basically_satisfied" if score == 3 else "dissatisfied"
+
 
 #: Published event type → registered event name.
 EVENT_TYPES = {
@@ -53,6 +63,11 @@ EVENT_TYPES = {
     "HandOffRejected": "HandOffRejected",
     "ConfirmationRuled": "ConfirmationRuled",
     "HandOffOverdue": "HandOffOverdue",
+    "PetitionAccepted": "PetitionAccepted",
+    "PetitionDeclined": "PetitionDeclined",
+    "PetitionAnswered": "PetitionAnswered",
+    "ReviewRequested": "ReviewRequested",
+    "ReviewDecided": "ReviewDecided",
 }
 
 
@@ -76,6 +91,20 @@ class Agreement(_Event):
     signed_on = fields.Date(required=True)
 
 
+class RepeatOf(_Event):
+    """An earlier case of the same applicant and matter."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True, allow_none=True)
+
+
+class JointApplication(_Event):
+    """Both parties' joint application for judicial confirmation (共同申请)."""
+
+    applicants = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    applied_on = fields.Date(required=True)
+
+
 @register_event(SERVICE, "MediationOpened")
 class MediationOpened(_Event):
     """`MediationOpened` (stream mediation-<case_id>): a registered case reached mediation
@@ -97,6 +126,8 @@ class MediationOpened(_Event):
     key_reasons = fields.List(fields.String(), required=True)
     collective = StrictBoolean(required=True)
     repeat = StrictBoolean(required=True)
+    repeat_of = fields.List(fields.Nested(RepeatOf), metadata={
+        "description": "earlier cases of the same applicant and matter (absent on older events)"})
     registered_at = DateTimeString(required=True)
 
 
@@ -112,6 +143,8 @@ class MediatorAssigned(_Event):
     handler = fields.String(required=True, allow_none=True)
     lead = fields.String(required=True, allow_none=True)
     due_at = DateTimeString(required=True, allow_none=True)
+    petition_matter = StrictBoolean(allow_none=True, metadata={
+        "description": "a 信访事项 on the administrative track (absent on older events)"})
     reason = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_REASONS))
 
 
@@ -140,6 +173,9 @@ class AgreementReached(_Event):
     terms = _text(4000, required=True)
     signed_on = fields.Date(required=True)
     number = StrictInteger(required=True)
+    confirmation_window_ends_at = DateTimeString(allow_none=True, metadata={
+        "description": "the last moment to apply for judicial confirmation; null where it "
+                       "does not apply (absent on older events)"})
 
 
 @register_event(SERVICE, "ConfirmationRequested")
@@ -153,6 +189,8 @@ class ConfirmationRequested(_Event):
     agreement = fields.Nested(Agreement, required=True)
     requested_at = DateTimeString(required=True)
     window_ends_at = DateTimeString(required=True)
+    joint_application = fields.Nested(JointApplication, metadata={
+        "description": "who applied, and when (absent on older events)"})
 
 
 @register_event(SERVICE, "MediationFailed")
@@ -219,7 +257,7 @@ class CaseClosed(_Event):
     A case an agency referred is reported to it as `<agency>.case_outcome`."""
 
     case_id = fields.String(required=True)
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = fields.String(required=True, validate=validate.OneOf(CASE_OUTCOMES))
     resolved = StrictBoolean(required=True)
     closed_at = DateTimeString(required=True)
     summary = _text(4000, required=True)
@@ -254,6 +292,8 @@ class HandOffAccepted(_Event):
     agency = _agency(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     agency_case_number = fields.String(required=True, allow_none=True)
+    due_at = DateTimeString(allow_none=True, metadata={
+        "description": "a confirmation: when the court must rule (absent on older events)"})
 
 
 @register_event(SERVICE, "HandOffRejected")
@@ -288,3 +328,66 @@ class HandOffOverdue(_Event):
     agency = _agency(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     status = fields.String(required=True)
+
+
+@register_event(SERVICE, "PetitionAccepted")
+class PetitionAccepted(_Event):
+    """`PetitionAccepted`: a petition matter accepted (受理), told in writing on
+    `notified_on`; `timely` when within the 15 days (信访工作条例 第二十三条)."""
+
+    case_id = fields.String(required=True)
+    accepted_on = fields.Date(required=True)
+    notified_on = fields.Date(required=True)
+    notice_due_at = DateTimeString(required=True)
+    timely = StrictBoolean(required=True)
+    simple = StrictBoolean(required=True)
+
+
+@register_event(SERVICE, "PetitionDeclined")
+class PetitionDeclined(_Event):
+    """`PetitionDeclined`: not accepted (不予受理), told in writing with the `route` the
+    petitioner is to take (CaseClosed declined follows)."""
+
+    case_id = fields.String(required=True)
+    reason = _text(2000, required=True)
+    route = fields.String(required=True, validate=validate.OneOf(DECLINE_ROUTES))
+    notified_on = fields.Date(required=True)
+    notice_due_at = DateTimeString(required=True)
+    timely = StrictBoolean(required=True)
+
+
+@register_event(SERVICE, "PetitionAnswered")
+class PetitionAnswered(_Event):
+    """`PetitionAnswered`: the written decision (信访处理意见书); CaseClosed answered follows."""
+
+    case_id = fields.String(required=True)
+    opinion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
+    summary = _text(4000, required=True)
+    issued_on = fields.Date(required=True)
+
+
+@register_event(SERVICE, "ReviewRequested")
+class ReviewRequested(_Event):
+    """`ReviewRequested`: 复查 (`review`) or 复核 (`re_review`) requested within 30 days of
+    receiving the written answer; to be decided by `due_at`."""
+
+    case_id = fields.String(required=True)
+    stage = fields.String(required=True, validate=validate.OneOf(REVIEW_STAGES))
+    requested_on = fields.Date(required=True)
+    received_on = fields.Date(required=True)
+    request_due_at = DateTimeString(required=True)
+    due_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "ReviewDecided")
+class ReviewDecided(_Event):
+    """`ReviewDecided`: 复查意见 or 复核意见 in writing; `final` after 复核 (the same matter
+    is not accepted again)."""
+
+    case_id = fields.String(required=True)
+    stage = fields.String(required=True, validate=validate.OneOf(REVIEW_STAGES))
+    opinion = fields.String(required=True, validate=validate.OneOf(REVIEW_OPINIONS))
+    summary = _text(4000, required=True)
+    issued_on = fields.Date(required=True)
+    on_time = StrictBoolean(required=True)
+    final = StrictBoolean(required=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from gm_directory.directory import Directory
@@ -22,8 +22,11 @@ from gm_kernel import (
     EventStore,
     RecordedEvent,
     Tracking,
+    format_time,
     parse_time,
 )
+
+from gm_kernel.calendar import WorkingCalendar
 
 from .domain import (
     ASSIGNMENT_CLOSED,
@@ -31,9 +34,11 @@ from .domain import (
     CASE_ESCALATED,
     CASE_REASSIGNED,
     DEADLINE_EXTENDED,
+    HANDLING_PERIOD_STARTED,
     Assignment,
     CaseFacts,
     DecisionError,
+    NoRuleInForce,
     RuleBook,
     Source,
     decide,
@@ -96,7 +101,7 @@ class OpenCases(LogFollower):
             self.cases[case_id].handler = data["handler"]
             if "due_at" in data:
                 self.cases[case_id].due_at = parse_time(data["due_at"])
-        elif event.type == DEADLINE_EXTENDED:
+        elif event.type in (DEADLINE_EXTENDED, HANDLING_PERIOD_STARTED):
             self.cases[case_id].due_at = parse_time(data["due_at"])
         elif event.type == ASSIGNMENT_CLOSED:
             del self.cases[case_id]
@@ -117,10 +122,12 @@ class Assigning:
     """Places cases (四定), watches their deadlines and carries out leaders' commands."""
 
     def __init__(self, store: EventStore, directory: Directory, rules: RuleBook,
-                 clock: Callable[[], datetime], warn_days: Optional[int] = None):
+                 calendar: WorkingCalendar, clock: Callable[[], datetime],
+                 warn_days: Optional[int] = None):
         self.store = store
         self.directory = directory
         self.rules = rules
+        self.calendar = calendar
         self.clock = clock
         self.warn_days = rules.warn_days if warn_days is None else warn_days
         self.open_cases = OpenCases(store)
@@ -143,7 +150,7 @@ class Assigning:
         now = self.clock()
         try:
             decision = decide(case_facts(event.data), self.directory, self.rules,
-                              self.open_cases.loads())
+                              self.calendar, self.open_cases.loads())
             agg.assign(decision, now, **meta)
         except (DecisionError, KeyError, ValueError) as exc:
             log.error("case %s cannot be assigned: %s", case_id, exc)
@@ -153,8 +160,10 @@ class Assigning:
         return True
 
     def on_mediation_event(self, event: RecordedEvent, tracking: Tracking) -> bool:
-        """CaseClosed → AssignmentClosed: the watch stops, on-time is settled."""
-        if event.type != "CaseClosed":
+        """CaseClosed → AssignmentClosed: the watch stops, on-time is settled.
+        PetitionAccepted (受理) → HandlingPeriodStarted: a petition matter's handling
+        period (60 days, or 简易办理's) runs from the day it was accepted."""
+        if event.type not in ("CaseClosed", "PetitionAccepted"):
             return False
         try:
             agg = self.load(event.data["case_id"])
@@ -162,22 +171,36 @@ class Assigning:
             return False
         if agg.closed or agg.failure is not None:
             return False
-        closed_at = parse_time(event.data["closed_at"]) if event.data.get("closed_at") \
-            else event.occurred_at
-        agg.close(closed_at, outcome=event.data.get("outcome"), actor=ACTOR,
-                  causation_id=event.id)
+        meta = dict(actor=ACTOR, causation_id=event.id)
+        if event.type == "CaseClosed":
+            closed_at = parse_time(event.data["closed_at"]) if event.data.get("closed_at") \
+                else event.occurred_at
+            agg.close(closed_at, outcome=event.data.get("outcome"), **meta)
+        else:
+            if not agg.petition_matter or agg.stage != "registered":
+                return False
+            accepted_on = date.fromisoformat(event.data["accepted_on"])
+            stage = "accepted_simple" if event.data.get("simple") else "accepted"
+            try:
+                rule = self.rules.select(agg.source, agg.track, accepted_on,
+                                         category=agg.category, stage=stage)
+            except NoRuleInForce as exc:
+                log.error("case %s: %s", agg.id, exc)
+                return False
+            agg.start_handling(stage, accepted_on, rule, self.calendar, self.clock(), **meta)
         self.store.append(agg.stream_id, agg.version_before, agg.pending, tracking=tracking)
         return True
 
     # -- the deadline watch -------------------------------------------------------------
     def run_watch(self, interval: float) -> Optional[Dict[str, int]]:
-        """One watch run: warn of near deadlines, escalate passed ones, each once.
+        """One watch run: warn of near deadlines (预警), have passed ones supervised by the
+        leader above (督办, once per deadline) and remind them while overdue (催办).
 
         Runs are numbered by the clock (now // interval); a replica first claims the
         number with a tracking record, so of several replicas one acts per run (None
         for the others). Exactly-once per deadline does not depend on that claim: each
-        warning or escalation is an append at the aggregate's version, and the watch
-        state it changes makes a second one not due.
+        warning, supervision or reminder is an append at the aggregate's version, and the
+        watch state it changes makes a second one not due.
         """
         now = self.clock()
         run = int(now.timestamp() // max(interval, 0.001))
@@ -185,7 +208,8 @@ class Assigning:
             self.store.append(None, None, tracking=Tracking(WATCH_TRACKING, run))
         except DuplicateMessage:
             return None
-        done = {"warned": 0, "escalated": 0, "failed": 0}
+        done = {"warned": 0, "supervised": 0, "reminded": 0, "failed": 0}
+        # Overdue cases stay on the list (reminders); warnings look warn_days ahead.
         for case_id in self.open_cases.due_by(now + timedelta(days=self.warn_days)):
             try:
                 outcome = self._watch_one(case_id, now)
@@ -199,11 +223,14 @@ class Assigning:
     def _watch_one(self, case_id: str, now: datetime) -> Optional[str]:
         for _ in range(COMMAND_RETRIES):
             agg = self.load(case_id)
-            due = agg.watch(now, self.warn_days)
+            due = agg.watch(now, self.warn_days, self.rules.remind_every_days)
             meta = dict(actor=ACTOR)
-            if due.escalate:
-                agg.escalate(now, self.directory, self.open_cases.loads(), **meta)
-                outcome = "escalated"
+            if due.supervise:
+                agg.supervise(now, self.directory, **meta)
+                outcome = "supervised"
+            elif due.remind:
+                agg.remind(now, self.rules.remind_every_days, **meta)
+                outcome = "reminded"
             elif due.warn:
                 agg.raise_warning(now, self.warn_days, **meta)
                 outcome = "warned"
@@ -234,9 +261,10 @@ class Assigning:
         raise AssertionError("unreachable")
 
     def extend(self, case_id: str, days: int, reason: str, actor: str,
-               may_see: Callable[[str], None]) -> Assignment:
-        return self.command(case_id, lambda a, now: a.extend(days, reason, now, actor=actor),
-                            may_see)
+               may_see: Callable[[str], None], notified_on: Optional[date] = None
+               ) -> Assignment:
+        return self.command(case_id, lambda a, now: a.extend(
+            days, reason, now, self.calendar, notified_on=notified_on, actor=actor), may_see)
 
     def reassign(self, case_id: str, reason: str, actor: str, may_see: Callable[[str], None],
                  unit: Optional[str] = None, handler: Optional[str] = None) -> Assignment:
@@ -264,8 +292,19 @@ class Assigning:
         if agg.failure is not None:
             raise DomainError(f"case {case_id} could not be assigned: {agg.failure}")
         view = agg.view()
-        view.update(case_id=case_id, key_case=agg.key_case, days=agg.days,
-                    rule_id=agg.rule_id, escalations=agg.escalations,
-                    extension_count=agg.extension_count, joint_handling=agg.joint_handling,
-                    closed=agg.closed, overdue=agg.watch(self.clock(), self.warn_days).overdue)
+        deadline = agg.deadline
+        view.update(
+            case_id=case_id, task=agg.task, responsible_leader=agg.responsible_leader,
+            key_case=agg.key_case, petition_matter=agg.petition_matter, stage=agg.stage,
+            rule_id=agg.rule_id, period=deadline.period.to_data() if deadline else None,
+            legal_basis=deadline.legal_basis if deadline else None,
+            local_default=deadline.local_default if deadline else None,
+            calendar_provisional=deadline.provisional if deadline else None,
+            extension_count=agg.extension_count, joint_handling=agg.joint_handling,
+            supervision=None if not agg.supervised else {
+                "supervisor": agg.supervisor, "reminders": agg.reminders,
+                "last_at": format_time(agg.last_supervision_at)
+                if agg.last_supervision_at else None},
+            escalations=agg.escalations, closed=agg.closed,
+            overdue=agg.watch(self.clock(), self.warn_days).overdue)
         return view

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from nameko.extensions import DependencyProvider
 
 from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
@@ -13,11 +13,13 @@ from gm_platform.base import PlatformService
 from gm_platform.clock import container_clock
 from gm_platform.consumer import Delivery, consume
 from gm_platform.feed import build_feeds, catch_up_all
-from gm_platform.http import NotFound, Principal, api, load_body
+from gm_platform.http import BadRequest, NotFound, Principal, api, load_body
 from gm_platform.periodic import every
 from gm_platform.store_provider import StoreHandle, find_relay, find_store
 
-from .domain import load_rules
+from gm_directory.calendar_file import load_calendar
+
+from .domain import NoticeRequired, load_rules
 from .handlers import Assigning, UnknownCase
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,11 @@ SOURCES = ("intake", "mediation")
 
 
 def load_config(settings):
-    """The directory and the rules table; ConfigError (file:line: field) if malformed."""
+    """The directory, the rules table and the working-day calendar; ConfigError
+    (file:line: field) if one is malformed."""
     return (load_directory(settings.directory_file),
-            load_rules(settings.rules_file, time_zone=settings.timezone))
+            load_rules(settings.rules_file, time_zone=settings.timezone),
+            load_calendar(settings.calendar_file))
 
 
 class AssigningProvider(DependencyProvider):
@@ -36,14 +40,15 @@ class AssigningProvider(DependencyProvider):
 
     def setup(self):
         self.settings = self.container.config["GM_SETTINGS"]
-        self.directory, self.rules = load_config(self.settings)
+        self.directory, self.rules, self.calendar = load_config(self.settings)
         self.clock = container_clock(self.container)
         self._assigning = None
 
     def get_dependency(self, worker_ctx):
         if self._assigning is None:  # the store provider is set up by now
             store = StoreHandle(find_store(self.container), find_relay(self.container))
-            assigning = Assigning(store, self.directory, self.rules, self.clock.now)
+            assigning = Assigning(store, self.directory, self.rules, self.calendar,
+                                  self.clock.now)
             assigning.feeds = build_feeds(self.container, "assignment", {
                 "intake": assigning.on_intake_event,
                 "mediation": assigning.on_mediation_event,
@@ -53,8 +58,12 @@ class AssigningProvider(DependencyProvider):
 
 
 class ExtensionBody(Schema):
-    days = StrictInteger(required=True, validate=validate.Range(1, 365))
+    days = StrictInteger(required=True, validate=validate.Range(1, 365), metadata={
+        "description": "extra days, or working days where the rule's extension counts them"})
     reason = Text(1, 2000, required=True)
+    notified_on = fields.Date(metadata={
+        "description": "when the person was told the reason (required where the rule says "
+                       "so, e.g. 信访: 告知信访人延期理由)"})
 
 
 class ReassignmentBody(Schema):
@@ -101,7 +110,7 @@ class AssignmentService(PlatformService):
     @every("watch_interval", at_start=False)
     def deadline_watch(self):
         done = self.assigning.run_watch(self.settings.watch_interval)
-        if done and (done["warned"] or done["escalated"] or done["failed"]):
+        if done and any(done.values()):
             log.info("deadline watch: %s", done)
         return done
 
@@ -113,9 +122,12 @@ class AssignmentService(PlatformService):
     @api("POST", "/cases/<case_id>/extension", roles=("leader",))
     def extend(self, request, principal: Principal, case_id: str):
         body = load_body(request, ExtensionBody())
-        return self._known(lambda: self._view(self.assigning.extend(
-            case_id, body["days"], body["reason"], principal.subject,
-            principal.require_region)))
+        try:
+            return self._known(lambda: self._view(self.assigning.extend(
+                case_id, body["days"], body["reason"], principal.subject,
+                principal.require_region, notified_on=body.get("notified_on"))))
+        except NoticeRequired as exc:
+            raise BadRequest({exc.field: [str(exc)]}) from None
 
     @api("POST", "/cases/<case_id>/reassignment", roles=("leader",))
     def reassign(self, request, principal: Principal, case_id: str):

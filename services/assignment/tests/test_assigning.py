@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gm_assignment.domain import load_directory, load_rules
+from gm_directory.calendar_file import load_calendar
 from gm_assignment.handlers import Assigning, UnknownCase
 from gm_kernel import DomainError, RecordedEvent, Tracking, new_id
 from gm_kernel.store.factory import open_store
 
 REPO = Path(__file__).resolve().parents[3]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
 
 
@@ -19,7 +22,8 @@ NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
 def assigning(tmp_path):
     store = open_store(f"sqlite:///{tmp_path}/a.db", "assignment")
     yield Assigning(store, load_directory(REPO / "deploy/directory.yaml"),
-                    load_rules(REPO / "deploy/rules.yaml"), lambda: NOW)
+                    load_rules(REPO / "deploy/rules.yaml"),
+                    load_calendar(REPO / "deploy/calendar.yaml"), lambda: NOW)
     store.close()
 
 
@@ -84,3 +88,31 @@ def test_a_high_risk_preventive_case_is_placed_as_a_key_case(assigning):
     assert made.type == "AssignmentMade", made.data
     assert made.data["lead"] and made.data["handler"] and made.data["due_at"]
     assert made.data["level"] in ("county", "city")
+
+
+def test_a_petition_matters_handling_period_starts_when_mediation_accepts_it(assigning):
+    """受理 (mediation's PetitionAccepted) starts the 60-day period of 信访工作条例 第三十四条,
+    counted from the acceptance day; simple handling (简易办理) its own."""
+    for position, (simple, rule_id, last_day) in enumerate(
+            [(False, "petition-handling", "2027-01-29"),  # 60 days from 30 Nov 2026
+             (True, "petition-simple-handling", "2026-12-14")], start=1):
+        case_id = new_id()
+        data = dict(registered(case_id), channel="letter", category="land_forest")
+        assert assigning.on_intake_event(source_event(position, "CaseRegistered", data),
+                                         Tracking("feed:intake", position))
+        agg = assigning.load(case_id)
+        assert agg.petition_matter and agg.rule_id == "petition-acceptance-notice"
+        accepted = source_event(position, "PetitionAccepted", {
+            "case_id": case_id, "accepted_on": "2026-11-30", "simple": simple})
+        assert assigning.on_mediation_event(accepted, Tracking("feed:mediation", position))
+        agg = assigning.load(case_id)
+        assert (agg.stage, agg.rule_id) == ("accepted_simple" if simple else "accepted", rule_id)
+        assert agg.due_at.astimezone(SHANGHAI).date().isoformat() == last_day
+        assert case_id in assigning.open_cases.due_by(agg.due_at)
+    # an ordinary case has no handling period to start
+    case_id = new_id()
+    assert assigning.on_intake_event(source_event(3, "CaseRegistered", registered(case_id)),
+                                     Tracking("feed:intake", 3))
+    assert not assigning.on_mediation_event(source_event(3, "PetitionAccepted", {
+        "case_id": case_id, "accepted_on": "2026-11-30", "simple": False}),
+        Tracking("feed:mediation", 3))

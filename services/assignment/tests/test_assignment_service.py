@@ -34,9 +34,9 @@ LEADER = {"Authorization": "Bearer t-leader"}
 CLERK = {"Authorization": "Bearer t-clerk"}
 
 
-def due(days: int, registered: datetime = START) -> str:
-    """Independent reckoning: the local registration day + days, to the end of that day."""
-    last = registered.astimezone(SHANGHAI).date() + timedelta(days=days)
+def due(day: str) -> str:
+    """The end of a local day (YYYY-MM-DD), as the API writes it."""
+    last = datetime.fromisoformat(day)
     end = datetime(last.year, last.month, last.day, 23, 59, 59, 999999, tzinfo=SHANGHAI)
     return end.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -105,26 +105,35 @@ def events_of(data_dir: Path, types) -> list:
 
 # -- 四定 for every source -----------------------------------------------------------------
 
+# Registered on Monday 30 November 2026; the last day of each limit worked out by hand on
+# the 2026 calendar (no holiday in December).
 REFERRALS = [
-    # agency, data changes, track, level, unit, days
-    ("court", dict(kind="delegated"), "judicial", "county", "410611", 30),
-    ("court", dict(kind="entrusted"), "judicial", "county", "410611", 15),
-    ("court", dict(kind="entrusted", procedure="simplified"), "judicial", "county", "410611", 7),
-    ("police", dict(kind="minor_dispute"), "administrative", "township", "410611100", 30),
-    ("procuratorate", dict(kind="criminal_reconciliation"), "administrative", "county",
-     "410611", 30),
-    ("petition", dict(kind="petition"), "administrative", "township", "410611100", 60),
-    ("court", dict(kind="delegated", requested_days=20), "judicial", "county", "410611", 20),
+    # agency, data changes, track, level, unit, last day
+    ("court", dict(kind="delegated"), "judicial", "county", "410611", "2026-12-30"),  # 30 days
+    ("court", dict(kind="entrusted"), "judicial", "county", "410611", "2026-12-15"),  # 15 days
+    ("court", dict(kind="entrusted", procedure="simplified"), "judicial", "county", "410611",
+     "2026-12-07"),  # 7 days
+    ("police", dict(kind="minor_dispute"), "people", "township", "410611100",
+     "2026-12-03"),  # 3 working days, to people's mediation (公调对接)
+    ("procuratorate", dict(kind="criminal_reconciliation"), "people", "county", "410611",
+     "2026-12-30"),  # one month (local default)
+    ("petition", dict(kind="petition"), "people", "township", "410611100",
+     "2026-12-30"),  # one month (访调对接)
+    ("court", dict(kind="delegated", requested_days=20), "judicial", "county", "410611",
+     "2026-12-21"),  # 20 days end on Sunday 20 December: the next working day
 ]
 
 CHANNELS = [
-    # body changes, track, level, unit, days
-    (dict(channel="visit"), "people", "village", VILLAGE, 30),
-    (dict(channel="phone", category="marriage_family"), "people", "village", VILLAGE, 30),
-    (dict(channel="letter", category="labour"), "administrative", "township", "410611100", 60),
+    # body changes, track, level, unit, last day
+    (dict(channel="visit"), "people", "village", VILLAGE, "2026-12-30"),  # one month
+    (dict(channel="phone", category="marriage_family"), "people", "village", VILLAGE,
+     "2026-12-30"),
+    (dict(channel="letter", category="labour"), "people", "county", "410611",
+     "2026-12-15"),  # the labour dispute committee, 15 days
     (dict(channel="website", category="land_acquisition"), "administrative", "township",
-     "410611100", 60),
-    (dict(channel="screening", category="labour"), "administrative", "township", "410611100", 30),
+     "410611100", "2026-12-15"),  # a petition matter: 15 days to tell the petitioner
+    (dict(channel="screening", category="environment"), "administrative", "township",
+     "410611100", "2026-12-30"),  # not a petition: one month (local default)
 ]
 
 
@@ -132,15 +141,16 @@ def test_every_referral_kind_and_channel_gets_the_rules_track_level_and_deadline
         suite, amqp_uri):
     intake, assignment = suite["intake"], suite["assignment"]
     expected = {}
-    for agency, changes, track, level, unit, days in REFERRALS:
+    for agency, changes, track, level, unit, last_day in REFERRALS:
         case_id = refer(amqp_uri, agency, referral(**changes))
-        expected[case_id] = (track, level, unit, days, f"{agency} {changes}")
-    for changes, track, level, unit, days in CHANNELS:
-        expected[register(intake, **changes)] = (track, level, unit, days, str(changes))
-    for case_id, (track, level, unit, days, what) in expected.items():
+        expected[case_id] = (track, level, unit, last_day, f"{agency} {changes}")
+    for changes, track, level, unit, last_day in CHANNELS:
+        expected[register(intake, **changes)] = (track, level, unit, last_day, str(changes))
+    for case_id, (track, level, unit, last_day, what) in expected.items():
         got = assignment_of(assignment, case_id)
         assert (got["track"], got["level"], got["unit"], got["due_at"]) == \
-            (track, level, unit, due(days)), what
+            (track, level, unit, due(last_day)), what
+        assert got["task"] and got["legal_basis"] and got["responsible_leader"], what
         assert got["extended"] is False and got["handler"]
         assert got["lead"] is None, f"{what}: not a key case, no lead leader"
 
@@ -177,10 +187,11 @@ def test_extension_within_the_rule_then_beyond_it_is_refused(suite, amqp_uri):
     assert too_long.status_code == 409 and "30" in too_long.json()["error"]
     ok = requests.post(url, json={"days": 30, "reason": "双方当事人同意延长"}, headers=LEADER)
     assert ok.status_code == 200, ok.text
-    assert ok.json()["extended"] is True and ok.json()["due_at"] == due(45)
+    # 15 days end 15 December; 30 more end on 14 January 2027 (a provisional year)
+    assert ok.json()["extended"] is True and ok.json()["due_at"] == due("2027-01-14")
     again = requests.post(url, json={"days": 1, "reason": "再次延长"}, headers=LEADER)
     assert again.status_code == 409 and "at most 1 extension" in again.json()["error"]
-    assert assignment_of(assignment, case_id)["due_at"] == due(45)  # the refusals changed nothing
+    assert assignment_of(assignment, case_id)["due_at"] == due("2027-01-14")  # refusals: no change
 
 
 def test_people_mediation_cannot_be_extended(suite):
@@ -210,7 +221,7 @@ def test_http_errors_name_the_field_and_respect_roles_and_regions(suite):
 
 def test_reassignment_and_joint_handling(suite):
     intake, assignment = suite["intake"], suite["assignment"]
-    case_id = register(intake, category="labour")  # administrative, township 410611100
+    case_id = register(intake, category="land_forest")  # administrative, township 410611100
     before = assignment_of(assignment, case_id)
     base = f"{assignment.url}/cases/{case_id}"
     moved = requests.post(base + "/reassignment", json={"unit": "410611", "reason": "案情复杂"},
@@ -234,7 +245,7 @@ def test_reassignment_and_joint_handling(suite):
 wait_for = functools.partial(wait_until, timeout=15.0)
 
 
-def test_warning_and_escalation_happen_exactly_once_with_two_replicas(
+def test_warning_and_supervision_happen_exactly_once_with_two_replicas(
         tmp_path, amqp_uri, clock):
     tokens = write_tokens(tmp_path / "tokens.json")
     data = tmp_path / "data"
@@ -247,32 +258,38 @@ def test_warning_and_escalation_happen_exactly_once_with_two_replicas(
             catchup_interval=0.5), extra_config=config)
         try:
             intake, assignment = running["intake"], running["assignment"]
-            case_id = register(intake)  # people's mediation, village, 30 days
+            case_id = register(intake)  # people's mediation, village, one month
             first = assignment_of(assignment, case_id)
-            assert first["due_at"] == due(30)
+            assert first["due_at"] == due("2026-12-30")
 
             def count(kind):
                 return [e for e in events_of(data, {kind}) if e.correlation_id == case_id]
 
             clock.advance(days=26)  # 4 days left: nothing due yet
             time.sleep(1.0)
-            assert count("DeadlineWarningRaised") == [] and count("CaseEscalated") == []
+            assert count("DeadlineWarningRaised") == [] and count("SupervisionOrdered") == []
 
             clock.advance(days=2)  # within the 3-day warning window
             wait_for(lambda: count("DeadlineWarningRaised"))
             time.sleep(1.0)  # both replicas have run the watch several times since
             assert len(count("DeadlineWarningRaised")) == 1
 
-            clock.advance(days=3)  # past the deadline: one level up, lead named
-            [escalated] = wait_for(lambda: count("CaseEscalated"))
+            clock.advance(days=3)  # past the deadline: the township's leader supervises
+            [supervised] = wait_for(lambda: count("SupervisionOrdered"))
             time.sleep(1.0)
-            assert len(count("CaseEscalated")) == 1
-            assert escalated.data["from_unit"] == VILLAGE
-            assert escalated.data["unit"] == "410611100" and escalated.data["level"] == "township"
-            assert escalated.data["lead"]  # the leader to notify
+            assert len(count("SupervisionOrdered")) == 1
+            assert supervised.data["unit"] == VILLAGE  # 属地管理: the unit keeps the case
+            assert supervised.data["supervisor"] == "L410611100-01"
             now = assignment_of(replica, case_id)
-            assert now["unit"] == "410611100" and now["escalations"] == 1 and now["overdue"] is False
-            assert len(count("DeadlineWarningRaised")) == 1
+            assert now["unit"] == VILLAGE and now["overdue"] is True
+            assert now["due_at"] == first["due_at"]  # the limit does not restart
+            assert now["supervision"]["supervisor"] == "L410611100-01"
+
+            clock.advance(days=7)  # still overdue a week on: one reminder (催办)
+            wait_for(lambda: count("SupervisionReminded"))
+            time.sleep(1.0)
+            assert len(count("SupervisionReminded")) == 1
+            assert len(count("DeadlineWarningRaised")) == len(count("SupervisionOrdered")) == 1
         finally:
             replica.stop()
 
@@ -303,7 +320,9 @@ def test_cases_registered_while_assignment_was_down_are_assigned_from_intakes_lo
 
 @pytest.mark.parametrize("which, name, find, replace, field", [
     ("GM_RULES_FILE", "rules.yaml", "    days: 30\n", "    days: thirty\n", "rules[0].days"),
-    ("GM_RULES_FILE", "rules.yaml", "warn_days: 3\n", "time_zone: Europe/Paris\n", "time_zone"),
+    ("GM_CALENDAR_FILE", "calendar.yaml", "    provisional: false\n",
+     "    provisional: perhaps\n", "years.2025.provisional"),
+    ("GM_RULES_FILE", "rules.yaml", "warn_days: 3 ", "time_zone: Europe/Paris #", "time_zone"),
     ("GM_DIRECTORY_FILE", "directory.yaml", "    level: city\n", "    level: galaxy\n",
      "units[0].level"),
 ])

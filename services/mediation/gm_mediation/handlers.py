@@ -46,15 +46,24 @@ from gm_kernel import (
 from gm_platform import answers, topology
 from gm_platform.consumer import Delivery
 
+from gm_kernel.calendar import WorkingCalendar
+
 from .domain import (
     JUDICIAL_CONFIRMATION,
     NEXT_STEPS,
     NO_NEXT_STEP,
+    PETITION_NOTICE,
+    REVIEW_DECISION,
+    REVIEW_REQUEST,
     HandOff,
     MediationCase,
     ReplyRefused,
     case_view,
+    confirmation_window,
+    count,
+    count_from_day,
     handoff_due,
+    ruling_due,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +72,8 @@ COMMAND_RETRIES = 8
 WATCH_ACTOR = "mediation:handoff-watch"
 # Assignment's events that (re)name who mediates the case or move its deadline, and why.
 ASSIGNMENT_REASONS = {"AssignmentMade": "assigned", "CaseEscalated": "escalated",
-                      "CaseReassigned": "reassigned", "DeadlineExtended": "extended"}
+                      "CaseReassigned": "reassigned", "DeadlineExtended": "extended",
+                      "HandlingPeriodStarted": "handling_period"}
 SETTLING_EVENTS = ("HandOffAccepted", "HandOffRejected", "ConfirmationRuled")
 
 
@@ -98,7 +108,9 @@ class OpenHandOffs(LogFollower):
         if event.type == "HandOffRequested":
             self.due[data["handoff_id"]] = parse_time(data["due_at"])
         elif event.type == "HandOffAccepted" and data.get("kind") == JUDICIAL_CONFIRMATION:
-            return  # the court still has to rule
+            # the court still has to rule, by then (older events kept the first deadline)
+            if data.get("due_at") and data["handoff_id"] in self.due:
+                self.due[data["handoff_id"]] = parse_time(data["due_at"])
         elif event.type in (*SETTLING_EVENTS, "HandOffOverdue"):
             self.due.pop(data["handoff_id"], None)
 
@@ -107,15 +119,34 @@ class OpenHandOffs(LogFollower):
         return [hid for hid, due in sorted(self.due.items(), key=lambda kv: kv[1]) if now > due]
 
 
+class FinalPetitions(LogFollower):
+    """Cases whose petition matter was finally decided on re-review (复核), read from this
+    service's own log: the same matter is not accepted again."""
+
+    def __init__(self, store: EventStore):
+        super().__init__(store)
+        self.cases: set = set()
+
+    def apply(self, event: RecordedEvent) -> None:
+        if event.type == "ReviewDecided" and event.data.get("final"):
+            self.cases.add(event.data["case_id"])
+
+    def final_among(self, case_ids) -> Optional[str]:
+        self.refresh()
+        return next((c for c in case_ids if c in self.cases), None)
+
+
 class Mediation:
     """Mediation cases and hand-offs of one service process."""
 
-    def __init__(self, store: EventStore, tz: str = "Asia/Shanghai",
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: EventStore, tz: str, clock: Callable[[], datetime],
+                 calendar: WorkingCalendar):
         self.store = store
         self.tz = ZoneInfo(tz)
         self.clock = clock
+        self.calendar = calendar
         self.open_handoffs = OpenHandOffs(store)
+        self.final_petitions = FinalPetitions(store)
 
     # -- loading -------------------------------------------------------------------------
     def load_case(self, case_id: str) -> MediationCase:
@@ -153,14 +184,70 @@ class Mediation:
             lambda case, now, meta: case.record_duty(duty, note, now, **meta))
 
     def reach_agreement(self, case_id: str, terms: str, signed_on: date, caller: Caller) -> dict:
+        window = confirmation_window(signed_on, self.calendar, self.tz).due_at
         return self._command(
             case_id, "agreement", {"terms": terms, "signed_on": signed_on.isoformat()}, caller,
-            lambda case, now, meta: case.reach_agreement(terms, signed_on, now, self.tz, **meta))
+            lambda case, now, meta: case.reach_agreement(terms, signed_on, now, self.tz,
+                                                         window_ends_at=window, **meta))
 
-    def request_confirmation(self, case_id: str, caller: Caller) -> dict:
+    def request_confirmation(self, case_id: str, caller: Caller,
+                             applicants: Optional[List[str]] = None,
+                             applied_on: Optional[date] = None) -> dict:
+        payload = {"applicants": applicants,
+                   "applied_on": applied_on.isoformat() if applied_on else None}
         return self._command(
-            case_id, "confirmation-request", {}, caller,
-            lambda case, now, meta: case.request_confirmation(new_id(), now, self.tz, **meta))
+            case_id, "confirmation-request", payload, caller,
+            lambda case, now, meta: case.request_confirmation(
+                new_id(), now, self.tz, applicants=applicants, applied_on=applied_on, **meta))
+
+    # -- a petition matter's statutory steps (信访工作条例) --------------------------------
+    def decide_acceptance(self, case_id: str, decision: str, notified_on: date,
+                          caller: Caller, simple: bool = False, reason: Optional[str] = None,
+                          route: Optional[str] = None) -> dict:
+        def act(case: MediationCase, now: datetime, meta: dict) -> None:
+            registered = case.registration.get("registered_at")
+            notice_due, _ = count(PETITION_NOTICE, parse_time(registered) if registered
+                                  else now, self.calendar, self.tz)
+            earlier = [e.get("case_id") for e in case.registration.get("repeat_of") or []]
+            case.decide_acceptance(decision, notified_on, now, self.tz, notice_due.due_at,
+                                   simple=simple, reason=reason, route=route,
+                                   final_earlier=self.final_petitions.final_among(earlier),
+                                   **meta)
+        return self._command(case_id, "petition-acceptance", {
+            "decision": decision, "notified_on": notified_on.isoformat(), "simple": simple,
+            "reason": reason, "route": route}, caller, act)
+
+    def answer_petition(self, case_id: str, opinion: str, summary: str, issued_on: date,
+                        caller: Caller) -> dict:
+        return self._command(
+            case_id, "petition-answer", {"opinion": opinion, "summary": summary,
+                                         "issued_on": issued_on.isoformat()}, caller,
+            lambda case, now, meta: case.answer_petition(opinion, summary, issued_on, now,
+                                                         self.tz, **meta))
+
+    def request_review(self, case_id: str, stage: str, requested_on: date,
+                       received_on: Optional[date], caller: Caller) -> dict:
+        def act(case: MediationCase, now: datetime, meta: dict) -> None:
+            answered = (case.petition.get("answered") or {}).get("issued_on")
+            received = received_on or (date.fromisoformat(answered) if answered
+                                       and stage == "review" else requested_on)
+            request_due, _ = count_from_day(REVIEW_REQUEST[stage], received, self.calendar,
+                                            self.tz)
+            decision_due, _ = count_from_day(REVIEW_DECISION[stage], requested_on,
+                                             self.calendar, self.tz)
+            case.request_review(stage, requested_on, received, request_due.due_at,
+                                decision_due.due_at, now, self.tz, **meta)
+        return self._command(case_id, f"review:{stage}", {
+            "requested_on": requested_on.isoformat(),
+            "received_on": received_on.isoformat() if received_on else None}, caller, act)
+
+    def decide_review(self, case_id: str, stage: str, opinion: str, summary: str,
+                      issued_on: date, caller: Caller) -> dict:
+        return self._command(
+            case_id, f"review-decision:{stage}", {"opinion": opinion, "summary": summary,
+                                                  "issued_on": issued_on.isoformat()},
+            caller, lambda case, now, meta: case.decide_review(stage, opinion, summary,
+                                                               issued_on, now, self.tz, **meta))
 
     def record_failure(self, case_id: str, reason: str, next_step: str, caller: Caller) -> dict:
         def act(case: MediationCase, now: datetime, meta: dict) -> None:
@@ -295,7 +382,7 @@ class Mediation:
         case = self.load_case(event.correlation_id or event.stream_id.removeprefix("mediation-"))
         reg = case.registration
         requested_at = event.occurred_at
-        due_at, rule = handoff_due(kind, requested_at, self.tz)
+        due_at, rule = handoff_due(kind, requested_at, self.calendar, self.tz)
         handoff.request(case.id, reg["case_number"], agency, kind, agreement, requested_at,
                         due_at, rule.id, actor=event.actor, causation_id=event.id,
                         occurred_at=requested_at)
@@ -367,7 +454,9 @@ class Mediation:
             try:
                 if message.type == "handoff_reply":
                     handoff.reply(agency, data["decision"], data.get("agency_case_number"),
-                                  data.get("reason"), now, **meta)
+                                  data.get("reason"), now,
+                                  ruling_due_at=ruling_due(now, self.calendar, self.tz)[0]
+                                  if handoff.kind == JUDICIAL_CONFIRMATION else None, **meta)
                 else:
                     handoff.rule(agency, data["confirmed"], data.get("ruling_number"),
                                  data.get("reason"), now, **meta)

@@ -6,7 +6,17 @@ from marshmallow import RAISE, Schema, fields, validate
 from gm_contracts.fields import StrictBoolean, Text
 from gm_contracts.mediation_events import SATISFACTION_LEVELS
 
-from .domain import DUTIES, NEXT_STEPS, NO_NEXT_STEP
+from gm_contracts.fields import BoundedList
+
+from .domain import (
+    DECLINE_ROUTES,
+    DUTIES,
+    NEXT_STEPS,
+    NO_NEXT_STEP,
+    OPINIONS,
+    REVIEW_OPINIONS,
+    REVIEW_STAGES,
+)
 
 
 class _Strict(Schema):
@@ -41,7 +51,50 @@ class AgreementBody(_Strict):
 
 
 class ConfirmationRequestBody(_Strict):
-    """`POST /cases/{case_id}/confirmation-request`: no fields; the agreement in force is sent."""
+    """`POST /cases/{case_id}/confirmation-request`: the agreement in force is sent, as the
+    joint application of both parties (共同申请) — by default all parties, today."""
+
+    applicants = BoundedList(Text(1, 100), validate=validate.Length(min=1, max=50), metadata={
+        "description": "the parties (by name) who apply; both sides must be among them"})
+    applied_on = fields.Date(metadata={"description": "the day they applied (local date)"})
+
+
+class PetitionAcceptanceBody(_Strict):
+    """`POST /cases/{case_id}/petition/acceptance`: 受理 or 不予受理 of a petition matter,
+    told to the petitioner in writing on `notified_on`."""
+
+    decision = fields.String(required=True, validate=validate.OneOf(["accepted", "declined"]))
+    notified_on = fields.Date(required=True)
+    simple = StrictBoolean(load_default=False, metadata={"description": "简易办理"})
+    reason = Text(1, 2000, metadata={"description": "why not accepted (declined)"})
+    route = fields.String(validate=validate.OneOf(DECLINE_ROUTES), metadata={
+        "description": "where the petitioner is to go (declined)"})
+
+
+class PetitionAnswerBody(_Strict):
+    """`POST /cases/{case_id}/petition/answer`: the written decision (信访处理意见书)."""
+
+    opinion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
+    summary = Text(1, 4000, required=True)
+    issued_on = fields.Date(required=True)
+
+
+class ReviewRequestBody(_Strict):
+    """`POST /cases/{case_id}/petition/review`: 复查 (review) or 复核 (re_review) requested."""
+
+    stage = fields.String(required=True, validate=validate.OneOf(REVIEW_STAGES))
+    requested_on = fields.Date(required=True)
+    received_on = fields.Date(metadata={
+        "description": "when the petitioner received the written answer (default: its date)"})
+
+
+class ReviewDecisionBody(_Strict):
+    """`POST /cases/{case_id}/petition/review-decision`: 复查意见 / 复核意见 in writing."""
+
+    stage = fields.String(required=True, validate=validate.OneOf(REVIEW_STAGES))
+    opinion = fields.String(required=True, validate=validate.OneOf(REVIEW_OPINIONS))
+    summary = Text(1, 4000, required=True)
+    issued_on = fields.Date(required=True)
 
 
 class FailureBody(_Strict):

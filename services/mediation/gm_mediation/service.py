@@ -17,6 +17,8 @@ from gm_platform.periodic import every
 from gm_platform.store_provider import StoreHandle, find_relay, find_store
 
 from . import schemas
+from gm_directory.calendar_file import load_calendar
+
 from .domain import InvalidValue
 from .handlers import Caller, CaseNotFound, Mediation
 
@@ -36,7 +38,8 @@ class MediationProvider(DependencyProvider):
     def get_dependency(self, worker_ctx):
         if self._mediation is None:  # the store provider is set up by now
             store = StoreHandle(find_store(self.container), find_relay(self.container))
-            mediation = Mediation(store, self.settings.timezone, self.clock.now)
+            mediation = Mediation(store, self.settings.timezone, self.clock.now,
+                                  load_calendar(self.settings.calendar_file))
             mediation.feeds = build_feeds(self.container, "mediation", {
                 "intake": mediation.on_intake_event,
                 "assignment": mediation.on_assignment_event,
@@ -76,6 +79,11 @@ class MediationService(PlatformService):
 
     name = "mediation"
     mediation = MediationProvider()
+
+    @staticmethod
+    def check_config(settings) -> None:
+        PlatformService.check_config(settings)
+        load_calendar(settings.calendar_file)
 
     # -- events: other services', and this service's own (the process manager) -----------
     @consume(queue=lambda: topology.events_queue("mediation", "intake"))
@@ -137,10 +145,44 @@ class MediationService(PlatformService):
 
     @api("POST", "/cases/<case_id>/confirmation-request", roles=("mediator",))
     def post_confirmation_request(self, request, principal: Principal, case_id: str):
-        if request.get_data(cache=True).strip():  # no body, or an empty JSON object
-            load_body(request, schemas.ConfirmationRequestBody())
+        body = {}
+        if request.get_data(cache=True).strip():  # no body, or a JSON object
+            body = load_body(request, schemas.ConfirmationRequestBody())
         caller = _http_caller(request, principal)
-        return _known(lambda: self.mediation.request_confirmation(case_id, caller))
+        return _known(lambda: self.mediation.request_confirmation(
+            case_id, caller, applicants=body.get("applicants"),
+            applied_on=body.get("applied_on")))
+
+    # -- a petition matter (信访事项): acceptance, answer, review (mediator or leader) -----
+    @api("POST", "/cases/<case_id>/petition/acceptance", roles=("mediator", "leader"))
+    def post_petition_acceptance(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.PetitionAcceptanceBody())
+        caller = _http_caller(request, principal)
+        return _known(lambda: self.mediation.decide_acceptance(
+            case_id, body["decision"], body["notified_on"], caller, simple=body["simple"],
+            reason=body.get("reason"), route=body.get("route")))
+
+    @api("POST", "/cases/<case_id>/petition/answer", roles=("mediator", "leader"))
+    def post_petition_answer(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.PetitionAnswerBody())
+        caller = _http_caller(request, principal)
+        return _known(lambda: self.mediation.answer_petition(
+            case_id, body["opinion"], body["summary"], body["issued_on"], caller))
+
+    @api("POST", "/cases/<case_id>/petition/review", roles=("mediator", "leader"))
+    def post_review_request(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.ReviewRequestBody())
+        caller = _http_caller(request, principal)
+        return _known(lambda: self.mediation.request_review(
+            case_id, body["stage"], body["requested_on"], body.get("received_on"), caller))
+
+    @api("POST", "/cases/<case_id>/petition/review-decision", roles=("mediator", "leader"))
+    def post_review_decision(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.ReviewDecisionBody())
+        caller = _http_caller(request, principal)
+        return _known(lambda: self.mediation.decide_review(
+            case_id, body["stage"], body["opinion"], body["summary"], body["issued_on"],
+            caller))
 
     @api("POST", "/cases/<case_id>/failure", roles=("mediator",))
     def post_failure(self, request, principal: Principal, case_id: str):

@@ -107,9 +107,9 @@ def mediate_to_agreement(suite: Suite, case_id: str) -> None:
     assert view["status"] == "agreement"
 
 
-def test_court_entrusted_referral_ends_confirmed_and_the_court_is_told(suite):
+def test_court_delegated_referral_ends_confirmed_and_the_court_is_told(suite):
     # six people: a collective, hence key case, which needs all four duties to resolve
-    case_id = suite.refer("court", "entrusted", headcount=6)
+    case_id = suite.refer("court", "delegated", headcount=6)
     assert suite.case(case_id)["key_case"] is True
     suite.ok(case_id, "sessions", {"held_on": "2026-03-10", "notes": "双方到场"})
     suite.ok(case_id, "agreement", {"terms": "李四于四月底前修复排水沟",

@@ -290,6 +290,7 @@ class AgencyClient:
         self.conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
         self.conn.connect()
         self.channel = self.conn.channel()
+        self._raw = None
         self.exchange = Exchange("gm.inbound", type="topic", durable=True)
         # The suite declares the inbox; declaring it the plain way must agree with that.
         self.queue = Queue(f"gm.outbound.{self.name}",
@@ -311,13 +312,12 @@ class AgencyClient:
         them as they are). Persistent and JSON unless said otherwise."""
         properties.setdefault("content_type", "application/json")
         properties.setdefault("delivery_mode", 2)
-        raw = self.conn.connection.channel()  # py-amqp's own channel
-        try:
-            raw.confirm_select()
-            raw.basic_publish(amqp.Message(body, **properties), exchange="gm.inbound",
-                              routing_key=routing_key)
-        finally:
-            raw.close()
+        if self._raw is None or not self._raw.is_open:
+            self._raw = self.conn.connection.channel()  # py-amqp's own channel
+            self._raw.confirm_select()
+        # confirm_publish on the connection: returns once the broker confirmed it
+        self._raw.basic_publish(amqp.Message(body, **properties), exchange="gm.inbound",
+                                routing_key=routing_key)
 
     def collect(self, until: Callable[[List[Received]], bool], timeout: float) -> List[Received]:
         """Take inbox messages until `until(self.inbox)` holds or `timeout` passes."""

@@ -2,55 +2,73 @@
 
 Stream `assignment-<case id>`. Its life:
 
-    AssignmentMade ─┬─ DeadlineWarningRaised   (before the deadline, once per deadline)
-                    ├─ CaseEscalated           (overdue: one level up, once per deadline)
-                    ├─ DeadlineExtended        (within the rule's limits)
-                    ├─ CaseReassigned          (another unit and/or handler)
+    AssignmentMade ─┬─ DeadlineWarningRaised   (预警: before the deadline, once per deadline)
+                    ├─ SupervisionOrdered      (督办: the deadline passed; a higher leader
+                    │                           supervises, once per deadline)
+                    ├─ SupervisionReminded     (催办: again every `remind_every_days` while
+                    │                           it stays overdue)
+                    ├─ HandlingPeriodStarted   (a petition matter accepted (受理): the
+                    │                           statutory handling period starts)
+                    ├─ DeadlineExtended        (within the rule's limits; told why, if the
+                    │                           rule says so)
+                    ├─ CaseReassigned          (a leader's decision, with a reason)
                     ├─ JointHandlingArranged   (联合接访 / 联席会议)
                     └─ AssignmentClosed        (the case closed; the watch stops)
     AssignmentFailed                           (the 四定 could not be decided: kept, with
                                                 the reason, for an operator to see)
+    CaseEscalated                              (older versions only: see below)
+
+Overdue practice is 属地管理 with 督办: when a deadline passes, the unit stays responsible
+and keeps the case, the statutory limit does not restart, and the leader of the unit
+above (for the city, the city's own first leader) is told and supervises — named in
+SupervisionOrdered and in the assignment view, and reminded (催办) while the case stays
+overdue. A case changes level only by a leader's reassignment, with a reason.
+(Versions before this rule escalated an overdue case one level up with a fresh deadline,
+CaseEscalated; such events stay in old streams and are still applied.)
 
 The deadline watch (`watch`) is a pure decision: given the aggregate and the time, which
-of warning and escalation are due. Each fires at most once per deadline: a warning when
-the deadline is within `warn_days` and not yet passed (a deadline that passed unwarned —
-the watcher was down — is escalated, not warned); an escalation when the deadline has
-passed. Escalation renews the deadline: the unit receiving the case gets a fresh period
-of the same length (the assignment's `days`), counted from the escalation day, so the
-new handler has a real time limit and a second overdue escalates again, one level at a
-time, up to the city. The case stays marked overdue (`escalations` > 0): it can no longer
-close on time. At city level nothing is above: the watch reports `overdue` and no
-escalation.
-
-Escalation names a lead if the case had none (the receiving unit's first leader), so an
-overdue case always has a leader answerable; CaseEscalated carries the lead to notify.
-Reassignment keeps the lead: a lead leader answers for the case until it closes.
+of warning, supervision and reminder are due. A warning fires when the deadline is within
+`warn_days` and not yet passed (a deadline that passed unwarned is supervised, not
+warned); supervision once the deadline has passed; a reminder every `remind_every_days`
+after the last supervision or reminder while the case stays open and overdue.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from gm_kernel import Aggregate, DomainError, format_time, parse_time
-
-from .deadline import due_after, end_of_local_day, local_date
-from .decide import KEY_CASE_FLOOR, Decision, least_loaded
 from gm_directory.directory import Directory
-from .rules import DEFAULT_WARN_DAYS, Extension
 from gm_directory.vocabulary import AGENCIES, level_rank
+from gm_kernel import Aggregate, DomainError, format_time, parse_time
+from gm_kernel.calendar import WorkingCalendar
+from gm_kernel.localtime import end_of_local_day, local_date
+
+from .decide import KEY_CASE_FLOOR, Decision, Deadline, count_deadline, least_loaded
+from .rules import DEFAULT_REMIND_EVERY_DAYS, DEFAULT_WARN_DAYS, Extension, Period, Rule
 
 ASSIGNMENT_MADE = "AssignmentMade"
 DEADLINE_WARNING_RAISED = "DeadlineWarningRaised"
+SUPERVISION_ORDERED = "SupervisionOrdered"
+SUPERVISION_REMINDED = "SupervisionReminded"
+HANDLING_PERIOD_STARTED = "HandlingPeriodStarted"
 CASE_ESCALATED = "CaseEscalated"
 DEADLINE_EXTENDED = "DeadlineExtended"
 CASE_REASSIGNED = "CaseReassigned"
 JOINT_HANDLING_ARRANGED = "JointHandlingArranged"
 ASSIGNMENT_CLOSED = "AssignmentClosed"
 ASSIGNMENT_FAILED = "AssignmentFailed"
-EVENT_TYPES = (ASSIGNMENT_MADE, DEADLINE_WARNING_RAISED, CASE_ESCALATED, DEADLINE_EXTENDED,
-               CASE_REASSIGNED, JOINT_HANDLING_ARRANGED, ASSIGNMENT_CLOSED, ASSIGNMENT_FAILED)
+EVENT_TYPES = (ASSIGNMENT_MADE, DEADLINE_WARNING_RAISED, SUPERVISION_ORDERED,
+               SUPERVISION_REMINDED, HANDLING_PERIOD_STARTED, CASE_ESCALATED,
+               DEADLINE_EXTENDED, CASE_REASSIGNED, JOINT_HANDLING_ARRANGED,
+               ASSIGNMENT_CLOSED, ASSIGNMENT_FAILED)
+
+
+class NoticeRequired(DomainError):
+    """The rule requires the person be told why (告知延期理由): `notified_on` is missing."""
+
+    field = "notified_on"
 
 
 @dataclass(frozen=True)
@@ -58,16 +76,19 @@ class WatchDecision:
     """What the deadline watch should do now."""
 
     warn: bool = False
-    escalate: bool = False
+    supervise: bool = False
+    remind: bool = False
     overdue: bool = False
 
 
-def watch(assignment: "Assignment", now: datetime,
-          warn_days: int = DEFAULT_WARN_DAYS) -> WatchDecision:
-    """Which of warning / escalation are due for `assignment` at `now` (pure).
+def watch(assignment: "Assignment", now: datetime, warn_days: int = DEFAULT_WARN_DAYS,
+          remind_every_days: int = DEFAULT_REMIND_EVERY_DAYS) -> WatchDecision:
+    """Which of warning / supervision / reminder are due for `assignment` at `now` (pure).
 
     warn: the deadline is at most `warn_days` days away, not passed, and not yet warned.
-    escalate: the deadline has passed, it was not yet escalated, and there is a level above.
+    supervise: the deadline has passed and was not yet supervised.
+    remind: supervised for this deadline, still overdue, and `remind_every_days` have
+    passed since the supervision or the last reminder.
     overdue: the deadline has passed (whether or not anything is due).
     Nothing is due before the assignment is made or after it is closed.
     """
@@ -78,39 +99,49 @@ def watch(assignment: "Assignment", now: datetime,
     overdue = now > due
     warn = (not overdue and now >= due - timedelta(days=warn_days)
             and assignment.warned_for != due)
-    escalate = overdue and assignment.escalated_for != due and assignment.level != "city"
-    return WatchDecision(warn=warn, escalate=escalate, overdue=overdue)
+    supervise = overdue and assignment.supervised_for != due
+    remind = (overdue and not supervise and assignment.last_supervision_at is not None
+              and now >= assignment.last_supervision_at + timedelta(days=remind_every_days))
+    return WatchDecision(warn=warn, supervise=supervise, remind=remind, overdue=overdue)
 
 
 class Assignment(Aggregate):
     """Responsibility for one case (四定); id = the case id.
 
-    Commands take the current time (`now`, timezone-aware) and, where they place the case,
-    the directory and the handlers' open-case loads; they raise DomainError when the
-    state does not allow them. Extra keyword arguments (actor, agency, causation_id, ...)
-    go on the recorded event; `occurred_at` defaults to `now`, `correlation_id` to the case.
+    Commands take the current time (`now`, timezone-aware) and, where they place the case
+    or count a period, the directory, the working-day calendar and the handlers'
+    open-case loads; they raise DomainError when the state does not allow them. Extra
+    keyword arguments (actor, agency, causation_id, ...) go on the recorded event;
+    `occurred_at` defaults to `now`, `correlation_id` to the case.
     """
 
     stream_prefix = "assignment-"
 
     def __init__(self, id: str):
         super().__init__(id)
+        self.task: Optional[str] = None
         self.track: Optional[str] = None
         self.level: Optional[str] = None
         self.unit: Optional[str] = None
+        self.responsible_leader: Optional[str] = None
         self.lead: Optional[str] = None
         self.handler: Optional[str] = None
         self.key_case = False
-        self.days = 0
+        self.petition_matter = False
+        self.source = None
+        self.category: Optional[str] = None
+        self.stage = "registered"
+        self.deadline: Optional[Deadline] = None
         self.due_at: Optional[datetime] = None
         self.time_zone: Optional[ZoneInfo] = None
-        self.rule_id: Optional[str] = None
-        self.extension_limits: Optional[Extension] = None
         self.extension_count = 0
         self.extended_days = 0
         self.warned_for: Optional[datetime] = None  # the deadline last warned about
-        self.escalated_for: Optional[datetime] = None  # the deadline last escalated for
-        self.escalations = 0
+        self.supervised_for: Optional[datetime] = None  # the deadline last supervised for
+        self.supervisor: Optional[str] = None  # the leader supervising (督办)
+        self.last_supervision_at: Optional[datetime] = None  # supervision or its reminder
+        self.reminders = 0
+        self.escalations = 0  # older versions' CaseEscalated
         self.joint_handling: List[Dict[str, Any]] = []
         self.closed = False
         self.region: Optional[str] = None
@@ -122,8 +153,21 @@ class Assignment(Aggregate):
     def extended(self) -> bool:
         return self.extension_count > 0
 
-    def watch(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS) -> WatchDecision:
-        return watch(self, now, warn_days)
+    @property
+    def rule_id(self) -> Optional[str]:
+        return self.deadline.rule_id if self.deadline else None
+
+    @property
+    def extension_limits(self) -> Optional[Extension]:
+        return self.deadline.extension if self.deadline else None
+
+    @property
+    def supervised(self) -> bool:
+        return self.supervised_for is not None
+
+    def watch(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS,
+              remind_every_days: int = DEFAULT_REMIND_EVERY_DAYS) -> WatchDecision:
+        return watch(self, now, warn_days, remind_every_days)
 
     def view(self) -> Dict[str, Any]:
         """The assignment as `GET /cases/{case_id}/assignment` returns it."""
@@ -149,7 +193,7 @@ class Assignment(Aggregate):
         self._emit(ASSIGNMENT_FAILED, {"reason": reason, "failed_at": format_time(now)}, meta)
 
     def raise_warning(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS, **meta: Any) -> None:
-        """Warn handler and lead that the deadline is near (once per deadline)."""
+        """Warn handler and leaders that the deadline is near (预警, once per deadline)."""
         self._require_open()
         if not watch(self, now, warn_days).warn:
             raise DomainError("no deadline warning is due")
@@ -157,37 +201,75 @@ class Assignment(Aggregate):
         self._emit(DEADLINE_WARNING_RAISED, {
             "due_at": format_time(self.due_at), "warned_at": format_time(now),
             "unit": self.unit, "handler": self.handler, "lead": self.lead,
+            "responsible_leader": self.responsible_leader,
         }, meta)
 
-    def escalate(self, now: datetime, directory: Directory,
-                 loads: Optional[Mapping[str, int]] = None, **meta: Any) -> None:
-        """Move an overdue case one level up (the nearest unit above offering the track),
-        to its least-loaded eligible handler, with a renewed deadline; notify the lead."""
+    def supervise(self, now: datetime, directory: Directory, **meta: Any) -> None:
+        """The deadline passed: the leader above supervises (督办). The unit, handler and
+        deadline stay; the case is overdue from now on (it cannot close on time)."""
         self._require_open()
-        if not watch(self, now).escalate:
-            raise DomainError("no escalation is due: the deadline has not passed, was already "
-                              "escalated, or the case is at the top level")
-        if self.unit not in directory:
-            raise DomainError(f"unit {self.unit} is no longer in the directory")
-        target = directory.escalation_target(self.unit, self.track)
-        if target is None:
-            raise DomainError(f"no unit above {self.unit} offers track {self.track}")
-        handler = least_loaded(target.handlers_for(self.track), loads)
-        lead = self.lead or (target.first_leader.id if target.first_leader else None)
+        if not watch(self, now).supervise:
+            raise DomainError("no supervision is due: the deadline has not passed or is "
+                              "supervised already")
+        supervisor, supervising_unit = self._supervisor(directory)
         meta.setdefault("occurred_at", now)
-        self._emit(CASE_ESCALATED, {
-            "reason": "overdue", "escalated_at": format_time(now),
-            "from_unit": self.unit, "from_level": self.level,
-            "unit": target.code, "level": target.level,
-            "previous_handler": self.handler, "handler": handler.id, "lead": lead,
-            "previous_due_at": format_time(self.due_at),
-            "due_at": format_time(due_after(now, self.days, self.time_zone)),
+        self._emit(SUPERVISION_ORDERED, {
+            "supervisor": supervisor, "supervising_unit": supervising_unit,
+            "ordered_at": format_time(now), "due_at": format_time(self.due_at),
+            "unit": self.unit, "handler": self.handler, "lead": self.lead,
+            "responsible_leader": self.responsible_leader,
         }, meta)
 
-    def extend(self, days: int, reason: str, now: datetime, **meta: Any) -> None:
-        """Extend the deadline by `days` calendar days, within the rule's limits, before it passes."""
+    def remind(self, now: datetime, remind_every_days: int = DEFAULT_REMIND_EVERY_DAYS,
+               **meta: Any) -> None:
+        """Remind (催办) the unit, under its supervisor, that the case is still overdue."""
         self._require_open()
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        if not watch(self, now, remind_every_days=remind_every_days).remind:
+            raise DomainError("no reminder is due")
+        meta.setdefault("occurred_at", now)
+        self._emit(SUPERVISION_REMINDED, {
+            "supervisor": self.supervisor, "reminded_at": format_time(now),
+            "due_at": format_time(self.due_at), "unit": self.unit, "handler": self.handler,
+            "reminder_number": self.reminders + 1,
+            "days_overdue": (local_date(now, self.time_zone)
+                             - local_date(self.due_at, self.time_zone)).days,
+        }, meta)
+
+    def _supervisor(self, directory: Directory):
+        """The first leader of the nearest unit above this one that has a leader; at the
+        top, the unit's own first leader."""
+        if self.unit in directory:
+            for unit in directory.ancestors(self.unit):
+                if unit.first_leader is not None:
+                    return unit.first_leader.id, unit.code
+            own = directory.unit(self.unit)
+            if own.first_leader is not None:
+                return own.first_leader.id, own.code
+        return None, None
+
+    def start_handling(self, stage: str, accepted_on: date, rule: Rule,
+                       calendar: WorkingCalendar, now: datetime, **meta: Any) -> None:
+        """A petition matter was accepted (受理): its handling period starts that day."""
+        self._require_open()
+        if not self.petition_matter:
+            raise DomainError(f"case {self.id} is not a petition matter")
+        if self.stage != "registered":
+            raise DomainError(f"the handling period of case {self.id} started already")
+        start = end_of_local_day(accepted_on, self.time_zone)  # counted from the next day
+        deadline = count_deadline(rule, start, calendar, self.time_zone)
+        meta.setdefault("occurred_at", now)
+        self._emit(HANDLING_PERIOD_STARTED, {
+            "stage": stage, "accepted_on": accepted_on.isoformat(),
+            "previous_due_at": format_time(self.due_at), **deadline.to_data(),
+        }, meta)
+
+    def extend(self, amount: int, reason: str, now: datetime, calendar: WorkingCalendar,
+               notified_on: Optional[date] = None, **meta: Any) -> None:
+        """Extend the deadline by `amount` (days or working days, as the rule's extension
+        counts), within the rule's limits, before it passes; where the rule says so, the
+        person must have been told why (`notified_on`)."""
+        self._require_open()
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
             raise DomainError("days must be a positive whole number")
         if not reason or not reason.strip():
             raise DomainError("an extension needs a reason")
@@ -197,28 +279,36 @@ class Assignment(Aggregate):
         if limits.max_count is not None and self.extension_count >= limits.max_count:
             raise DomainError(f"rule {self.rule_id} allows at most {limits.max_count} "
                               f"extension{'s' if limits.max_count > 1 else ''}")
-        if limits.max_days is not None and self.extended_days + days > limits.max_days:
+        unit_word = "working days" if limits.unit == "working_days" else "days"
+        if limits.max_days is not None and self.extended_days + amount > limits.max_days:
             left = limits.max_days - self.extended_days
-            raise DomainError(f"rule {self.rule_id} allows at most {limits.max_days} extra days "
-                              f"in all; {left} left")
+            raise DomainError(f"rule {self.rule_id} allows at most {limits.max_days} extra "
+                              f"{unit_word} in all; {left} left")
         if now > self.due_at:
             raise DomainError("the deadline has passed: an extension must be approved before it")
-        new_due = end_of_local_day(local_date(self.due_at, self.time_zone) + timedelta(days=days),
-                                   self.time_zone)
+        if limits.notice and notified_on is None:
+            raise NoticeRequired(f"rule {self.rule_id} requires the person be told the reason "
+                                 "for the extension (告知延期理由): say when")
+        counted = calendar.deadline(self.due_at, self.time_zone, **{limits.unit: amount})
         meta.setdefault("occurred_at", now)
         self._emit(DEADLINE_EXTENDED, {
-            "days": days, "reason": reason.strip(),
-            "previous_due_at": format_time(self.due_at), "due_at": format_time(new_due),
+            "days": amount, "unit": limits.unit, "reason": reason.strip(),
+            "notified_on": notified_on.isoformat() if notified_on else None,
+            "previous_due_at": format_time(self.due_at),
+            "due_at": format_time(counted.due_at),
+            "calendar_provisional": counted.provisional,
             "extension_number": self.extension_count + 1,
-            "extended_days": self.extended_days + days,
+            "extended_days": self.extended_days + amount,
         }, meta)
 
     def reassign(self, reason: str, now: datetime, directory: Directory, unit: Optional[str] = None,
                  handler: Optional[str] = None, loads: Optional[Mapping[str, int]] = None,
                  **meta: Any) -> None:
-        """Give the case to another unit and/or handler. The unit must offer the case's
-        track (and be at county level or above for a key case); the handler must work on
-        the track there. With a new unit and no handler, its least-loaded handler is chosen."""
+        """Give the case to another unit and/or handler — how a case changes level: a
+        leader's decision, with a reason. The unit must offer the case's track (and be at
+        county level or above for a key case); the handler must work on the track there.
+        With a new unit and no handler, its least-loaded handler is chosen. The deadline
+        and the lead stay (the statutory limit does not restart)."""
         self._require_open()
         if not reason or not reason.strip():
             raise DomainError("a reassignment needs a reason")
@@ -244,7 +334,8 @@ class Assignment(Aggregate):
         meta.setdefault("occurred_at", now)
         self._emit(CASE_REASSIGNED, {
             "reason": reason.strip(), "from_unit": self.unit, "unit": code, "level": target.level,
-            "from_handler": self.handler, "handler": chosen,
+            "from_level": self.level, "from_handler": self.handler, "handler": chosen,
+            "responsible_leader": target.first_leader.id if target.first_leader else None,
         }, meta)
 
     def arrange_joint_handling(self, participants: Sequence[str], reason: str, now: datetime,
@@ -273,7 +364,7 @@ class Assignment(Aggregate):
         }, meta)
 
     def close(self, now: datetime, outcome: Optional[str] = None, **meta: Any) -> None:
-        """The case closed: stop the watch. `on_time` is false once the case went overdue."""
+        """The case closed: stop the watch. `on_time`: closed by its deadline."""
         self._require_open()
         meta.setdefault("occurred_at", now)
         self._emit(ASSIGNMENT_CLOSED, {
@@ -299,22 +390,41 @@ class Assignment(Aggregate):
 
     def when_AssignmentMade(self, data: Mapping[str, Any]) -> None:
         decision = Decision.from_data(data)
+        self.task = decision.task
         self.track, self.level, self.unit = decision.track, decision.level, decision.unit
+        self.responsible_leader = decision.responsible_leader
         self.lead, self.handler = decision.lead, decision.handler
         self.key_case = decision.key_case
-        self.days = decision.days
+        self.petition_matter = decision.petition_matter
+        self.source, self.category = decision.source, decision.category
+        self.deadline = decision.deadline
         self.due_at = decision.due_at
         self.time_zone = ZoneInfo(decision.time_zone)
-        self.rule_id = decision.rule_id
-        self.extension_limits = decision.extension
         self.region = decision.region
 
     def when_DeadlineWarningRaised(self, data: Mapping[str, Any]) -> None:
         self.warned_for = parse_time(data["due_at"])
 
+    def when_SupervisionOrdered(self, data: Mapping[str, Any]) -> None:
+        self.supervised_for = parse_time(data["due_at"])
+        self.supervisor = data.get("supervisor")
+        self.last_supervision_at = parse_time(data["ordered_at"])
+
+    def when_SupervisionReminded(self, data: Mapping[str, Any]) -> None:
+        self.reminders = data["reminder_number"]
+        self.last_supervision_at = parse_time(data["reminded_at"])
+
+    def when_HandlingPeriodStarted(self, data: Mapping[str, Any]) -> None:
+        self.stage = data["stage"]
+        self.deadline = Deadline.from_data({**data, "time_zone": str(self.time_zone)})
+        self.due_at = self.deadline.due_at
+        self.extension_count = self.extended_days = 0
+        self.last_supervision_at = None  # a new deadline: supervised afresh if it passes
+
     def when_CaseEscalated(self, data: Mapping[str, Any]) -> None:
-        self.escalated_for = parse_time(data["previous_due_at"])
+        # Older versions moved an overdue case up with a renewed deadline.
         self.escalations += 1
+        self.supervised_for = parse_time(data["previous_due_at"])
         self.unit, self.level = data["unit"], data["level"]
         self.handler, self.lead = data["handler"], data["lead"]
         self.due_at = parse_time(data["due_at"])
@@ -323,9 +433,12 @@ class Assignment(Aggregate):
         self.extension_count = data["extension_number"]
         self.extended_days = data["extended_days"]
         self.due_at = parse_time(data["due_at"])
+        self.last_supervision_at = None
 
     def when_CaseReassigned(self, data: Mapping[str, Any]) -> None:
         self.unit, self.level, self.handler = data["unit"], data["level"], data["handler"]
+        if "responsible_leader" in data:
+            self.responsible_leader = data["responsible_leader"]
 
     def when_JointHandlingArranged(self, data: Mapping[str, Any]) -> None:
         self.joint_handling.append(dict(data))

@@ -1,41 +1,39 @@
-"""Deciding the 四定 (four fixes) for a registered case: track, level + unit, lead, handler, deadline.
+"""Deciding the 四定 for a registered case (seed: 定任务、定包案领导、定具体承办人、定办结时限):
+the task, the unit and its responsible leader (and for a key case the lead leader, 包案领导),
+the handler, and the deadline.
 
-A pure function of the case facts, the directory, the rules and the handlers' current
-load. The steps, in order:
+A pure function of the case facts, the directory, the rules table, the working-day
+calendar and the handlers' current load. The steps, in order:
 
-1. Track (三位一体) and floor level, from the source — `TRACK_TABLE`:
-
-   ============================================  ==============  =========  ===============================
-   source                                        track           floor      why
-   ============================================  ==============  =========  ===============================
-   court delegated / entrusted (诉调对接)        judicial        county     court-attached mediation office
-   procuratorate criminal_reconciliation (检调)  administrative  county     prosecutorial oversight
-   police minor_dispute (公调对接)               administrative  township   police station's mediation
-   petition bureau petition (访调对接)           administrative  township   petition handling
-   channel, category in PEOPLE_CATEGORIES        people          village    民间纠纷: people's mediation
-   channel, category in ADMINISTRATIVE_CATEGORIES administrative village    needs an administrative body
-   ============================================  ==============  =========  ===============================
-
-   People's track categories: marriage_family, neighbour, housing_homestead, contract,
-   business, damages, medical, property_management, village_affairs, other.
-   Administrative track categories: land_forest, land_acquisition, environment, labour,
-   consumer, traffic_accident (disputes an administrative organ mediates or decides:
-   land and forest rights, expropriation, pollution, labour, market regulation,
-   traffic police). No channel case starts on the judicial track: that needs a court.
+1. Route (三调联动, deploy/rules.yaml `routing:`): from the source and the dispute's
+   category, the track (people / administrative / judicial), the lowest level the case may
+   start at, the bodies whose handlers may take it, whether a specialist committee for the
+   category comes first, and the task. Court referrals go to the court-attached mediation
+   office (judicial track); police, procuratorate and petition-bureau referrals of civil
+   disputes to people's mediation — never back to the referring agency; a channel case to
+   people's mediation, a specialist committee (medical, traffic, labour), or, for a dispute
+   an administrative organ resolves within its remit, the administrative track.
 
 2. Level and unit (重心下移): the lowest unit at or above the region (village → township
-   → county → city, along the directory's parents) that offers the track and is at or
-   above the floor. Key cases — collective, repeat, flagged key (e.g. high risk), or
-   received on a leader's reception day — start at county level or above.
+   → county → city, along the directory's parents) at or above the route's level that has
+   a handler of the route's bodies on its track — for a specialist route, first the lowest
+   such unit with a specialist for the category. Key cases — collective, repeat, flagged
+   key (e.g. high risk), or received on a leader's reception day — start at county level
+   or above.
 
-3. Lead (包案领导): key cases only. The leader named on a leader_reception case, otherwise
-   the chosen unit's first leader. Other cases have no lead until they escalate.
+3. Leaders: every case names the chosen unit's responsible leader (its first leader);
+   a key case also has a lead leader (包案领导): the leader named on a leader_reception
+   case, otherwise the unit's first leader.
 
-4. Handler (承办人): the eligible handler at the unit (works on the track) with the fewest
-   open cases; ties go to the smaller id.
+4. Handler (承办人): the eligible handler at the unit (works on the track, in one of the
+   route's bodies, a specialist where one was sought) with the fewest open cases; ties go
+   to the smaller id. A handler whose body the directory does not say is eligible.
 
-5. Deadline (办结时限): the rule in force on the registration date (local), its days
-   unless the referring agency set `requested_days`; counted as in `deadline`.
+5. Deadline (办结时限): the time limit in force on the registration date (local) for the
+   case's stage `registered`, in its unit (days, months or working days) unless the
+   referring agency set `requested_days`; counted on the working-day calendar
+   (gm_kernel.calendar): day one excluded, a period ending on a rest day or holiday ends
+   on the next working day (民法典 第二百零一条至第二百零三条; 民事诉讼法 第八十五条).
 """
 from __future__ import annotations
 
@@ -43,29 +41,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-from gm_kernel import DomainError, format_time, parse_time
-
-from .deadline import due_after, local_date
 from gm_directory.directory import Directory, Handler, Unit
-from .rules import Extension, NoRuleInForce, RuleBook, Source
 from gm_directory.vocabulary import level_of_code, level_rank
+from gm_kernel import DomainError, format_time, parse_time
+from gm_kernel.calendar import WorkingCalendar
+from gm_kernel.localtime import local_date
 
-PEOPLE_CATEGORIES: Tuple[str, ...] = (
-    "marriage_family", "neighbour", "housing_homestead", "contract", "business", "damages",
-    "medical", "property_management", "village_affairs", "other",
-)
-ADMINISTRATIVE_CATEGORIES: Tuple[str, ...] = (
-    "land_forest", "land_acquisition", "environment", "labour", "consumer", "traffic_accident",
-)
-
-#: (agency, kind) → (track, floor level) for agency referrals.
-REFERRAL_TRACKS: Mapping[Tuple[str, str], Tuple[str, str]] = {
-    ("court", "delegated"): ("judicial", "county"),
-    ("court", "entrusted"): ("judicial", "county"),
-    ("procuratorate", "criminal_reconciliation"): ("administrative", "county"),
-    ("police", "minor_dispute"): ("administrative", "township"),
-    ("petition", "petition"): ("administrative", "township"),
-}
+from .rules import Extension, NoRuleInForce, Period, Route, Rule, RuleBook, Source
 
 #: Key cases are handled at this level or above (四定四包 with a lead leader).
 KEY_CASE_FLOOR = "county"
@@ -97,73 +79,152 @@ class CaseFacts:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The 四定 of one case: the data of AssignmentMade."""
+class Deadline:
+    """A time limit as counted: its rule, its period and where it ends."""
 
-    track: str
-    level: str
-    unit: str
-    lead: Optional[str]
-    handler: str
-    registered_at: datetime
-    days: int
-    due_at: datetime
     rule_id: str
     rule_effective_from: date
     legal_basis: str
+    local_default: bool
+    period: Period
     extension: Optional[Extension]
-    time_zone: str
-    key_case: bool
-    region: str
+    due_at: datetime
+    last_day: date
+    provisional: bool  # counted over a year whose holiday arrangement is not yet published
+    rolled_from: Optional[date]  # the rest day or holiday the period ended on, if moved
 
     def to_data(self) -> Dict[str, Any]:
         ext = self.extension
         return {
-            "track": self.track, "level": self.level, "unit": self.unit, "lead": self.lead,
-            "handler": self.handler, "registered_at": format_time(self.registered_at),
-            "days": self.days, "due_at": format_time(self.due_at), "rule_id": self.rule_id,
+            "rule_id": self.rule_id,
             "rule_effective_from": self.rule_effective_from.isoformat(),
-            "legal_basis": self.legal_basis,
+            "legal_basis": self.legal_basis, "local_default": self.local_default,
+            "period": self.period.to_data(), "due_at": format_time(self.due_at),
+            "calendar_provisional": self.provisional,
+            "rolled_from": self.rolled_from.isoformat() if self.rolled_from else None,
             "extension": None if ext is None else {
-                "max_days": ext.max_days, "max_count": ext.max_count, "condition": ext.condition},
+                "max_days": ext.max_days, "max_count": ext.max_count,
+                "condition": ext.condition, "unit": ext.unit, "notice": ext.notice},
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> "Deadline":
+        ext = data.get("extension")
+        period = data.get("period") or {"days": data["days"]}  # before periods had units
+        due_at = parse_time(data["due_at"])
+        rolled = data.get("rolled_from")
+        return cls(
+            rule_id=data["rule_id"],
+            rule_effective_from=date.fromisoformat(data["rule_effective_from"]),
+            legal_basis=data["legal_basis"], local_default=bool(data.get("local_default")),
+            period=Period.from_data(period), due_at=due_at,
+            last_day=local_date(due_at, _tz(data)),
+            provisional=bool(data.get("calendar_provisional")),
+            rolled_from=date.fromisoformat(rolled) if rolled else None,
+            extension=None if ext is None else Extension(
+                ext.get("max_days"), ext.get("max_count"), ext.get("condition"),
+                ext.get("unit", "days"), bool(ext.get("notice"))),
+        )
+
+
+def _tz(data: Mapping[str, Any]):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(data.get("time_zone") or "Asia/Shanghai")
+
+
+def count_deadline(rule: Rule, start: datetime, calendar: WorkingCalendar, tz,
+                   period: Optional[Period] = None) -> Deadline:
+    """The deadline of `rule` (or of `period`, e.g. an agency's own) counted from `start`."""
+    period = period or rule.period
+    counted = calendar.deadline(start, tz, **period.as_kwargs())
+    return Deadline(rule_id=rule.id, rule_effective_from=rule.effective_from,
+                    legal_basis=rule.basis, local_default=rule.local_default, period=period,
+                    extension=rule.extension, due_at=counted.due_at,
+                    last_day=counted.last_day, provisional=counted.provisional,
+                    rolled_from=counted.rolled_from)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The 四定 of one case: the data of AssignmentMade."""
+
+    task: str
+    route_id: str
+    route_basis: str
+    track: str
+    level: str
+    unit: str
+    responsible_leader: Optional[str]
+    lead: Optional[str]
+    handler: str
+    registered_at: datetime
+    deadline: Deadline
+    time_zone: str
+    key_case: bool
+    region: str
+    petition_matter: bool  # a 信访事项 on the administrative track (its statutory workflow)
+    source: Optional[Source]  # None in assignments made before it was recorded
+    category: Optional[str]
+
+    @property
+    def due_at(self) -> datetime:
+        return self.deadline.due_at
+
+    def to_data(self) -> Dict[str, Any]:
+        registered_day = local_date(self.registered_at, _tz({"time_zone": self.time_zone}))
+        return {
+            "task": self.task, "route_id": self.route_id, "route_basis": self.route_basis,
+            "track": self.track, "level": self.level, "unit": self.unit,
+            "responsible_leader": self.responsible_leader, "lead": self.lead,
+            "handler": self.handler, "registered_at": format_time(self.registered_at),
+            # calendar days from the registration day to the last day (for readers)
+            "days": (self.deadline.last_day - registered_day).days,
+            **self.deadline.to_data(),
             "time_zone": self.time_zone, "key_case": self.key_case, "region": self.region,
+            "petition_matter": self.petition_matter, "stage": "registered",
+            "source": None if self.source is None else {
+                "channel": self.source.channel, "agency": self.source.agency,
+                "kind": self.source.kind, "procedure": self.source.procedure},
+            "category": self.category,
         }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> "Decision":
-        ext = data.get("extension")
         return cls(
-            track=data["track"], level=data["level"], unit=data["unit"], lead=data.get("lead"),
+            task=data.get("task", ""), route_id=data.get("route_id", ""),
+            route_basis=data.get("route_basis", ""),
+            track=data["track"], level=data["level"], unit=data["unit"],
+            responsible_leader=data.get("responsible_leader"), lead=data.get("lead"),
             handler=data["handler"], registered_at=parse_time(data["registered_at"]),
-            days=int(data["days"]), due_at=parse_time(data["due_at"]), rule_id=data["rule_id"],
-            rule_effective_from=date.fromisoformat(data["rule_effective_from"]),
-            legal_basis=data["legal_basis"],
-            extension=None if ext is None else Extension(
-                ext.get("max_days"), ext.get("max_count"), ext.get("condition")),
-            time_zone=data["time_zone"], key_case=bool(data["key_case"]), region=data["region"],
+            deadline=Deadline.from_data(data), time_zone=data["time_zone"],
+            key_case=bool(data["key_case"]), region=data["region"],
+            petition_matter=bool(data.get("petition_matter")),
+            source=Source(**data["source"]) if data.get("source") else None,
+            category=data.get("category"),
         )
 
 
-def choose_track(source: Source, category: str) -> Tuple[str, str]:
-    """(track, floor level) for a case — see the module's table."""
-    if source.agency is not None:
-        return REFERRAL_TRACKS[(source.agency, source.kind)]
-    if category in PEOPLE_CATEGORIES:
-        return "people", "village"
-    if category in ADMINISTRATIVE_CATEGORIES:
-        return "administrative", "village"
-    raise DecisionError(f"unknown category {category!r}")
+def eligible(unit: Unit, route: Route, category: Optional[str] = None) -> Tuple[Handler, ...]:
+    """The handlers at `unit` who may take a case on `route` (a handler whose body the
+    directory does not say counts as eligible): with `category`, its specialists; without,
+    the general handlers (a specialist committee takes the disputes of its speciality)."""
+    return tuple(h for h in unit.handlers_for(route.track)
+                 if (h.body is None or h.body in route.bodies)
+                 and (category in h.specialties if category else not h.specialties))
 
 
-def choose_unit(directory: Directory, region: str, track: str, floor: str) -> Unit:
-    """The lowest unit at or above `region` offering `track` at level `floor` or higher."""
+def choose_unit(directory: Directory, region: str, route: Route, floor: str,
+                category: Optional[str] = None) -> Optional[Unit]:
+    """The lowest unit at or above `region`, at level `floor` or higher, with a handler
+    eligible for `route` (a specialist for `category`, if given); None if none."""
     start = directory.unit_for(region)
     if start is None:
         raise DecisionError(f"region {region} is not served by this directory")
     for unit in (start, *directory.ancestors(start.code)):
-        if unit.offers(track) and level_rank(unit.level) >= level_rank(floor):
+        if level_rank(unit.level) >= level_rank(floor) and eligible(unit, route, category):
             return unit
-    raise DecisionError(f"no unit at or above {region} offers track {track} at {floor} level or above")
+    return None
 
 
 def least_loaded(handlers: Sequence[Handler], loads: Optional[Mapping[str, int]] = None) -> Handler:
@@ -175,7 +236,7 @@ def least_loaded(handlers: Sequence[Handler], loads: Optional[Mapping[str, int]]
 
 
 def choose_lead(facts: CaseFacts, unit: Unit, directory: Directory) -> Optional[str]:
-    """The lead leader of a key case (None for other cases)."""
+    """The lead leader (包案领导) of a key case (None for other cases)."""
     if not facts.is_key:
         return None
     if facts.source.channel == "leader_reception":
@@ -190,7 +251,7 @@ def choose_lead(facts: CaseFacts, unit: Unit, directory: Directory) -> Optional[
     return unit.first_leader.id
 
 
-def decide(facts: CaseFacts, directory: Directory, rules: RuleBook,
+def decide(facts: CaseFacts, directory: Directory, rules: RuleBook, calendar: WorkingCalendar,
            loads: Optional[Mapping[str, int]] = None) -> Decision:
     """The 四定 for a registered case. `loads`: open cases per handler id.
 
@@ -199,28 +260,39 @@ def decide(facts: CaseFacts, directory: Directory, rules: RuleBook,
     try:
         facts.source.validated()
         level_of_code(facts.region)
-        local_day = local_date(facts.registered_at, rules.time_zone)
+        day = local_date(facts.registered_at, rules.time_zone)
     except ValueError as exc:
         raise DecisionError(str(exc)) from None
     if facts.requested_days is not None and not 1 <= facts.requested_days <= 365:
         raise DecisionError("requested_days must be between 1 and 365")
-
-    track, floor = choose_track(facts.source, facts.category)
-    if facts.is_key and level_rank(floor) < level_rank(KEY_CASE_FLOOR):
-        floor = KEY_CASE_FLOOR
-    unit = choose_unit(directory, facts.region, track, floor)
-    lead = choose_lead(facts, unit, directory)
-    handler = least_loaded(unit.handlers_for(track), loads)
     try:
-        rule = rules.select(facts.source, track, local_day)
+        route = rules.route(facts.source, facts.category, day)
+        rule = rules.select(facts.source, route.track, day, category=facts.category)
     except NoRuleInForce as exc:
         raise DecisionError(str(exc)) from None
-    days = facts.requested_days or rule.days
+
+    floor = route.level
+    if facts.is_key and level_rank(floor) < level_rank(KEY_CASE_FLOOR):
+        floor = KEY_CASE_FLOOR
+    unit, specialty = None, None
+    if route.specialist:
+        unit = choose_unit(directory, facts.region, route, floor, facts.category)
+        specialty = facts.category if unit is not None else None
+    unit = unit or choose_unit(directory, facts.region, route, floor)
+    if unit is None:
+        raise DecisionError(f"no unit at or above {facts.region} at {floor} level or above "
+                            f"has a handler for route {route.id} (track {route.track}, "
+                            f"bodies {', '.join(route.bodies)})")
+    handler = least_loaded(eligible(unit, route, specialty), loads)
+    period = Period(facts.requested_days) if facts.requested_days else None
     return Decision(
-        track=track, level=unit.level, unit=unit.code, lead=lead, handler=handler.id,
-        registered_at=facts.registered_at, days=days,
-        due_at=due_after(facts.registered_at, days, rules.time_zone),
-        rule_id=rule.id, rule_effective_from=rule.effective_from, legal_basis=rule.basis,
-        extension=rule.extension, time_zone=rules.time_zone_name, key_case=facts.is_key,
-        region=facts.region,
+        task=route.task, route_id=route.id, route_basis=route.basis,
+        track=route.track, level=unit.level, unit=unit.code,
+        responsible_leader=unit.first_leader.id if unit.first_leader else None,
+        lead=choose_lead(facts, unit, directory), handler=handler.id,
+        registered_at=facts.registered_at,
+        deadline=count_deadline(rule, facts.registered_at, calendar, rules.time_zone, period),
+        time_zone=rules.time_zone_name, key_case=facts.is_key, region=facts.region,
+        petition_matter=facts.source.is_petition and route.track == "administrative",
+        source=facts.source, category=facts.category,
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gm_assignment.domain import load_directory, load_rules
+from gm_directory.calendar_file import load_calendar
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -18,3 +19,8 @@ def directory():
 @pytest.fixture(scope="session")
 def rules():
     return load_rules(REPO / "deploy" / "rules.yaml")
+
+
+@pytest.fixture(scope="session")
+def calendar():
+    return load_calendar(REPO / "deploy" / "calendar.yaml")

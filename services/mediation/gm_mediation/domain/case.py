@@ -26,6 +26,26 @@ carries each across, exactly once.
 Key cases (重点案件: collective, repeat, high risk, leader reception day) get 四定四包:
 they close as resolved (agreement, confirmed) only when all four duties (四包: 包调查、
 包处理、包疏导教育、包息诉罢访) are recorded.
+
+Judicial confirmation (司法确认) applies to an agreement reached in people's mediation
+(or in mediation a court delegated before filing): both parties apply jointly (民事诉讼法
+第二百零五条; its interpretation, art. 351), recorded with the request. It does not apply
+to criminal reconciliation, whose agreement the procuratorate reviews (人民检察院刑事诉讼
+规则 第四百九十七条), nor to a case the court entrusted after filing (the court closes it
+itself), nor to administrative mediation.
+
+A petition matter (信访事项: registered through a petition channel and routed to the
+administrative track) follows the statutory workflow of 信访工作条例 (2022):
+
+    PetitionAccepted (受理, told in writing; 简易办理 possible)
+      ... the work (sessions, duties, an agreement or a failure hand-off) ...
+      └─ PetitionAnswered (信访处理意见书: support / explain / not_support) + CaseClosed answered
+           └─ ReviewRequested (复查, within 30 days of the answer) → ReviewDecided
+                └─ ReviewRequested (复核, within 30 days) → ReviewDecided: final
+    PetitionDeclined (不予受理, told in writing, with the route to take) + CaseClosed declined
+
+Acceptance or non-acceptance is due within 15 days of registration (`timely` says
+whether it was told in time); after 复核 the same matter is not accepted again.
 """
 from __future__ import annotations
 
@@ -35,7 +55,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
 from gm_kernel import Aggregate, DomainError, format_time, parse_time
 
-from .rules import confirmation_window_end, local_date
+from .rules import local_date
 
 # The four duties (四包), in the order the policy lists them.
 DUTIES = ("investigation", "handling", "counselling", "cessation")
@@ -49,6 +69,13 @@ NEXT_STEPS: Mapping[str, str] = {
 NO_NEXT_STEP = "none"
 JUDICIAL_CONFIRMATION = "judicial_confirmation"
 RESOLVED_OUTCOMES = ("agreement", "confirmed")
+#: A petition's written decision (信访工作条例 第三十二条): 支持 / 解释说明 / 不予支持.
+OPINIONS = ("support", "explain", "not_support")
+#: Where a petition not accepted (不予受理) is to go (信访工作条例 第三十一条; 第三十六条).
+DECLINE_ROUTES = ("litigation", "arbitration", "administrative_procedure", "other_organ",
+                  "final_after_re_review", "not_a_petition")
+REVIEW_STAGES = ("review", "re_review")  # 复查, 复核
+REVIEW_OPINIONS = ("upheld", "changed")
 
 # Statuses, as the case view (reporting) shows them.
 REGISTERED = "registered"
@@ -63,8 +90,8 @@ MAX_SUMMARY = 4000
 OPENED_FIELDS = ("case_id", "case_number", "source_agency", "referral_id", "kind",
                  "procedure", "channel", "category", "summary", "region", "parties",
                  "headcount", "key_case", "key_reasons", "collective", "repeat",
-                 "registered_at")
-ASSIGNMENT_FIELDS = ("track", "level", "unit", "handler", "lead", "due_at")
+                 "repeat_of", "registered_at")
+ASSIGNMENT_FIELDS = ("track", "level", "unit", "handler", "lead", "due_at", "petition_matter")
 
 
 class InvalidValue(ValueError):
@@ -103,6 +130,8 @@ class MediationCase(Aggregate):
         self.withdrawal: Optional[Dict[str, Any]] = None
         self.closure: Optional[Dict[str, Any]] = None
         self.follow_up: Optional[Dict[str, Any]] = None
+        self.petition: Dict[str, Any] = {}  # a petition matter's statutory steps
+        self.reviews: List[Dict[str, Any]] = []  # 复查 / 复核, requested and decided
 
     # -- queries ----------------------------------------------------------------------
 
@@ -150,10 +179,38 @@ class MediationCase(Aggregate):
             return self.awaiting
         return None
 
-    def confirmation_window_ends_at(self, tz: tzinfo) -> Optional[datetime]:
-        if self.agreement is None:
-            return None
-        return confirmation_window_end(date.fromisoformat(self.agreement["signed_on"]), tz)
+    @property
+    def confirmation_window_ends_at(self) -> Optional[str]:
+        """When the agreement in force can last be sent for confirmation (counted when it
+        was reached, on the working-day calendar)."""
+        return (self.agreement or {}).get("confirmation_window_ends_at")
+
+    @property
+    def track(self) -> Optional[str]:
+        return (self.assignment or {}).get("track")
+
+    @property
+    def petition_matter(self) -> bool:
+        return bool((self.assignment or {}).get("petition_matter"))
+
+    @property
+    def accepted(self) -> bool:
+        return self.petition.get("decision") == "accepted"
+
+    def confirmation_refusal(self) -> Optional[str]:
+        """Why judicial confirmation does not apply to this case, or None if it does."""
+        reg = self.registration
+        if (reg.get("source_agency"), reg.get("kind")) == ("procuratorate",
+                                                           "criminal_reconciliation"):
+            return ("a criminal reconciliation agreement is reviewed by the procuratorate "
+                    "(人民检察院刑事诉讼规则 第四百九十七条), not judicially confirmed")
+        if (reg.get("source_agency"), reg.get("kind")) == ("court", "entrusted"):
+            return ("mediation the court entrusted after filing ends in the court's own "
+                    "decision on the case, not in judicial confirmation")
+        if self.track == "administrative":
+            return ("judicial confirmation is for agreements of people's mediation "
+                    "(民事诉讼法 第二百零五条), not of administrative mediation")
+        return None
 
     # -- opened and assigned by other services' events -------------------------------
 
@@ -165,6 +222,8 @@ class MediationCase(Aggregate):
         data["case_id"] = self.id
         data["key_reasons"] = list(data["key_reasons"] or [])
         data["parties"] = list(data["parties"] or [])
+        data["repeat_of"] = [{"case_id": e.get("case_id"), "case_number": e.get("case_number")}
+                             for e in data["repeat_of"] or []]
         self._emit("MediationOpened", data, meta)
 
     def assign(self, changes: Mapping[str, Any], reason: str, **meta: Any) -> None:
@@ -183,6 +242,7 @@ class MediationCase(Aggregate):
                      **meta: Any) -> None:
         self._require_workable()
         self._require_not_awaiting()
+        self._require_accepted_petition()
         if self.status == AGREEMENT:
             raise DomainError("an agreement was reached: mediation resumes only if the "
                               "court refuses to confirm it, or the mediation fails")
@@ -201,38 +261,74 @@ class MediationCase(Aggregate):
         self._emit("DutyRecorded", {"duty": duty, "note": note}, meta, now)
 
     def reach_agreement(self, terms: str, signed_on: date, now: datetime, tz: tzinfo,
-                        **meta: Any) -> None:
-        """调解协议: the parties signed an agreement (again, after a refused confirmation)."""
+                        window_ends_at: Optional[datetime] = None, **meta: Any) -> None:
+        """调解协议: the parties signed an agreement (again, after a refused confirmation).
+        `window_ends_at`: the end of its judicial-confirmation window, where that applies."""
         self._require_workable()
         self._require_not_awaiting()
+        self._require_accepted_petition()
         if self.agreement is not None:
             raise DomainError("an agreement is already in force; it can be amended only "
                               "after the court refuses to confirm it")
         self._check_day("signed_on", signed_on, now, tz)
-        self._emit("AgreementReached", {"terms": terms, "signed_on": signed_on.isoformat(),
-                                        "number": self.agreements + 1}, meta, now)
+        self._emit("AgreementReached", {
+            "terms": terms, "signed_on": signed_on.isoformat(), "number": self.agreements + 1,
+            "confirmation_window_ends_at": format_time(window_ends_at)
+            if window_ends_at and self.confirmation_refusal() is None else None,
+        }, meta, now)
 
     def request_confirmation(self, handoff_id: str, now: datetime, tz: tzinfo,
-                             **meta: Any) -> None:
-        """Ask the court for judicial confirmation (司法确认) of the agreement in force,
-        within 30 days of its signing; a key case first needs its four duties."""
+                             applicants: Optional[List[str]] = None,
+                             applied_on: Optional[date] = None, **meta: Any) -> None:
+        """Ask the court for judicial confirmation (司法确认) of the agreement in force: a
+        joint application of both parties (by default all parties, today), within 30 days
+        of the signing (the window counted when it was reached); a key case first needs
+        its four duties. Refused where confirmation does not apply."""
         self._require_workable()
         self._require_not_awaiting()
+        refusal = self.confirmation_refusal()
+        if refusal is not None:
+            raise DomainError(refusal)
         if self.agreement is None:
             raise DomainError("judicial confirmation needs an agreement in force")
-        window_ends = self.confirmation_window_ends_at(tz)
-        if now > window_ends:
+        window = self.confirmation_window_ends_at
+        if window is None or now > parse_time(window):
             raise DomainError(
                 f"the 30-day window to apply for judicial confirmation of the agreement "
-                f"signed on {self.agreement['signed_on']} ended on "
-                f"{window_ends.astimezone(tz).date().isoformat()}")
+                f"signed on {self.agreement['signed_on']} ended"
+                + (f" on {parse_time(window).astimezone(tz).date().isoformat()}" if window
+                   else ""))
         self._require_duties_for_resolution()
         self._require_parties()
+        application = self._joint_application(applicants, applied_on, now, tz)
         self._emit("ConfirmationRequested", {
             "handoff_id": handoff_id, "agency": "court", "kind": JUDICIAL_CONFIRMATION,
-            "agreement": dict(self.agreement), "requested_at": format_time(now),
-            "window_ends_at": format_time(window_ends),
+            "agreement": {"terms": self.agreement["terms"],
+                          "signed_on": self.agreement["signed_on"]},
+            "requested_at": format_time(now), "window_ends_at": window,
+            "joint_application": application,
         }, meta, now)
+
+    def _joint_application(self, applicants: Optional[List[str]], applied_on: Optional[date],
+                           now: datetime, tz: tzinfo) -> Dict[str, Any]:
+        """Both parties apply (共同申请): each side (applicant, respondent) that the case
+        has must be among the applicants."""
+        parties = self.registration.get("parties") or []
+        names = {p.get("name"): p.get("role") for p in parties}
+        chosen = list(dict.fromkeys(applicants)) if applicants else list(names)
+        unknown = [n for n in chosen if n not in names]
+        if unknown:
+            raise InvalidValue("applicants", f"not parties to the case: {', '.join(unknown)}")
+        missing = sorted({p.get("role") for p in parties} - {names[n] for n in chosen})
+        if missing:
+            raise InvalidValue("applicants", "judicial confirmation is applied for jointly by "
+                               f"both parties; no {' or '.join(missing)} among the applicants")
+        day = applied_on or local_date(now, tz)
+        if day > local_date(now, tz):
+            raise InvalidValue("applied_on", "must not be in the future")
+        if day < date.fromisoformat(self.agreement["signed_on"]):
+            raise InvalidValue("applied_on", "must not be before the agreement was signed")
+        return {"applicants": chosen, "applied_on": day.isoformat()}
 
     def fail(self, reason: str, next_step: str, handoff_id: Optional[str], now: datetime,
              **meta: Any) -> None:
@@ -242,6 +338,7 @@ class MediationCase(Aggregate):
             raise InvalidValue("next", f"must be one of: {', '.join([*NEXT_STEPS, NO_NEXT_STEP])}")
         self._require_workable()
         self._require_not_awaiting()
+        self._require_accepted_petition()
         if next_step == NO_NEXT_STEP:
             self._emit("MediationFailed", {"reason": reason, "next": next_step,
                                            "handoff_id": None, "agency": None}, meta, now)
@@ -290,6 +387,124 @@ class MediationCase(Aggregate):
         self._emit("FollowUpRecorded", data, meta, now)
         self._close("agreement", self.agreement["terms"], now, meta)
 
+    # -- a petition matter's statutory steps (信访工作条例) ------------------------------
+
+    def decide_acceptance(self, decision: str, notified_on: date, now: datetime, tz: tzinfo,
+                          notice_due: datetime, simple: bool = False,
+                          reason: Optional[str] = None, route: Optional[str] = None,
+                          final_earlier: Optional[str] = None, **meta: Any) -> None:
+        """受理 or 不予受理 of a petition matter, told to the petitioner in writing on
+        `notified_on` (due by `notice_due`: 15 days from registration). Not accepting
+        closes the case, naming the route the petitioner is to take. `final_earlier`: an
+        earlier case of the same matter whose 复核 was decided — it is not accepted again
+        (信访工作条例 第三十六条第三款)."""
+        if decision not in ("accepted", "declined"):
+            raise InvalidValue("decision", "must be accepted or declined")
+        self._require_workable()
+        if not self.petition_matter:
+            raise DomainError(f"case {self.id} is not a petition matter (信访事项)")
+        if self.petition.get("decision"):
+            raise DomainError(f"case {self.id} was already {self.petition['decision']}")
+        self._check_day("notified_on", notified_on, now, tz)
+        timely = notified_on <= local_date(notice_due, tz)
+        common = {"notified_on": notified_on.isoformat(), "notice_due_at":
+                  format_time(notice_due), "timely": timely}
+        if decision == "accepted":
+            if final_earlier:
+                raise DomainError(
+                    f"the same matter was finally decided on re-review (复核) in case "
+                    f"{final_earlier}: it is not accepted again (信访工作条例 第三十六条第三款); "
+                    "decline it with route final_after_re_review")
+            self._emit("PetitionAccepted", {
+                "case_id": self.id, "accepted_on": notified_on.isoformat(),
+                "simple": bool(simple), **common}, meta, now)
+            return
+        if route not in DECLINE_ROUTES:
+            raise InvalidValue("route", f"must be one of: {', '.join(DECLINE_ROUTES)}")
+        if not reason or not reason.strip():
+            raise InvalidValue("reason", "say why it is not accepted")
+        self._emit("PetitionDeclined", {"case_id": self.id, "reason": reason.strip(),
+                                        "route": route, **common}, meta, now)
+        self._close("declined", f"不予受理: {reason.strip()}", now, meta)
+
+    def answer_petition(self, opinion: str, summary: str, issued_on: date, now: datetime,
+                        tz: tzinfo, **meta: Any) -> None:
+        """信访处理意见书: the written decision on an accepted petition matter; it closes the
+        case (outcome `answered`; resolved when the claim is supported)."""
+        if opinion not in OPINIONS:
+            raise InvalidValue("opinion", f"must be one of: {', '.join(OPINIONS)}")
+        self._require_workable()
+        self._require_not_awaiting()
+        if not self.petition_matter:
+            raise DomainError(f"case {self.id} is not a petition matter (信访事项)")
+        self._require_accepted_petition()
+        self._check_day("issued_on", issued_on, now, tz)
+        if issued_on < date.fromisoformat(self.petition["accepted_on"]):
+            raise InvalidValue("issued_on", "must not be before the matter was accepted")
+        self._emit("PetitionAnswered", {"case_id": self.id, "opinion": opinion,
+                                        "summary": summary, "issued_on": issued_on.isoformat()},
+                   meta, now)
+        self._close("answered", summary, now, meta, resolved=opinion == "support")
+
+    def request_review(self, stage: str, requested_on: date, received_on: date,
+                       request_due: datetime, decision_due: datetime, now: datetime,
+                       tz: tzinfo, **meta: Any) -> None:
+        """复查 (after the answer) or 复核 (after the 复查 decision), requested within 30
+        days of receiving the written answer (`request_due`, counted from `received_on`);
+        decided by `decision_due`."""
+        if stage not in REVIEW_STAGES:
+            raise InvalidValue("stage", f"must be one of: {', '.join(REVIEW_STAGES)}")
+        self._require_opened()
+        previous = self._answer_before(stage)
+        self._check_day("requested_on", requested_on, now, tz)
+        if received_on < date.fromisoformat(previous["issued_on"]):
+            raise InvalidValue("received_on", "must not be before the answer was issued")
+        if received_on > requested_on:
+            raise InvalidValue("received_on", "must not be after the request")
+        if requested_on > local_date(request_due, tz):
+            raise DomainError(f"a {stage} must be requested within 30 days of receiving the "
+                              f"written answer (by {local_date(request_due, tz).isoformat()})")
+        self._emit("ReviewRequested", {
+            "case_id": self.id, "stage": stage, "requested_on": requested_on.isoformat(),
+            "received_on": received_on.isoformat(), "request_due_at": format_time(request_due),
+            "due_at": format_time(decision_due)}, meta, now)
+
+    def decide_review(self, stage: str, opinion: str, summary: str, issued_on: date,
+                      now: datetime, tz: tzinfo, **meta: Any) -> None:
+        """复查意见 / 复核意见, in writing; after 复核 the matter is final."""
+        if stage not in REVIEW_STAGES:
+            raise InvalidValue("stage", f"must be one of: {', '.join(REVIEW_STAGES)}")
+        if opinion not in REVIEW_OPINIONS:
+            raise InvalidValue("opinion", f"must be one of: {', '.join(REVIEW_OPINIONS)}")
+        self._require_opened()
+        pending = next((r for r in self.reviews if r["stage"] == stage), None)
+        if pending is None or pending.get("decided"):
+            raise DomainError(f"no {stage} is waiting for its decision")
+        self._check_day("issued_on", issued_on, now, tz)
+        if issued_on < date.fromisoformat(pending["requested_on"]):
+            raise InvalidValue("issued_on", "must not be before the request")
+        self._emit("ReviewDecided", {
+            "case_id": self.id, "stage": stage, "opinion": opinion, "summary": summary,
+            "issued_on": issued_on.isoformat(),
+            "on_time": issued_on <= local_date(parse_time(pending["due_at"]), tz),
+            "final": stage == "re_review"}, meta, now)
+
+    def _answer_before(self, stage: str) -> Dict[str, Any]:
+        """The written answer a review of `stage` is requested against."""
+        if stage == "review":
+            if "answered" not in self.petition:
+                raise DomainError("复查 is requested against a written answer (信访处理意见书); "
+                                  "there is none")
+            if any(r["stage"] == "review" for r in self.reviews):
+                raise DomainError("复查 was already requested")
+            return self.petition["answered"]
+        review = next((r for r in self.reviews if r["stage"] == "review"), None)
+        if review is None or not review.get("decided"):
+            raise DomainError("复核 is requested against a 复查 decision; there is none")
+        if any(r["stage"] == "re_review" for r in self.reviews):
+            raise DomainError("复核 was already requested; after it the matter is final")
+        return review["decided"]
+
     # -- what an agency's answer to a hand-off means for the case ----------------------
 
     def close_handed_off(self, handoff_id: str, agency_case_number: Optional[str],
@@ -336,6 +551,11 @@ class MediationCase(Aggregate):
         if self.assignment is None:
             raise DomainError(f"case {self.id} is not yet assigned")
 
+    def _require_accepted_petition(self) -> None:
+        if self.petition_matter and not self.accepted:
+            raise DomainError(f"case {self.id} is a petition matter (信访事项): decide on its "
+                              "acceptance (受理) first")
+
     def _require_not_awaiting(self) -> None:
         if self.awaiting is not None:
             raise DomainError(f"case {self.id} waits on {self.awaiting['agency']} "
@@ -366,9 +586,10 @@ class MediationCase(Aggregate):
             raise InvalidValue(field, "must not be before the case was registered")
 
     def _close(self, outcome: str, summary: str, now: datetime, meta: Dict[str, Any],
-               handoff_id: Optional[str] = None) -> None:
+               handoff_id: Optional[str] = None, resolved: Optional[bool] = None) -> None:
         self._emit("CaseClosed", {
-            "case_id": self.id, "outcome": outcome, "resolved": outcome in RESOLVED_OUTCOMES,
+            "case_id": self.id, "outcome": outcome,
+            "resolved": outcome in RESOLVED_OUTCOMES if resolved is None else resolved,
             "closed_at": format_time(now), "summary": summary[:MAX_SUMMARY],
             "source_agency": self.source_agency, "referral_id": self.referral_id,
             "handoff_id": handoff_id,
@@ -400,7 +621,8 @@ class MediationCase(Aggregate):
         self.working = True
 
     def when_AgreementReached(self, data: Mapping[str, Any]) -> None:
-        self.agreement = {"terms": data["terms"], "signed_on": data["signed_on"]}
+        self.agreement = {"terms": data["terms"], "signed_on": data["signed_on"],
+                          "confirmation_window_ends_at": data.get("confirmation_window_ends_at")}
         self.agreements += 1
         self.working = True
 
@@ -424,6 +646,30 @@ class MediationCase(Aggregate):
         self.awaiting = None
         self.agreement = None  # refused or not taken: a new agreement is needed
         self.working = True
+
+    def when_PetitionAccepted(self, data: Mapping[str, Any]) -> None:
+        self.petition = {**self.petition, "decision": "accepted",
+                         "accepted_on": data["accepted_on"], "simple": data.get("simple"),
+                         "timely": data.get("timely")}
+
+    def when_PetitionDeclined(self, data: Mapping[str, Any]) -> None:
+        self.petition = {**self.petition, "decision": "declined", "route": data["route"],
+                         "timely": data.get("timely")}
+
+    def when_PetitionAnswered(self, data: Mapping[str, Any]) -> None:
+        self.petition = {**self.petition, "answered": {
+            "opinion": data["opinion"], "issued_on": data["issued_on"]}}
+
+    def when_ReviewRequested(self, data: Mapping[str, Any]) -> None:
+        self.reviews.append({"stage": data["stage"], "requested_on": data["requested_on"],
+                             "due_at": data["due_at"], "decided": None})
+
+    def when_ReviewDecided(self, data: Mapping[str, Any]) -> None:
+        for review in self.reviews:
+            if review["stage"] == data["stage"]:
+                review["decided"] = {"opinion": data["opinion"], "issued_on": data["issued_on"]}
+        if data.get("final"):
+            self.petition = {**self.petition, "final": True}
 
     def when_FollowUpRecorded(self, data: Mapping[str, Any]) -> None:
         self.follow_up = dict(data)

@@ -103,9 +103,11 @@ class HandOff(Aggregate):
         }, meta, case_id)
 
     def reply(self, sender: str, decision: str, agency_case_number: Optional[str],
-              reason: Optional[str], now: datetime, **meta: Any) -> None:
+              reason: Optional[str], now: datetime, ruling_due_at: Optional[datetime] = None,
+              **meta: Any) -> None:
         """`<agency>.handoff_reply` from agency `sender`: it accepts or rejects the
-        hand-off, once."""
+        hand-off, once. A court accepting (立案) a confirmation application then has until
+        `ruling_due_at` to rule."""
         self._require_from(sender)
         if self.status != REQUESTED:
             raise ReplyRefused({"handoff_id": [
@@ -115,8 +117,11 @@ class HandOff(Aggregate):
         meta.update(agency=sender)
         meta.setdefault("occurred_at", now)
         if decision == "accepted":
-            self._emit("HandOffAccepted", {**common, "agency_case_number": agency_case_number},
-                       meta)
+            if self.kind == JUDICIAL_CONFIRMATION and ruling_due_at is None:
+                raise ValueError("accepting a confirmation application needs the ruling's due date")
+            self._emit("HandOffAccepted", {
+                **common, "agency_case_number": agency_case_number,
+                "due_at": format_time(ruling_due_at) if ruling_due_at else None}, meta)
         elif decision == "rejected":
             self._emit("HandOffRejected", {**common, "reason": reason}, meta)
         else:
@@ -181,6 +186,8 @@ class HandOff(Aggregate):
     def when_HandOffAccepted(self, data: Mapping[str, Any]) -> None:
         self.status = ACCEPTED
         self.agency_case_number = data.get("agency_case_number")
+        if data.get("due_at"):  # a confirmation: the court's time to rule runs from here
+            self.due_at = parse_time(data["due_at"])
 
     def when_HandOffRejected(self, data: Mapping[str, Any]) -> None:
         self.status = REJECTED

@@ -15,7 +15,6 @@ def case_view(case: MediationCase, handoffs: Mapping[str, HandOff], now: datetim
     """`handoffs`: the case's hand-offs by id, as far as their streams exist yet (the
     process manager creates a hand-off's stream just after the case decided on it)."""
     reg = case.registration
-    window = case.confirmation_window_ends_at(tz)
     closure = case.closure or {}
     return {
         "case_id": case.id,
@@ -31,7 +30,11 @@ def case_view(case: MediationCase, handoffs: Mapping[str, HandOff], now: datetim
         "duties": {duty: case.duties.get(duty) for duty in DUTIES},
         "missing_duties": case.missing_duties,
         "agreement": case.agreement,
-        "confirmation_window_ends_at": format_time(window) if window else None,
+        "confirmation_window_ends_at": case.confirmation_window_ends_at,
+        "confirmation_applies": case.confirmation_refusal() is None,
+        "petition_matter": case.petition_matter,
+        "petition": dict(case.petition) if case.petition_matter else None,
+        "reviews": [dict(r) for r in case.reviews],
         "awaiting": case.awaiting,
         "handoffs": [_handoff_view(case.id, asked, handoffs.get(asked["handoff_id"]), now)
                      for asked in case.handoffs],

@@ -19,7 +19,13 @@ from gm_mediation.domain import (
     MediationCase,
 )
 
-from gm_mediation.testing import NOW, TZ, assignment, recorded, registration
+from gm_mediation.domain import confirmation_window
+from gm_mediation.testing import CALENDAR, NOW, TZ, assignment, recorded, registration
+
+
+def window(signed_on: date) -> datetime:
+    """The end of the judicial-confirmation window, as the service counts it."""
+    return confirmation_window(signed_on, CALENDAR, TZ).due_at
 
 
 def replayed(case: MediationCase) -> MediationCase:
@@ -41,7 +47,8 @@ def ready(**reg) -> MediationCase:
 def in_agreement(signed_on: date = date(2026, 3, 9), **reg) -> MediationCase:
     case = ready(**reg)
     case.hold_session(date(2026, 3, 5), "both parties heard", NOW, TZ)
-    case.reach_agreement("李四 rebuilds the drain by April", signed_on, NOW, TZ)
+    case.reach_agreement("李四 rebuilds the drain by April", signed_on, NOW, TZ,
+                         window_ends_at=window(signed_on))
     return case
 
 
@@ -101,7 +108,7 @@ def test_reassignment_keeps_track_lead_and_deadline():
     assert replayed(case).assignment == {
         "track": "judicial", "level": "township", "unit": "410611001",
         "handler": "H410611001-02", "lead": "L410611-01",
-        "due_at": "2026-03-17T15:59:59.999999Z"}
+        "due_at": "2026-04-01T15:59:59.999999Z", "petition_matter": None}
     assert case.pending[-1].data["reason"] == "reassigned"
 
 
@@ -110,7 +117,7 @@ def test_opened_keeps_what_mediation_needs_of_the_registration():
     opened = case.pending[0].data
     assert opened["case_id"] == "case-1" and opened["source_agency"] == "court"
     assert opened["referral_id"] == "R-1" and opened["parties"][0]["name"] == "张三"
-    assert "repeat_of" not in opened and "leader" not in opened
+    assert opened["repeat_of"] == [] and "leader" not in opened
 
 
 # -- sessions, duties, agreement ---------------------------------------------------------
@@ -162,7 +169,9 @@ def test_agreement_then_no_more_sessions_or_second_agreement():
         case.reach_agreement("other terms", date(2026, 3, 10), NOW, TZ)
     case.record_duty("cessation", "the applicant stopped petitioning", NOW)  # still allowed
     assert replayed(case).agreement == {"terms": "李四 rebuilds the drain by April",
-                                        "signed_on": "2026-03-09"}
+                                        "signed_on": "2026-03-09",
+                                        "confirmation_window_ends_at":
+                                            "2026-04-08T15:59:59.999999Z"}
 
 
 def test_agreement_signed_in_the_future_is_invalid():
@@ -188,6 +197,50 @@ def test_confirmation_window_is_30_local_days_after_signing():
     with pytest.raises(DomainError, match="30-day window .* ended on 2026-03-31"):
         late.request_confirmation("H-1", last_moment + timedelta(seconds=1), TZ)
     assert late.awaiting is None
+
+
+def test_both_parties_apply_jointly_and_it_is_recorded():
+    case = in_agreement()
+    case.request_confirmation("H-1", NOW, TZ, applicants=["张三", "李四"],
+                              applied_on=date(2026, 3, 9))
+    assert case.pending[-1].data["joint_application"] == {"applicants": ["张三", "李四"],
+                                                          "applied_on": "2026-03-09"}
+    by_default = in_agreement()
+    by_default.request_confirmation("H-1", NOW, TZ)  # all parties, today
+    assert by_default.pending[-1].data["joint_application"] == {
+        "applicants": ["张三", "李四"], "applied_on": "2026-03-10"}
+
+
+@pytest.mark.parametrize("applicants, applied_on, field", [
+    (["张三"], None, "applicants"),  # one side alone cannot apply
+    (["张三", "王五"], None, "applicants"),  # not a party
+    (["张三", "李四"], date(2026, 3, 8), "applied_on"),  # before the agreement was signed
+    (["张三", "李四"], date(2026, 3, 11), "applied_on"),  # in the future
+])
+def test_a_one_sided_or_impossible_application_is_refused(applicants, applied_on, field):
+    case = in_agreement()
+    with pytest.raises(InvalidValue) as exc:
+        case.request_confirmation("H-1", NOW, TZ, applicants=applicants, applied_on=applied_on)
+    assert exc.value.field == field
+    assert case.awaiting is None
+
+
+@pytest.mark.parametrize("changes, assigned, why", [
+    (dict(source_agency="procuratorate", kind="criminal_reconciliation"), {"track": "people"},
+     "reviewed by the procuratorate"),
+    (dict(kind="entrusted", procedure="ordinary"), {}, "entrusted after filing"),
+    (dict(source_agency=None, referral_id=None, kind=None, channel="visit",
+          category="land_forest"), {"track": "administrative"}, "not of administrative"),
+])
+def test_judicial_confirmation_only_where_it_applies(changes, assigned, why):
+    case = MediationCase("case-1")
+    case.open(registration(**changes))
+    case.assign(assignment(**assigned), "assigned")
+    case.hold_session(date(2026, 3, 5), "both parties heard", NOW, TZ)
+    case.reach_agreement("terms", date(2026, 3, 9), NOW, TZ, window_ends_at=window(date(2026, 3, 9)))
+    assert case.pending[-1].data["confirmation_window_ends_at"] is None
+    with pytest.raises(DomainError, match=why):
+        case.request_confirmation("H-1", NOW, TZ)
 
 
 def test_key_case_needs_all_four_duties_before_confirmation():
@@ -236,7 +289,8 @@ def test_refused_confirmation_reopens_for_an_amended_agreement():
     with pytest.raises(DomainError, match="needs an agreement"):
         case.request_confirmation("H-2", NOW, TZ)
     case.hold_session(date(2026, 3, 10), "terms clarified", NOW, TZ)
-    case.reach_agreement("clearer terms", date(2026, 3, 10), NOW, TZ)
+    case.reach_agreement("clearer terms", date(2026, 3, 10), NOW, TZ,
+                         window_ends_at=window(date(2026, 3, 10)))
     assert case.pending[-1].data["number"] == 2
     case.request_confirmation("H-2", NOW, TZ)
     assert [h["handoff_id"] for h in case.handoffs] == ["H-1", "H-2"]
@@ -416,7 +470,8 @@ def test_every_event_matches_its_registered_schema():
     case = with_all_duties(in_agreement(key_case=True))
     case.request_confirmation("H-1", NOW, TZ)
     case.reopen("H-1", "refused", NOW)
-    case.reach_agreement("amended", date(2026, 3, 10), NOW, TZ)
+    case.reach_agreement("amended", date(2026, 3, 10), NOW, TZ,
+                         window_ends_at=window(date(2026, 3, 10)))
     case.request_confirmation("H-2", NOW, TZ)
     case.confirm("H-2", None, NOW)
     case.record_follow_up(5, True, NOW)
@@ -432,6 +487,16 @@ def test_every_event_matches_its_registered_schema():
     case = ready()
     case.fail("r", "none", None, NOW)
     flows.append(case)
+    case = petition_case()
+    case.decide_acceptance("accepted", date(2026, 3, 5), NOW, TZ, NOTICE_DUE)
+    case.answer_petition("not_support", "诉求缺乏依据", date(2026, 3, 9), NOW, TZ)
+    case.request_review("review", date(2026, 3, 10), date(2026, 3, 9), *REVIEW_DUES, NOW, TZ)
+    case.decide_review("review", "upheld", "维持原处理意见", date(2026, 3, 10), NOW, TZ)
+    flows.append(case)
+    case = petition_case()
+    case.decide_acceptance("declined", date(2026, 3, 5), NOW, TZ, NOTICE_DUE,
+                           reason="属于诉讼程序解决的事项", route="litigation")
+    flows.append(case)
     seen = set()
     for case in flows:
         for event in case.pending:
@@ -441,6 +506,112 @@ def test_every_event_matches_its_registered_schema():
     case_types = {t for t in EVENT_TYPES if not t.startswith("HandOff")
                   and t != "ConfirmationRuled"}
     assert seen == case_types
+
+
+# -- a petition matter (信访事项): 受理, 处理意见书, 复查, 复核 -----------------------------------
+
+NOTICE_DUE = datetime(2026, 3, 17, 23, 59, 59, 999999, tzinfo=TZ)  # 15 days from 2 March
+REVIEW_DUES = (datetime(2026, 4, 8, 23, 59, 59, 999999, tzinfo=TZ),  # request by
+               datetime(2026, 4, 9, 23, 59, 59, 999999, tzinfo=TZ))  # decision by
+
+
+def petition_case(**reg) -> MediationCase:
+    """A letter about a land-use dispute: a petition matter on the administrative track."""
+    case = MediationCase("case-p")
+    case.open(registration(case_id="case-p", source_agency=None, referral_id=None, kind=None,
+                           procedure=None, channel="letter", category="land_forest", **reg))
+    case.assign(assignment(track="administrative", level="township", unit="410611100",
+                           handler="H410611100-03", petition_matter=True), "assigned")
+    return case
+
+
+def test_a_petition_matter_is_accepted_first_then_worked_on():
+    case = petition_case()
+    for command in (lambda: case.hold_session(date(2026, 3, 5), "x", NOW, TZ),
+                    lambda: case.reach_agreement("t", date(2026, 3, 5), NOW, TZ),
+                    lambda: case.answer_petition("support", "s", date(2026, 3, 9), NOW, TZ),
+                    lambda: case.fail("r", "none", None, NOW)):
+        with pytest.raises(DomainError, match="acceptance"):
+            command()
+    case.decide_acceptance("accepted", date(2026, 3, 5), NOW, TZ, NOTICE_DUE, simple=True)
+    accepted = case.pending[-1]
+    assert accepted.type == "PetitionAccepted"
+    assert accepted.data == {"case_id": "case-p", "accepted_on": "2026-03-05", "simple": True,
+                             "notified_on": "2026-03-05",
+                             "notice_due_at": "2026-03-17T15:59:59.999999Z", "timely": True}
+    case.hold_session(date(2026, 3, 6), "听取信访人陈述", NOW, TZ)
+    with pytest.raises(DomainError, match="already accepted"):
+        case.decide_acceptance("accepted", date(2026, 3, 6), NOW, TZ, NOTICE_DUE)
+
+
+def test_a_late_notice_is_recorded_as_late():
+    case = petition_case()
+    case.decide_acceptance("accepted", date(2026, 3, 10), datetime(2026, 3, 20, tzinfo=TZ),
+                           TZ, datetime(2026, 3, 9, 23, 59, 59, tzinfo=TZ))
+    assert case.pending[-1].data["timely"] is False
+
+
+def test_not_accepting_closes_the_case_naming_the_route():
+    case = petition_case()
+    with pytest.raises(InvalidValue) as exc:
+        case.decide_acceptance("declined", date(2026, 3, 5), NOW, TZ, NOTICE_DUE,
+                               reason="应通过诉讼解决", route="elsewhere")
+    assert exc.value.field == "route"
+    case.decide_acceptance("declined", date(2026, 3, 5), NOW, TZ, NOTICE_DUE,
+                           reason="应通过诉讼解决", route="litigation")
+    assert types(case)[-2:] == ["PetitionDeclined", "CaseClosed"]
+    assert (case.closure["outcome"], case.closure["resolved"]) == ("declined", False)
+
+
+def test_the_written_answer_closes_it_and_review_then_re_review_follow():
+    case = petition_case()
+    case.decide_acceptance("accepted", date(2026, 3, 3), NOW, TZ, NOTICE_DUE)
+    case.answer_petition("support", "支持信访人的合理诉求", date(2026, 3, 9), NOW, TZ)
+    assert types(case)[-2:] == ["PetitionAnswered", "CaseClosed"]
+    assert (case.closure["outcome"], case.closure["resolved"]) == ("answered", True)
+    with pytest.raises(DomainError, match="against a 复查 decision"):
+        case.request_review("re_review", date(2026, 3, 10), date(2026, 3, 9), *REVIEW_DUES,
+                            NOW, TZ)
+    case.request_review("review", date(2026, 3, 10), date(2026, 3, 9), *REVIEW_DUES, NOW, TZ)
+    assert case.pending[-1].data["due_at"] == "2026-04-09T15:59:59.999999Z"
+    with pytest.raises(DomainError, match="already requested"):
+        case.request_review("review", date(2026, 3, 10), date(2026, 3, 9), *REVIEW_DUES,
+                            NOW, TZ)
+    case.decide_review("review", "upheld", "维持", date(2026, 3, 10), NOW, TZ)
+    assert case.pending[-1].data["final"] is False
+    case.request_review("re_review", date(2026, 3, 10), date(2026, 3, 10), *REVIEW_DUES,
+                        NOW, TZ)
+    case.decide_review("re_review", "upheld", "维持", date(2026, 3, 10), NOW, TZ)
+    assert case.pending[-1].data["final"] is True
+    with pytest.raises(DomainError, match="final"):
+        case.request_review("re_review", date(2026, 3, 10), date(2026, 3, 10), *REVIEW_DUES,
+                            NOW, TZ)
+    assert replayed(case).petition["final"] is True
+
+
+def test_a_review_must_be_asked_for_within_30_days():
+    case = petition_case()
+    case.decide_acceptance("accepted", date(2026, 3, 3), NOW, TZ, NOTICE_DUE)
+    case.answer_petition("explain", "解释说明", date(2026, 3, 9), NOW, TZ)
+    request_due = datetime(2026, 3, 8, 23, 59, 59, tzinfo=TZ)  # as if received long ago
+    with pytest.raises(DomainError, match="within 30 days"):
+        case.request_review("review", date(2026, 3, 9), date(2026, 3, 9),
+                            request_due, REVIEW_DUES[1], NOW, TZ)
+
+
+def test_the_same_matter_is_not_accepted_again_after_re_review():
+    case = petition_case()
+    with pytest.raises(DomainError, match="not accepted again"):
+        case.decide_acceptance("accepted", date(2026, 3, 5), NOW, TZ, NOTICE_DUE,
+                               final_earlier="case-old")
+    case.decide_acceptance("declined", date(2026, 3, 5), NOW, TZ, NOTICE_DUE,
+                           reason="同一事实和理由，复核后不再受理", route="final_after_re_review")
+    assert case.closure["outcome"] == "declined"
+
+
+def test_only_a_petition_matter_has_the_petition_workflow():
+    with pytest.raises(DomainError, match="not a petition matter"):
+        ready().decide_acceptance("accepted", date(2026, 3, 5), NOW, TZ, NOTICE_DUE)
 
 
 # -- the HTTP / RPC body -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from gm_kernel import ConcurrencyError, DomainError, RecordedEvent
 from gm_kernel.store.factory import open_store
 from gm_mediation.domain import HandOff
 from gm_mediation.handlers import Caller, CaseNotFound, IdempotencyKeyReused, Mediation
-from gm_mediation.testing import NOW, assignment, registration, source_event
+from gm_mediation.testing import CALENDAR, NOW, assignment, registration, source_event
 from gm_platform.auth import Forbidden
 from gm_platform.clock import FakeClock
 from gm_platform.consumer import Delivery
@@ -41,7 +41,7 @@ class World:
     def __init__(self, path):
         self.store = open_store(f"sqlite:///{path}", "mediation")
         self.clock = FakeClock(NOW)
-        self.mediation = Mediation(self.store, "Asia/Shanghai", self.clock.now)
+        self.mediation = Mediation(self.store, "Asia/Shanghai", self.clock.now, CALENDAR)
         self.intake, self.assignment = ListLog(), ListLog()
         self.feeds = {
             "intake": EventFeed(self.store, "intake", self.mediation.on_intake_event,
@@ -167,7 +167,7 @@ def test_region_scope_is_checked_before_anything_is_recorded(world):
     assert world.types("mediation-a")[-1] == "MediatorAssigned"
 
 
-# -- the court's entrusted referral, to judicial confirmation ----------------------------
+# -- the court's delegated referral, to judicial confirmation ----------------------------
 
 def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     agreed(world)
@@ -181,7 +181,8 @@ def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     assert data["handoff_id"] == handoff_id and data["kind"] == "judicial_confirmation"
     assert data["agreement"] == {"terms": "李四 rebuilds the drain by April",
                                  "signed_on": "2026-03-09"}
-    assert data["due_at"] == "2026-04-09T15:59:59.999999Z"
+    # the court decides whether to accept the application within three days
+    assert data["due_at"] == "2026-03-13T15:59:59.999999Z"
     assert data["parties"] == registration()["parties"]
     [requested] = world.store.read_stream(f"handoff-{handoff_id}")
     assert requested.actor == "mediator-1" and requested.correlation_id == "case-1"
@@ -189,7 +190,9 @@ def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     assert world.send("court", "handoff_reply", {"handoff_id": handoff_id,
                                                  "decision": "accepted"})[0] == "HandOffAccepted"
     world.settle()
-    assert world.mediation.view("case-1")["status"] == "handed_off"  # the court rules later
+    view = world.mediation.view("case-1")
+    assert view["status"] == "handed_off"  # the court rules later: within 30 days of 立案
+    assert view["handoffs"][0]["due_at"] == "2026-04-09T15:59:59.999999Z"
     outcome, ruling = world.send("court", "confirmation_ruling", {
         "handoff_id": handoff_id, "confirmed": True, "ruling_number": "(2026)豫0611民特1号"})
     assert outcome == "ConfirmationRuled"
@@ -371,7 +374,7 @@ class Interleaved:
 
 def racing(world: World) -> Tuple[Mediation, Interleaved]:
     store = Interleaved(world.store)
-    return Mediation(store, "Asia/Shanghai", world.clock.now), store
+    return Mediation(store, "Asia/Shanghai", world.clock.now, CALENDAR), store
 
 
 def test_a_concurrent_command_is_decided_again_not_lost(world):
@@ -392,7 +395,8 @@ def test_the_same_command_twice_concurrently_has_one_effect(world):
     store.competitor = lambda: world.mediation.reach_agreement("a", "terms", date(2026, 3, 9),
                                                                caller)
     view = mediation.reach_agreement("a", "terms", date(2026, 3, 9), caller)
-    assert view["agreement"] == {"terms": "terms", "signed_on": "2026-03-09"}
+    assert view["agreement"] == {"terms": "terms", "signed_on": "2026-03-09",
+                                 "confirmation_window_ends_at": "2026-04-08T15:59:59.999999Z"}
     assert world.types("mediation-a").count("AgreementReached") == 1
     # without a key the second is refused by the case itself, after deciding again
     store.competitor = lambda: world.mediation.withdraw("a", "gone", MEDIATOR)
@@ -409,7 +413,7 @@ def test_a_command_that_keeps_losing_the_race_gives_up_with_a_conflict(world):
             world.mediation.hold_session("a", date(2026, 3, 5), "elsewhere", MEDIATOR)
             return self.store.append(*args, **kwargs)
 
-    mediation = Mediation(AlwaysBehind(world.store), "Asia/Shanghai", world.clock.now)
+    mediation = Mediation(AlwaysBehind(world.store), "Asia/Shanghai", world.clock.now, CALENDAR)
     with pytest.raises(ConcurrencyError):
         mediation.record_duty("a", "handling", "never lands", MEDIATOR)
     assert "DutyRecorded" not in world.types("mediation-a")
@@ -456,7 +460,7 @@ def test_overdue_handoffs_are_marked_once(world):
     assert world.types(f"handoff-{police}")[-1] == "HandOffAccepted"
     assert world.mediation.view("a")["handoffs"][0]["overdue"] is True
     # a watcher on another replica, reading the same log, finds nothing left to do
-    other = Mediation(world.store, "Asia/Shanghai", world.clock.now)
+    other = Mediation(world.store, "Asia/Shanghai", world.clock.now, CALENDAR)
     assert other.watch_handoffs() == {"overdue": 0, "failed": 0}
 
 
@@ -474,3 +478,59 @@ def test_every_event_of_a_case_carries_its_audit_trail(world):
     assert {e.type for e in commands} >= {"SessionHeld", "DutyRecorded", "AgreementReached",
                                           "ConfirmationRequested", "HandOffRequested"}
     assert HandOff.load(handoff_id, world.store.read_stream(f"handoff-{handoff_id}")).settled
+
+
+# -- a petition matter: the notice's 15 days, review windows, and finality ------------------
+
+def petition_matter(world: World, case_id: str, **changes) -> None:
+    world.register(case_id, source_agency=None, referral_id=None, kind=None, procedure=None,
+                   channel="letter", category="land_forest", **changes)
+    world.assign(case_id, **assignment(track="administrative", level="township",
+                                       unit="410611100", handler="H410611100-03",
+                                       petition_matter=True))
+
+
+def test_the_notice_is_due_15_days_after_registration(world):
+    petition_matter(world, "p-1")  # registered 2 March (Beijing)
+    view = world.mediation.decide_acceptance("p-1", "accepted", date(2026, 3, 9), MEDIATOR)
+    assert view["petition"] == {"decision": "accepted", "accepted_on": "2026-03-09",
+                                "simple": False, "timely": True}
+    [accepted] = [e for e in world.store.read_stream("mediation-p-1")
+                  if e.type == "PetitionAccepted"]
+    assert accepted.data["notice_due_at"] == "2026-03-17T15:59:59.999999Z"
+
+
+def test_the_review_windows_are_counted_on_the_calendar(world):
+    petition_matter(world, "p-2")
+    m = world.mediation
+    m.decide_acceptance("p-2", "accepted", date(2026, 3, 3), MEDIATOR)
+    m.answer_petition("p-2", "not_support", "诉求缺乏依据", date(2026, 3, 9), MEDIATOR)
+    view = m.request_review("p-2", "review", date(2026, 3, 10), None, MEDIATOR)
+    [review] = view["reviews"]
+    assert review["due_at"] == "2026-04-09T15:59:59.999999Z"  # 30 days from the request
+    [requested] = [e for e in world.store.read_stream("mediation-p-2")
+                   if e.type == "ReviewRequested"]
+    # requested against the answer received on its date (9 March): by 8 April
+    assert requested.data["received_on"] == "2026-03-09"
+    assert requested.data["request_due_at"] == "2026-04-08T15:59:59.999999Z"
+
+
+def test_a_matter_finally_decided_on_re_review_is_not_accepted_again(world):
+    petition_matter(world, "p-old")
+    m = world.mediation
+    m.decide_acceptance("p-old", "accepted", date(2026, 3, 3), MEDIATOR)
+    m.answer_petition("p-old", "not_support", "诉求缺乏依据", date(2026, 3, 4), MEDIATOR)
+    m.request_review("p-old", "review", date(2026, 3, 5), None, MEDIATOR)
+    m.decide_review("p-old", "review", "upheld", "维持", date(2026, 3, 6), MEDIATOR)
+    m.request_review("p-old", "re_review", date(2026, 3, 7), None, MEDIATOR)
+    m.decide_review("p-old", "re_review", "upheld", "维持", date(2026, 3, 9), MEDIATOR)
+    # the same applicant and matter again: intake links the earlier case (repeat_of)
+    petition_matter(world, "p-new", repeat=True,
+                    repeat_of=[{"case_id": "p-old", "case_number": "410611-2026-000001",
+                                "registered_at": "2026-03-02T01:00:00+00:00"}])
+    with pytest.raises(DomainError, match="not accepted again"):
+        m.decide_acceptance("p-new", "accepted", date(2026, 3, 10), MEDIATOR)
+    view = m.decide_acceptance("p-new", "declined", date(2026, 3, 10), MEDIATOR,
+                               reason="同一事实和理由，复核后不再受理",
+                               route="final_after_re_review")
+    assert (view["status"], view["outcome"]) == ("closed", "declined")
