@@ -11,7 +11,7 @@ PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform 
 # Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
 export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
 
-.PHONY: install run test bench contracts clean up down k8s-data
+.PHONY: install run test bench contracts docs clean up down k8s-data
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: install
 
 contracts: install
 	$(PY) -m gm_contracts.asyncapi --out docs/asyncapi.yaml
+
+# docs/rules.md from the rules the services load (a test fails while it is stale).
+docs: install
+	$(PY) docs/make_rules_doc.py --out docs/rules.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -292,3 +292,51 @@ def test_story_petition_bureau_referral_mediated_to_an_agreement(deployed):
         "closed", "agreement", True, True)
     assert timeline_types(view).count("DutyRecorded") == 4
     assert_no_errors_and_only_rejections_parked(suite)
+
+
+def test_story_a_petition_matter_accepted_answered_and_reviewed_twice(deployed):
+    """A letter about a land-use dispute: a petition matter (信访事项) on the administrative
+    track, through 受理, the written answer, 复查 and 复核, as clerks and leaders do it."""
+    suite, _ = deployed
+    reply = suite.http("POST", "intake", "/cases", "clerk", body={
+        "channel": "letter", "category": "land_forest", "summary": "宅基地旁林地权属争议",
+        "region": "410611100", "parties": [{"role": "applicant", "name": "赵六"}]})
+    assert reply.status_code == 201, reply.text
+    case_id = reply.json()["case_id"]
+    placed = wait_until(lambda: suite.get_json("assignment", f"/cases/{case_id}/assignment",
+                                               "leader"), 30, "the assignment")
+    assert (placed["track"], placed["petition_matter"]) == ("administrative", True)
+    assert placed["rule_id"] == "petition-acceptance-notice"
+    wait_until(lambda: (suite.get_json("mediation", f"/cases/{case_id}/mediation",
+                                       "mediator") or {}).get("status") == "assigned", 30,
+               "mediation has the case")
+    today = today_local()
+
+    def act(step, body, role="leader"):
+        answer = suite.http("POST", "mediation", f"/cases/{case_id}/petition/{step}", role,
+                            body=body)
+        assert answer.status_code == 200, (step, answer.status_code, answer.text)
+        return answer.json()
+
+    view = act("acceptance", {"decision": "accepted", "notified_on": today})
+    assert view["petition"]["timely"] is True
+    # acceptance starts the 60-day handling period in assignment
+    wait_until(lambda: suite.get_json("assignment", f"/cases/{case_id}/assignment",
+                                      "leader")["rule_id"] == "petition-handling", 30,
+               "the handling period")
+    act("answer", {"opinion": "not_support", "summary": "权属清楚，诉求缺乏依据",
+                   "issued_on": today}, role="mediator")
+    act("review", {"stage": "review", "requested_on": today})
+    act("review-decision", {"stage": "review", "opinion": "upheld", "summary": "维持",
+                            "issued_on": today})
+    act("review", {"stage": "re_review", "requested_on": today})
+    view = act("review-decision", {"stage": "re_review", "opinion": "upheld",
+                                   "summary": "维持，复核终结", "issued_on": today})
+    assert view["petition"]["final"] is True and view["outcome"] == "answered"
+    again = suite.http("POST", "mediation", f"/cases/{case_id}/petition/review", "leader",
+                       body={"stage": "re_review", "requested_on": today})
+    assert again.status_code == 409
+    view = case_view(suite, case_id, lambda v: v.get("status") == "closed"
+                     and "ReviewDecided" in timeline_types(v))
+    assert timeline_types(view).count("ReviewDecided") == 2
+    assert_no_errors_and_only_rejections_parked(suite)

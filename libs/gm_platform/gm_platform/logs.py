@@ -119,8 +119,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class ExpectedErrorsWithoutTraceback(logging.Filter):
+    """Nameko logs a worker's *expected* exception — a client's mistake answered 4xx, a
+    command the state does not allow — at WARNING with its whole traceback. It is no
+    fault of ours: keep the one line, drop the traceback (noise, and code paths that
+    need not be in logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("(expected)"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup(service: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ExpectedErrorsWithoutTraceback())
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:

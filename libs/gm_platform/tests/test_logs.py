@@ -143,3 +143,26 @@ def test_each_service_logs_call_site_fields_at_info_inside_a_worker(service, tmp
         svc.stop()
         logging.getLogger().removeHandler(errors)
     assert [r.getMessage() for r in errors.records] == []
+
+
+def test_an_expected_workers_error_is_one_line_without_its_traceback():
+    """A 4xx is the client's mistake: Nameko logs it at WARNING with the traceback, which
+    the service's handler drops (unexpected errors keep theirs)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(logs.ExpectedErrorsWithoutTraceback())
+    handler.setFormatter(logs.JsonFormatter("intake"))
+    try:
+        raise ValueError("no case 42")
+    except ValueError:
+        import sys
+        info = sys.exc_info()
+    expected = logging.getLogger("nameko.containers").makeRecord(
+        "nameko.containers", logging.WARNING, __file__, 1,
+        "(expected) error handling worker %s: %s", ("w", "no case 42"), info)
+    handler.filter(expected)
+    assert "exc" not in json.loads(handler.format(expected))
+    unexpected = logging.getLogger("nameko.containers").makeRecord(
+        "nameko.containers", logging.ERROR, __file__, 1, "error handling worker %s: %s",
+        ("w", "boom"), info)
+    handler.filter(unexpected)
+    assert "Traceback" in json.loads(handler.format(unexpected))["exc"]

@@ -206,7 +206,7 @@ class Suite:
         return reply.json() if reply.status_code == 200 else None
 
     def ledger(self, **filters) -> List[dict]:
-        """Every case of reporting's ledger (台帐) matching the filters, all pages."""
+        """Every case of reporting's ledger (台账) matching the filters, all pages."""
         items, page = [], 1
         while True:
             got = self.get_json("reporting", "/cases", "analyst", page=page, page_size=200,

@@ -12,8 +12,13 @@ from typing import List, Optional, Sequence
 
 from gm_kernel import Aggregate, DomainError
 
-COLLECTIVE_HEADCOUNT = 5  # 信访工作条例 art. 20: five or more people make a collective petition
-REPEAT_WINDOW_MONTHS = 12  # local practice: same applicant, same matter, within 12 months
+# 集体访: five or more people is a statistical convention of petition work, not a statute
+# (信访工作条例 第二十条 caps a group's representatives at five; it does not define the
+# collective petition); CONTRACT.md §3 makes it the contract's rule for `headcount`.
+COLLECTIVE_HEADCOUNT = 5
+# 重复访: local practice — the same applicant (resident id) and matter (category) within
+# 12 months, counted on local dates (GM_TIMEZONE), not UTC.
+REPEAT_WINDOW_MONTHS = 12
 
 # Internal channels beyond the HTTP ones: referrals from agencies and preventive cases
 # opened by a high-risk stability assessment (稳评).
