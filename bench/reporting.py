@@ -113,15 +113,20 @@ def _latencies(reporting: Reporting, rounds: int) -> Dict[str, Tuple[float, floa
 
 def _clone(source: SQLiteProjectionStore, path: str, target: int
            ) -> Tuple[SQLiteProjectionStore, int, float]:
-    """A new projection store holding `target` cases (and their hand-offs) cloned under
-    new ids from `source`'s documents, spread over the regions; filled into a generation
-    with `put`, then activated."""
+    """A new projection store holding `target` cases (and their hand-offs and
+    supervisions) cloned under new ids from `source`'s documents, spread over the regions;
+    filled into a generation with `put`, then activated."""
     with source.reader(CASES) as r:
         cases = [row["state"] for row in r.find("cases", with_state=True)]
         handoffs = [row["state"] for row in r.find("handoffs", with_state=True)]
+        supervisions = [(row["key"], row["state"])
+                        for row in r.find("supervisions", with_state=True)]
     by_case: Dict[str, List[dict]] = {}
     for h in handoffs:
         by_case.setdefault(h["case_id"], []).append(h)
+    supervised: Dict[str, List[Tuple[str, dict]]] = {}
+    for key, sup in supervisions:
+        supervised.setdefault(sup["case_id"], []).append((key, sup))
     store = SQLiteProjectionStore(path)
     for spec in PROJECTIONS.values():
         store.ensure(spec)
@@ -129,6 +134,7 @@ def _clone(source: SQLiteProjectionStore, path: str, target: int
     generation = store.create_generation(CASES).number
     batch: Dict[str, dict] = {}
     hbatch: Dict[str, dict] = {}
+    sbatch: Dict[str, dict] = {}
     made = copies = 0
     while made < target:
         for state in cases:
@@ -146,15 +152,19 @@ def _clone(source: SQLiteProjectionStore, path: str, target: int
             for h in by_case.get(state["case_id"], ()):
                 hid = f"{h['handoff_id'][:-6]}{copies:06d}"
                 hbatch[hid] = dict(h, handoff_id=hid, case_id=cid, region=region)
+            for key, sup in supervised.get(state["case_id"], ()):
+                sbatch[f"{key[:-6]}{copies:06d}"] = dict(sup, case_id=cid, region=region)
             made += 1
             if len(batch) == 20_000:
                 store.put(CASES, "cases", batch, generation)
                 store.put(CASES, "handoffs", hbatch, generation)
-                batch, hbatch = {}, {}
+                store.put(CASES, "supervisions", sbatch, generation)
+                batch, hbatch, sbatch = {}, {}, {}
         copies += 1
     if batch:
         store.put(CASES, "cases", batch, generation)
         store.put(CASES, "handoffs", hbatch, generation)
+        store.put(CASES, "supervisions", sbatch, generation)
     store.activate(CASES, generation)
     return store, made, time.perf_counter() - started
 

@@ -9,7 +9,10 @@ the ledger (台账) and its CSV export show.
 
 The words are petition work's own (信访工作条例 and the municipal article in seed/):
 登记 for a new registration (受理 is a later decision about a petition, never the act of
-registering it), 台账, 集体访, 编号 (a case's number; 案号 is a court's).
+registering it: the word appears only where that decision is meant — `petition_decision`,
+the outcome `declined` 不予受理, the decline route after 复核, the field naming the decision),
+台账, 集体访, 编号 (a case's number; 案号 is a court's), 督办 / 催办 for the supervision of
+an overdue case.
 
 The value lists are not copied here: they are imported from where they are defined
 (this package's vocabulary, gm_contracts' schemas). `VOCABULARIES` holds those lists;
@@ -25,8 +28,10 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from gm_contracts.envelope import AGENCIES
 from gm_contracts.inbound import CATEGORIES, PROCEDURES, REFERRAL_KINDS, ROLES
 from gm_contracts.intake_events import CHANNELS as REGISTRATION_CHANNELS
-from gm_contracts.mediation_events import DUTIES, NEXT_STEPS, SATISFACTION_LEVELS
-from gm_contracts.outbound import HANDOFF_KINDS, OUTCOMES
+from gm_contracts.mediation_events import (CASE_OUTCOMES, DECLINE_ROUTES, DUTIES, NEXT_STEPS,
+                                           OPINIONS, REVIEW_OPINIONS, REVIEW_STAGES,
+                                           SATISFACTION_LEVELS)
+from gm_contracts.outbound import HANDOFF_KINDS
 
 from .vocabulary import CATEGORIES as DIRECTORY_CATEGORIES
 from .vocabulary import CHANNELS, LEVELS, TRACKS
@@ -52,7 +57,11 @@ VOCABULARIES: Dict[str, Tuple[str, ...]] = {
     "role": tuple(ROLES),
     "handoff_kind": tuple(dict.fromkeys(k for kinds in HANDOFF_KINDS.values() for k in kinds)),
     "next_step": tuple(NEXT_STEPS),
-    "outcome": tuple(OUTCOMES),
+    "outcome": tuple(CASE_OUTCOMES),
+    "opinion": tuple(OPINIONS),
+    "decline_route": tuple(DECLINE_ROUTES),
+    "review_stage": tuple(REVIEW_STAGES),
+    "review_opinion": tuple(REVIEW_OPINIONS),
     "duty": tuple(DUTIES),
     "satisfaction": tuple(SATISFACTION_LEVELS),
     "yes_no": ("true", "false"),
@@ -164,6 +173,42 @@ LABELS: Dict[str, _Table] = {
         "failed": ("调解不成", "Failed"),
         "withdrawn": ("撤回", "Withdrawn"),
         "handed_off": ("移交处理", "Handed off"),
+        # a petition matter (信访事项): not accepted, or answered in writing (处理意见书)
+        "declined": ("不予受理", "Not accepted"),
+        "answered": ("已出具处理意见", "Answered in writing"),
+    },
+    # 信访事项: 受理 or 不予受理, told in writing (信访工作条例 第二十三条)
+    "petition_decision": {
+        "accepted": ("受理", "Accepted"),
+        "declined": ("不予受理", "Not accepted"),
+    },
+    # the handling period of an accepted petition matter (assignment's stage)
+    "handling_stage": {
+        "accepted": ("普通办理", "Ordinary handling"),
+        "accepted_simple": ("简易办理", "Simplified handling"),
+    },
+    # 信访处理意见书 (信访工作条例 第三十二条)
+    "opinion": {
+        "support": ("支持", "Supported"),
+        "explain": ("解释说明", "Explained"),
+        "not_support": ("不予支持", "Not supported"),
+    },
+    # where a matter not accepted is to go
+    "decline_route": {
+        "litigation": ("诉讼", "Litigation"),
+        "arbitration": ("仲裁", "Arbitration"),
+        "administrative_procedure": ("行政程序", "Administrative procedure"),
+        "other_organ": ("其他有权机关", "Another competent organ"),
+        "final_after_re_review": ("复核后不再受理", "Final after re-review"),
+        "not_a_petition": ("不属于信访事项", "Not a petition matter"),
+    },
+    "review_stage": {
+        "review": ("复查", "Review"),
+        "re_review": ("复核", "Re-review"),
+    },
+    "review_opinion": {
+        "upheld": ("维持", "Upheld"),
+        "changed": ("变更", "Changed"),
     },
     # 四包
     "duty": {
@@ -206,7 +251,17 @@ LABELS: Dict[str, _Table] = {
         "lead": ("包案领导", "Lead leader"),
         "handler": ("承办人", "Handler"),
         "due_at": ("办结时限", "Due"),
-        "escalations": ("督办次数", "Escalations"),
+        # CaseEscalated, older streams only: moved one level up with a fresh deadline
+        "escalations": ("提级办理次数", "Escalations"),
+        # 督办 (SupervisionOrdered, and the escalations of older streams) and 催办
+        "supervisions": ("督办次数", "Supervisions"),
+        "supervisor": ("督办领导", "Supervising leader"),
+        "supervised_at": ("督办时间", "Supervised at"),
+        "reminders": ("催办次数", "Reminders"),
+        "task": ("定任务", "Task"),
+        "responsible_leader": ("责任领导", "Responsible leader"),
+        "petition_matter": ("信访事项", "Petition matter"),
+        "petition_decision": ("是否受理", "Acceptance decision"),
         "overdue": ("是否超期", "Overdue"),
         "days_overdue": ("超期天数", "Days overdue"),
         "closed_at": ("办结时间", "Closed at"),

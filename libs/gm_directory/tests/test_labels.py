@@ -8,8 +8,9 @@ import pytest
 from gm_contracts import CATEGORIES, HANDOFF_KINDS, OUTCOMES, REFERRAL_KINDS
 from gm_contracts.envelope import AGENCIES
 from gm_contracts.intake_events import CHANNELS as REGISTRATION_CHANNELS
-from gm_contracts.mediation_events import (DUTIES, NEXT_STEPS, SATISFACTION_LEVELS,
-                                           satisfaction_level)
+from gm_contracts.mediation_events import (CASE_OUTCOMES, DECLINE_ROUTES, DUTIES, NEXT_STEPS,
+                                           OPINIONS, REVIEW_OPINIONS, REVIEW_STAGES,
+                                           SATISFACTION_LEVELS, satisfaction_level)
 from gm_directory import vocabulary
 from gm_directory.labels import (LABELS, LANGUAGES, VOCABULARIES, label, labels,
                                  missing_labels, yes_no)
@@ -25,7 +26,11 @@ OWNED = {
     "procedure": vocabulary.PROCEDURES,
     "handoff_kind": [k for kinds in HANDOFF_KINDS.values() for k in kinds],
     "next_step": NEXT_STEPS,
-    "outcome": OUTCOMES,
+    "outcome": (*OUTCOMES, *CASE_OUTCOMES),
+    "opinion": OPINIONS,
+    "decline_route": DECLINE_ROUTES,
+    "review_stage": REVIEW_STAGES,
+    "review_opinion": REVIEW_OPINIONS,
     "duty": DUTIES,
     "satisfaction": SATISFACTION_LEVELS,
 }
@@ -43,7 +48,8 @@ def test_every_value_this_library_imports_is_labelled(name):
 
 def test_a_value_without_a_label_is_caught():
     """Leave room: a new outcome added to the contract fails the tests until labelled."""
-    assert missing_labels("outcome", (*OUTCOMES, "mediated_elsewhere")) == ["mediated_elsewhere"]
+    assert missing_labels("outcome", (*CASE_OUTCOMES, "mediated_elsewhere")) == \
+        ["mediated_elsewhere"]
     assert missing_labels("no_such_vocabulary", ("x",)) == ["x"]
 
 
@@ -66,8 +72,15 @@ def test_chinese_wording_is_petition_works_own():
     assert label("status", "registered") == "已登记"
     zh = labels("zh")
     words = " ".join(v for table in zh.values() for v in table.values())
-    for wrong in ("受理", "案号", "群体性", "台帐"):
+    for wrong in ("案号", "群体性", "台帐"):
         assert wrong not in words, wrong
+    # 受理 is the decision on a petition matter, never the act of registering a case: it
+    # names that decision and nothing else
+    accepting = {(name, value) for name, table in zh.items() for value, text in table.items()
+                 if "受理" in text}
+    assert accepting == {("petition_decision", "accepted"), ("petition_decision", "declined"),
+                         ("outcome", "declined"), ("decline_route", "final_after_re_review"),
+                         ("field", "petition_decision")}
     assert all(v.endswith("纠纷") for v in zh["category"].values())
     assert zh["category"]["neighbour"] == "邻里纠纷"
     assert zh["field"]["lead"] == "包案领导" and zh["field"]["handler"] == "承办人"
@@ -82,7 +95,18 @@ def test_chinese_wording_is_petition_works_own():
                             "petition": "信访部门"}
     assert zh["outcome"] == {"agreement": "达成调解协议", "confirmed": "司法确认",
                              "failed": "调解不成", "withdrawn": "撤回",
-                             "handed_off": "移交处理"}
+                             "handed_off": "移交处理", "declined": "不予受理",
+                             "answered": "已出具处理意见"}
+    assert zh["petition_decision"] == {"accepted": "受理", "declined": "不予受理"}
+    assert zh["opinion"] == {"support": "支持", "explain": "解释说明", "not_support": "不予支持"}
+    assert zh["review_stage"] == {"review": "复查", "re_review": "复核"}
+    assert zh["review_opinion"] == {"upheld": "维持", "changed": "变更"}
+    assert zh["decline_route"] == {
+        "litigation": "诉讼", "arbitration": "仲裁", "administrative_procedure": "行政程序",
+        "other_organ": "其他有权机关", "final_after_re_review": "复核后不再受理",
+        "not_a_petition": "不属于信访事项"}
+    assert zh["field"]["supervisions"] == "督办次数" and zh["field"]["supervisor"] == "督办领导"
+    assert zh["field"]["task"] == "定任务" and zh["field"]["responsible_leader"] == "责任领导"
     assert zh["satisfaction"] == {"satisfied": "满意", "basically_satisfied": "基本满意",
                                   "dissatisfied": "不满意"}
     assert zh["channel"]["phone"] == "来电" and zh["channel"]["referral"] == "部门移交"

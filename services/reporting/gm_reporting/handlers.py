@@ -20,10 +20,11 @@ from gm_directory.vocabulary import AGENCIES, CATEGORIES, CHANNELS
 from gm_kernel import format_time, parse_time
 from gm_platform.auth import Forbidden, NotFound, Principal
 
-from .domain.casefile import HANDOFF_STATUSES, case_view, handoff_view, identity, is_overdue
-from .domain.figures import monthly_figures, performance, trend_point
-from .domain.periods import (current_month, local_days_late, month_bounds, months_ending,
-                             shift_month)
+from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, case_view, handoff_view,
+                              identity, is_overdue)
+from .domain.figures import monthly_figures, performance, petition_figures, trend_point
+from .domain.periods import (current_month, local_days_late, month_bounds, month_days,
+                             months_ending, shift_month)
 from .domain.projections import CASES, SCREENING
 from .domain.screening import coverage
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
@@ -34,13 +35,20 @@ ALL_CHANNELS = (*CHANNELS, "referral", "risk_assessment")
 CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
                 "dissatisfied", "scored", "satisfaction")
 REGISTERED = Range("registered_at", gte="")  # the registration is known
-# The ledger's CSV columns. `lang=en` writes exactly these names and the raw values (what
-# readers of the export relied on before it spoke Chinese); `lang=zh`, the default, the
-# same columns headed by their labels (gm_directory.labels "field") with labelled values.
+PETITION = Eq("petition", 1)
+# The ledger's CSV columns. `lang=en` writes these names and the raw values: the columns
+# readers of the export relied on before it spoke Chinese, unchanged, then the ones added
+# since (supervisions, supervisor, task, responsible_leader). `lang=zh`, the default,
+# headed by their labels (gm_directory.labels "field") with labelled values, and with
+# 督办次数 where `escalations` was: supervisions (SupervisionOrdered plus the escalations of
+# older streams) in its place (CSV_COLUMNS_ZH).
 CSV_COLUMNS = ("case_number", "case_id", "registered_at", "channel", "source_agency",
                "category", "region", "collective", "repeat", "key_case", "status", "track",
                "level", "unit", "lead", "handler", "due_at", "escalations", "overdue",
-               "closed_at", "outcome", "resolved", "on_time", "satisfaction")
+               "closed_at", "outcome", "resolved", "on_time", "satisfaction",
+               "supervisions", "supervisor", "task", "responsible_leader")
+CSV_COLUMNS_ZH = tuple(dict.fromkeys(
+    "supervisions" if c == "escalations" else c for c in CSV_COLUMNS))
 # Columns whose values are shown by their label, and the vocabulary labelling them.
 CSV_VOCABULARY = {"channel": "channel", "source_agency": "agency", "category": "category",
                   "status": "status", "track": "track", "level": "level",
@@ -148,7 +156,17 @@ class Reporting:
                 "lead_name": self.person_name(row["lead"], "lead"),
                 "handler_name": self.person_name(row["handler"], "handler"),
                 "due_at": row["due_at"],
-                "escalations": row["escalations"] or 0, "overdue": overdue,
+                "escalations": row["escalations"] or 0,
+                # 督办: how often, by whom (the latest supervisor, by name), since when
+                "supervisions": row["supervisions"] or 0, "supervisor": row["supervisor"],
+                "supervisor_name": self.person_name(row["supervisor"], "lead"),
+                "supervised_at": row["supervised_at"], "reminders": row["reminders"] or 0,
+                "task": row["task"], "responsible_leader": row["responsible_leader"],
+                "responsible_leader_name": self.person_name(row["responsible_leader"],
+                                                            "lead"),
+                "petition_matter": bool(row["petition"]),
+                "petition_decision": row["petition_decision"],
+                "overdue": overdue,
                 "days_overdue": local_days_late(row["due_at"], now, self.tz)
                 if overdue and row["due_at"] and row["open"] else None,
                 "closed_at": row["closed_at"], "outcome": row["outcome"],
@@ -160,9 +178,12 @@ class Reporting:
     def ledger_filter(self, principal: Principal, q: Mapping, now_text: str) -> Filter:
         prefixes = self.scope(principal, q.get("region"))
         parts = [REGISTERED, region_filter(prefixes)]
-        for column in ("status", "category", "channel", "source_agency", "unit"):
+        for column in ("status", "category", "channel", "source_agency", "unit",
+                       "supervisor"):
             if q.get(column) is not None:
                 parts.append(Eq(column, q[column]))
+        if q.get("petition") is not None:
+            parts.append(Eq("petition", int(q["petition"])))
         if q.get("month"):
             start, end = month_bounds(q["month"], self.tz)
             parts.append(Range("registered_at", gte=start, lt=end))
@@ -185,8 +206,10 @@ class Reporting:
 
     def overdue(self, principal: Principal, q: Mapping) -> dict:
         now, now_text = self._now()
+        # `supervisor`: the cases that leader supervises (督办), as they see them
         where = all_of(REGISTERED, region_filter(self.scope(principal, q.get("region"))),
-                       Eq("open", 1), overdue_filter(now_text))
+                       Eq("open", 1), overdue_filter(now_text),
+                       Eq("supervisor", q["supervisor"]) if q.get("supervisor") else None)
         page, size = q.get("page", 1), q.get("page_size", 50)
         with self.store.reader(CASES) as r:
             total = r.count("cases", where)
@@ -224,6 +247,8 @@ class Reporting:
                                                     where_region), by=("agency",)):
                     handoffs.setdefault(str(t.group["agency"]), {
                         "requested": 0, "accepted": 0, "rejected": 0})[figure] = t.n
+            petitions = self._petitions(r, month, start, end, where_region)
+            supervised = self._supervised(r, start, end, where_region)
         with self.store.reader(SCREENING) as r:
             risks = {t.group["level"]: t.n for t in r.tally(
                 "risks", all_of(Range("assessed_at", gte=start, lt=end), where_region),
@@ -232,6 +257,8 @@ class Reporting:
                                   handoffs, sub, ALL_CHANNELS, CATEGORIES)
         figures["risk_assessments"] = {level: risks.get(level, 0)
                                        for level in ("low", "medium", "high")}
+        figures["petitions"] = petitions
+        figures["supervised"] = supervised
         figures.update(region=region, regions=list(prefixes) if prefixes is not None else None,
                        breakdown=sub, timezone=self.tz_name, as_of=now_text)
         return figures
@@ -250,7 +277,10 @@ class Reporting:
                 [closed] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
                                                    where_region), sums=CLOSING_SUMS)
                 overdue = r.count("cases", all_of(received_in, overdue_filter(now_text)))
-                points.append(trend_point(month, received, closed, overdue))
+                points.append(trend_point(
+                    month, received, closed, overdue,
+                    self._supervised(r, start, end, where_region),
+                    self._petitions(r, month, start, end, where_region)))
         return {"months": points, "region": region, "timezone": self.tz_name,
                 "as_of": now_text}
 
@@ -268,9 +298,50 @@ class Reporting:
             open_ = r.tally("cases", all_of(REGISTERED, Eq("open", 1), where_region), by=(by,))
             overdue = r.tally("cases", all_of(REGISTERED, Eq("open", 1), where_region,
                                               overdue_filter(now_text)), by=(by,))
-        rows = performance(by, closed, open_, overdue, self._names(by, prefixes))
+            answered = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                               where_region, PETITION,
+                                               Eq("outcome", "answered")),
+                               by=(by,), sums=("on_time",))
+            supervised = r.tally("supervisions", all_of(Range("at", gte=start, lt=end),
+                                                        where_region), by=(by, "case_id"))
+        rows = performance(by, closed, open_, overdue, self._names(by, prefixes),
+                           supervised, answered)
         return {"month": month, "by": by, "region": region, "rows": rows,
                 "timezone": self.tz_name, "as_of": now_text}
+
+    # -- the month's petition indicators and supervisions ------------------------------
+    @staticmethod
+    def _petitions(r, month: str, start: str, end: str, where_region: Optional[Filter]
+                   ) -> dict:
+        """信访事项 of the month (figures.petition_figures): registered by registered_at,
+        answered by closed_at (local month of the instants); decisions, review requests
+        and review decisions by the local day they carry (notified_on, requested_on,
+        issued_on)."""
+        first, after = month_days(month)
+        registered = r.count("cases", all_of(Range("registered_at", gte=start, lt=end),
+                                             where_region, PETITION))
+        decisions = r.tally("cases", all_of(Range("decided_on", gte=first, lt=after),
+                                            where_region, PETITION),
+                            by=("petition_decision",), sums=("decided_timely",))
+        [answered] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                             where_region, PETITION,
+                                             Eq("outcome", "answered")), sums=("on_time",))
+        requested = decided = decided_on_time = 0
+        for stage in REVIEW_STAGES:
+            requested += r.count("cases", all_of(
+                Range(f"{stage}_requested_on", gte=first, lt=after), where_region))
+            [t] = r.tally("cases", all_of(Range(f"{stage}_decided_on", gte=first, lt=after),
+                                          where_region), sums=(f"{stage}_on_time",))
+            decided += t.n
+            decided_on_time += t.sums.get(f"{stage}_on_time", 0)
+        return petition_figures(registered, decisions, answered, requested, decided,
+                                decided_on_time)
+
+    @staticmethod
+    def _supervised(r, start: str, end: str, where_region: Optional[Filter]) -> int:
+        """Cases supervised (督办) in the month: each case once, however often."""
+        return len(r.tally("supervisions", all_of(Range("at", gte=start, lt=end),
+                                                  where_region), by=("case_id",)))
 
     def _names(self, by: str, prefixes: Optional[Sequence[str]]) -> Dict[str, dict]:
         names: Dict[str, dict] = {}
@@ -381,13 +452,14 @@ class Reporting:
         shown = dict(item)
         for column, vocabulary in CSV_VOCABULARY.items():
             shown[column] = label(vocabulary, item.get(column), lang)
-        for column in CSV_COLUMNS:
+        for column in CSV_COLUMNS_ZH:
             if isinstance(item.get(column), bool):
                 shown[column] = label("yes_no", item[column], lang)
         shown.update(unit=item["unit_name"], lead=item["lead_name"],
-                     handler=item["handler_name"])
+                     handler=item["handler_name"], supervisor=item["supervisor_name"],
+                     responsible_leader=item["responsible_leader_name"])
         shown["satisfaction"] = label("satisfaction", item.get("satisfaction_level"), lang)
-        return [_cell(shown.get(c)) for c in CSV_COLUMNS]
+        return [_cell(shown.get(c)) for c in CSV_COLUMNS_ZH]
 
     # -- CSV export ------------------------------------------------------------------------
     def ledger_csv(self, principal: Principal, month: str, region: Optional[str],
@@ -397,7 +469,8 @@ class Reporting:
         `lang="en"`: the column names and raw values as before."""
         if lang not in CSV_LANGUAGES:
             raise ValueError(f"no CSV in {lang!r}")
-        header = CSV_COLUMNS if lang == "en" else [label("field", c, lang) for c in CSV_COLUMNS]
+        header = CSV_COLUMNS if lang == "en" else [label("field", c, lang)
+                                                   for c in CSV_COLUMNS_ZH]
         now, now_text = self._now()
         start, end = month_bounds(month, self.tz)
         base = all_of(Range("registered_at", gte=start, lt=end),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gm_contracts.mediation_events import SATISFACTION_LEVELS
+from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS,
+                                           REVIEW_STAGES, SATISFACTION_LEVELS)
 from gm_directory.labels import LANGUAGES
 from gm_directory.vocabulary import AGENCIES, CATEGORIES
 
-from .domain.casefile import HANDOFF_STATUSES, OUTCOMES, STATUSES
+from .domain.casefile import (HANDLING_STAGES, HANDOFF_STATUSES, OUTCOMES, PETITION_DECISIONS,
+                              STATUSES)
 from .handlers import ALL_CHANNELS
 
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month: YYYY-MM")
@@ -32,6 +34,11 @@ def region_field(**kw):
         "example": "410611"}, **kw)
 
 
+def supervisor_field():
+    return fields.String(validate=validate.Length(1, 64), metadata={
+        "description": "the leader supervising (督办) the cases: what that leader sees"})
+
+
 class Paging(Query):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
@@ -49,6 +56,9 @@ class LedgerQuery(Paging):
     overdue = fields.Boolean(metadata={
         "description": "true: escalated, or open past the deadline; false: the others"})
     month = month_field(metadata={"description": "registered in this local month"})
+    supervisor = supervisor_field()
+    petition = fields.Boolean(metadata={
+        "description": "true: petition matters (信访事项) only; false: the other cases"})
 
 
 class MonthQuery(Query):
@@ -66,6 +76,7 @@ class TrendQuery(Query):
 
 class OverdueQuery(Paging):
     region = region_field()
+    supervisor = supervisor_field()
 
 
 class HandoffQuery(Paging):
@@ -103,16 +114,76 @@ def _nullable(field):
     return field
 
 
+class Supervision(Schema):
+    """督办: the deadline passed; the unit keeps the case and the deadline stays."""
+
+    supervisor = _nullable(fields.String(metadata={"description": "the supervising leader"}))
+    supervising_unit = _nullable(fields.String())
+    ordered_at = fields.String(metadata={"format": "date-time",
+                                         "description": "the latest supervision"})
+    reminders = fields.Integer(metadata={"description": "催办: reminders since supervised"})
+    reminded_at = _nullable(fields.String(metadata={"format": "date-time"}))
+
+
+class HandlingPeriod(Schema):
+    """A petition matter accepted (受理): its handling period runs from acceptance."""
+
+    stage = fields.String(validate=validate.OneOf(HANDLING_STAGES))
+    accepted_on = fields.String(metadata={"format": "date"})
+    previous_due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+
+
 class Assignment(Schema):
+    task = _nullable(fields.String(metadata={"description": "定任务"}))
     track = fields.String()
     level = fields.String()
     unit = fields.String()
+    responsible_leader = _nullable(fields.String(metadata={"description": "责任领导"}))
     lead = _nullable(fields.String())
     handler = fields.String()
     due_at = fields.String(metadata={"format": "date-time"})
     days = _nullable(fields.Integer())
     extended = fields.Boolean()
-    escalations = fields.Integer()
+    escalations = fields.Integer(metadata={"description": "older streams: moved a level up"})
+    supervisions = fields.Integer(metadata={
+        "description": "督办次数: supervisions, and the escalations of older streams"})
+    supervision = _nullable(fields.Nested(Supervision))
+    handling = _nullable(fields.Nested(HandlingPeriod))
+
+
+class ReviewDecision(Schema):
+    opinion = fields.String(validate=validate.OneOf(REVIEW_OPINIONS))
+    issued_on = fields.String(metadata={"format": "date"})
+    on_time = _nullable(fields.Boolean())
+
+
+class Review(Schema):
+    stage = fields.String(validate=validate.OneOf(REVIEW_STAGES),
+                          metadata={"description": "复查 (review) or 复核 (re_review)"})
+    requested_on = _nullable(fields.String(metadata={"format": "date"}))
+    due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    decided = _nullable(fields.Nested(ReviewDecision))
+
+
+class Answer(Schema):
+    opinion = fields.String(validate=validate.OneOf(OPINIONS))
+    issued_on = fields.String(metadata={"format": "date"})
+
+
+class Petition(Schema):
+    """A petition matter's statutory steps (信访工作条例): 受理 or 不予受理 told in writing,
+    the written answer (信访处理意见书), 复查 and 复核."""
+
+    decision = _nullable(fields.String(validate=validate.OneOf(PETITION_DECISIONS)))
+    accepted_on = _nullable(fields.String(metadata={"format": "date"}))
+    notified_on = _nullable(fields.String(metadata={"format": "date"}))
+    notice_due_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    timely = _nullable(fields.Boolean(metadata={"description": "told within the 15 days"}))
+    simple = _nullable(fields.Boolean(metadata={"description": "简易办理"}))
+    route = _nullable(fields.String(validate=validate.OneOf(DECLINE_ROUTES)))
+    answered = _nullable(fields.Nested(Answer))
+    reviews = fields.List(fields.Nested(Review))
+    final = fields.Boolean(metadata={"description": "复核 decided: not accepted again"})
 
 
 class Party(Schema):
@@ -168,6 +239,8 @@ class CaseView(Schema):
     registered_at = fields.String(metadata={"format": "date-time"})
     assignment = _nullable(fields.Nested(Assignment))
     assignment_failure = _nullable(fields.String())
+    petition_matter = fields.Boolean(metadata={"description": "a 信访事项"})
+    petition = _nullable(fields.Nested(Petition))
     handoffs = fields.List(fields.Nested(HandoffRef))
     sessions = fields.Integer()
     duties = fields.List(fields.String())
@@ -206,6 +279,19 @@ class LedgerItem(Schema):
         "description": "the handler's name in the directory, else the id"}))
     due_at = _nullable(fields.String(metadata={"format": "date-time"}))
     escalations = fields.Integer()
+    supervisions = fields.Integer(metadata={
+        "description": "督办次数: supervisions, and the escalations of older streams"})
+    supervisor = _nullable(fields.String(metadata={
+        "description": "the leader supervising the case (the latest supervision)"}))
+    supervisor_name = _nullable(fields.String(metadata={
+        "description": "the supervisor's name in the directory, else the id"}))
+    supervised_at = _nullable(fields.String(metadata={"format": "date-time"}))
+    reminders = fields.Integer(metadata={"description": "催办"})
+    task = _nullable(fields.String(metadata={"description": "定任务"}))
+    responsible_leader = _nullable(fields.String())
+    responsible_leader_name = _nullable(fields.String())
+    petition_matter = fields.Boolean()
+    petition_decision = _nullable(fields.String(validate=validate.OneOf(PETITION_DECISIONS)))
     overdue = fields.Boolean()
     days_overdue = _nullable(fields.Integer())
     closed_at = _nullable(fields.String(metadata={"format": "date-time"}))
@@ -246,6 +332,33 @@ class Satisfaction(Schema):
     rating_rate = _nullable(fields.Float(metadata={"description": "参评率: rated / closed"}))
 
 
+class PetitionFigures(Schema):
+    """Petition matters (信访事项) of the month, as 信访工作条例 practice counts them."""
+
+    registered = fields.Integer(metadata={"description": "registered in the month"})
+    decided = fields.Integer(metadata={
+        "description": "accepted + declined, by the day the petitioner was told"})
+    accepted = fields.Integer()
+    declined = fields.Integer()
+    timely = fields.Integer(metadata={"description": "decided and told within 15 days"})
+    timely_acceptance_rate = _nullable(fields.Float(metadata={
+        "description": "及时受理率: timely / decided"}))
+    answered = fields.Integer(metadata={
+        "description": "closed with a written answer (信访处理意见书) in the month"})
+    answered_on_time = fields.Integer()
+    on_time_rate = _nullable(fields.Float(metadata={
+        "description": "按期办结率 of petition matters: answered_on_time / answered"}))
+    reviews_requested = fields.Integer(metadata={"description": "复查 and 复核 requested"})
+    reviews_decided = fields.Integer()
+    reviews_decided_on_time = fields.Integer()
+
+
+class AnsweredFigures(Schema):
+    answered = fields.Integer()
+    answered_on_time = fields.Integer()
+    on_time_rate = _nullable(fields.Float())
+
+
 class Rising(Schema):
     category = fields.String(metadata={"description": "or `region`"})
     count = fields.Integer()
@@ -278,6 +391,9 @@ class MonthlyStats(Schema):
     satisfaction = fields.Nested(Satisfaction)
     handoffs = fields.Dict(keys=fields.String(), values=fields.Nested(Counts))
     risk_assessments = fields.Dict(keys=fields.String(), values=fields.Integer())
+    petitions = fields.Nested(PetitionFigures)
+    supervised = fields.Integer(metadata={
+        "description": "督办数: cases supervised in the month (or escalated, older streams)"})
     previous = fields.Dict()
     rising_categories = fields.List(fields.Nested(Rising))
     rising_regions = fields.List(fields.Nested(Rising))
@@ -300,6 +416,10 @@ class TrendPoint(Schema):
     overdue = fields.Integer()
     collective = fields.Integer()
     repeat = fields.Integer()
+    supervised = fields.Integer(metadata={"description": "督办数"})
+    timely_acceptance_rate = _nullable(fields.Float(metadata={"description": "及时受理率"}))
+    petition_on_time_rate = _nullable(fields.Float(metadata={
+        "description": "按期办结率 of petition matters"}))
 
 
 class Trend(Schema):
@@ -323,6 +443,8 @@ class PerformanceRow(Schema):
     satisfaction_rate = _nullable(fields.Float())
     rating_rate = _nullable(fields.Float())
     satisfaction = fields.Nested(Satisfaction)
+    petitions = fields.Nested(AnsweredFigures)
+    supervised = fields.Integer(metadata={"description": "cases supervised in the month"})
     open = fields.Integer()
     overdue = fields.Integer()
 
@@ -420,8 +542,9 @@ class Coverage(Schema):
 class Vocabulary(Schema):
     """GET /vocabulary: the label of every value of every closed vocabulary (status,
     track, level, channel, category, agency, referral_kind, procedure, role, handoff_kind,
-    handoff_status, next_step, outcome, duty, satisfaction, yes_no) and of the ledger's
-    field names (`field`)."""
+    handoff_status, next_step, outcome, petition_decision, handling_stage, opinion,
+    decline_route, review_stage, review_opinion, duty, satisfaction, yes_no) and of the
+    ledger's field names (`field`)."""
 
     lang = fields.String(validate=validate.OneOf(LANGUAGES))
     labels = fields.Dict(keys=fields.String(), values=fields.Dict(

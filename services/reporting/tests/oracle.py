@@ -44,6 +44,14 @@ class Case:
         self.mediation_events = 0
         self.failed = False
         self.handoffs: Dict[str, dict] = {}
+        self.petition_matter = False  # AssignmentMade said so
+        self.decision = None  # PetitionAccepted / PetitionDeclined data, with "decision"
+        self.answer = None  # PetitionAnswered data
+        self.reviews: Dict[str, dict] = {}  # stage -> {"requested": data, "decided": data}
+        self.supervised: List[tuple] = []  # (instant, kind, unit) of each SupervisionOrdered
+        self.supervisor = None  #            and of each old CaseEscalated
+        self.reminders = 0
+        self.task = self.responsible_leader = None
 
     # facts -----------------------------------------------------------------------------
     @property
@@ -90,6 +98,10 @@ class Case:
             return False
         return self.escalations == 0 and self.closed_at <= self.due_at
 
+    @property
+    def is_petition(self) -> bool:
+        return self.petition_matter or self.decision is not None
+
     def overdue(self, now: datetime) -> bool:
         if self.escalations > 0:
             return True
@@ -129,9 +141,17 @@ def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
             c.made = d
             c.due_at = _t(d["due_at"])
             c.unit, c.lead, c.handler = d["unit"], d["lead"], d["handler"]
-        elif e.type == "DeadlineExtended":
+            c.petition_matter = d.get("petition_matter") is True
+            c.task, c.responsible_leader = d.get("task"), d.get("responsible_leader")
+        elif e.type in ("DeadlineExtended", "HandlingPeriodStarted"):
             c.due_at = _t(d["due_at"])
+        elif e.type == "SupervisionOrdered":  # the unit and the deadline stay
+            c.supervised.append((_t(d["ordered_at"]), "supervision", d["unit"]))
+            c.supervisor = d["supervisor"]
+        elif e.type == "SupervisionReminded":
+            c.reminders += 1
         elif e.type == "CaseEscalated":
+            c.supervised.append((_t(d["escalated_at"]), "escalation", d["from_unit"]))
             c.escalations += 1
             c.due_at = _t(d["due_at"])
             c.unit, c.lead, c.handler = d["unit"], d["lead"], d["handler"]
@@ -157,6 +177,15 @@ def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
             c.case_closed = d
         elif e.type == "FollowUpRecorded":
             c.follow_up = d
+        elif e.type in ("PetitionAccepted", "PetitionDeclined"):
+            c.decision = {**d, "decision": "accepted" if e.type == "PetitionAccepted"
+                          else "declined"}
+        elif e.type == "PetitionAnswered":
+            c.answer = d
+        elif e.type == "ReviewRequested":
+            c.reviews[d["stage"]] = {"requested": d, "decided": None}
+        elif e.type == "ReviewDecided":
+            c.reviews[d["stage"]]["decided"] = d
         elif e.type == "HandOffRequested":
             c.handoffs[d["handoff_id"]] = {"status": "requested", "kind": d["kind"],
                                            "agency": d["agency"],
@@ -166,6 +195,8 @@ def cases_of(sources: Dict[str, List]) -> Dict[str, Case]:
         elif e.type == "HandOffAccepted":
             c.handoffs[d["handoff_id"]].update(status="accepted",
                                                accepted_at=e.occurred_at.isoformat())
+            if d.get("due_at"):  # a confirmation: the court now has until then to rule
+                c.handoffs[d["handoff_id"]]["due_at"] = d["due_at"]
         elif e.type == "HandOffRejected":
             c.handoffs[d["handoff_id"]].update(status="rejected",
                                                rejected_at=e.occurred_at.isoformat())
@@ -228,6 +259,47 @@ def monthly(cases: Dict[str, Case], month: str, now: datetime,
                                    / rated, 4) if rated else None,
         "rating_rate": round(rated / len(closed), 4) if closed else None,
     }
+
+
+def petitions(cases: Dict[str, Case], month: str, prefixes: Optional[List[str]] = None
+              ) -> dict:
+    """The petition indicators of a month, by brute force: registered (registration's
+    local month), decisions (the month of the day the petitioner was told), answered
+    (closed with outcome answered: local month of closed_at), reviews (the month of the
+    day requested, the day decided)."""
+    scoped = [c for c in cases.values() if c.known and c.is_petition
+              and in_scope(c.region, prefixes)]
+    decided = [c for c in scoped if c.decision and c.decision["notified_on"][:7] == month]
+    answered = [c for c in scoped if c.is_closed and c.case_closed
+                and c.case_closed["outcome"] == "answered"
+                and local_month(c.case_closed["closed_at"]) == month]
+    requested = [r for c in scoped for r in c.reviews.values()
+                 if r["requested"]["requested_on"][:7] == month]
+    reviewed = [r["decided"] for c in scoped for r in c.reviews.values()
+                if r["decided"] and r["decided"]["issued_on"][:7] == month]
+    timely = sum(1 for c in decided if c.decision["timely"])
+    on_time = sum(1 for c in answered if c.on_time)
+    return {
+        "registered": sum(1 for c in scoped if local_month(c._pick("registered_at")) == month),
+        "decided": len(decided),
+        "accepted": sum(1 for c in decided if c.decision["decision"] == "accepted"),
+        "declined": sum(1 for c in decided if c.decision["decision"] == "declined"),
+        "timely": timely,
+        "timely_acceptance_rate": round(timely / len(decided), 4) if decided else None,
+        "answered": len(answered),
+        "answered_on_time": on_time,
+        "on_time_rate": round(on_time / len(answered), 4) if answered else None,
+        "reviews_requested": len(requested),
+        "reviews_decided": len(reviewed),
+        "reviews_decided_on_time": sum(1 for d in reviewed if d["on_time"]),
+    }
+
+
+def supervised(cases: Dict[str, Case], month: str, prefixes: Optional[List[str]] = None
+               ) -> int:
+    """Cases supervised (督办, or escalated in older streams) in the month, each once."""
+    return sum(1 for c in cases.values() if c.known and in_scope(c.region, prefixes)
+               and any(at.astimezone(TZ).strftime("%Y-%m") == month for at, _, _ in c.supervised))
 
 
 def satisfaction_level_of(follow_up: dict) -> str:

@@ -1,7 +1,9 @@
 """The dashboard page in headless Chromium (Debian's chromium + chromium-driver), over the
 whole suite: cases registered through intake, placed by assignment, one handed off by
-mediation; reporting serves the page, and what its charts and tables show is compared
-with figures computed here from what the test registered.
+mediation, two petition matters decided (one told late) and one answered, the overdue
+ones supervised (督办) by assignment's deadline watch; reporting serves the page, and what
+its charts and tables show is compared with figures computed here from what the test
+registered.
 
 CI installs Chromium (.ci/run); where it is missing the test is skipped with the reason.
 """
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
+from nameko.testing.services import entrypoint_hook
 
 from gm_platform.clock import FakeClock
 from gm_platform.testing.agency import Agency
@@ -39,12 +42,15 @@ MEDIATOR = {"Authorization": "Bearer t-mediator"}
 
 # (month, channel, category) of every case the test registers through intake's HTTP API
 CASES = [
-    (SEPTEMBER, "visit", "neighbour"),  # 30 days: overdue by November
-    (OCTOBER, "visit", "neighbour"), (OCTOBER, "letter", "labour"),
+    (SEPTEMBER, "visit", "neighbour"),  # a month: overdue by November
+    (OCTOBER, "visit", "neighbour"), (OCTOBER, "letter", "labour"),  # overdue by 16 Nov
+    (OCTOBER, "letter", "land_acquisition"),  # a petition matter: 15 days to decide
     (NOVEMBER, "visit", "neighbour"), (NOVEMBER, "visit", "neighbour"),
     (NOVEMBER, "phone", "marriage_family"), (NOVEMBER, "letter", "labour"),
     (NOVEMBER, "website", "labour"), (NOVEMBER, "visit", "contract"),
+    (NOVEMBER, "letter", "land_acquisition"),  # a petition matter, decided in time
 ]
+PETITIONS = {(OCTOBER, "letter", "land_acquisition"), (NOVEMBER, "letter", "land_acquisition")}
 
 
 wait_for = functools.partial(wait_until, timeout=40.0, interval=0.2)
@@ -76,21 +82,44 @@ def browser():
     driver.quit()
 
 
-def register(intake, channel: str, category: str) -> str:
+def register(intake, channel: str, category: str) -> dict:
     body = {"channel": channel, "category": category, "summary": "纠纷", "region": VILLAGE,
             "parties": [{"role": "applicant", "name": "王五"}]}
     resp = requests.post(intake.url + "/cases", json=body, headers=CLERK, timeout=10)
     assert resp.status_code == 201, resp.text
-    return resp.json()["case_number"]
+    return resp.json()
 
 
 def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri, browser):
     running, clock = suite
     intake, mediation, reporting = running["intake"], running["mediation"], running["reporting"]
-    numbers = {}
+    numbers, petitions = {}, {}
     for moment, channel, category in CASES:
         clock.set(moment)
-        numbers.setdefault(moment, []).append(register(intake, channel, category))
+        registered = register(intake, channel, category)
+        numbers.setdefault(moment, []).append(registered["case_number"])
+        if (moment, channel, category) in PETITIONS:
+            petitions[moment] = registered["case_id"]
+    # 16 November: the deadline watch supervises (督办) every case past its deadline — the
+    # September and October ones, the October petition matter not yet decided
+    assignment = running["assignment"]
+    wait_for(lambda: requests.get(
+        f"{assignment.url}/cases/{petitions[NOVEMBER]}/assignment",
+        headers={"Authorization": "Bearer t-leader"}, timeout=10).status_code == 200)
+    with entrypoint_hook(assignment.container, "deadline_watch") as watch:
+        watch()
+    supervised = sum(1 for m, _, _ in CASES if m < NOVEMBER)
+    # the petition matters: October's accepted today, late; November's accepted in time
+    # and answered today, within its handling period
+    for moment in (OCTOBER, NOVEMBER):
+        wait_for(lambda: requests.post(
+            f"{mediation.url}/cases/{petitions[moment]}/petition/acceptance",
+            headers=MEDIATOR, timeout=10,
+            json={"decision": "accepted", "notified_on": "2026-11-16"}).status_code == 200)
+    resp = requests.post(f"{mediation.url}/cases/{petitions[NOVEMBER]}/petition/answer",
+                         headers=MEDIATOR, timeout=10,
+                         json={"opinion": "support", "summary": "支持", "issued_on": "2026-11-16"})
+    assert resp.status_code == 200, resp.text
     # a police referral in November, failed in mediation and handed back to the police
     police = Agency(amqp_uri, "police")
     try:
@@ -112,10 +141,27 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
     november = [(ch, cat) for m, ch, cat in CASES if m == NOVEMBER] + [("referral", "damages")]
     by_category = Counter(cat for _, cat in november)
     by_channel = Counter(ch for ch, _ in november)
-    wait_for(lambda: requests.get(f"{reporting.url}/stats/monthly", params={"month": "2026-11"},
-                                  headers=ANALYST, timeout=10).json()["received"] == len(november)
-             and requests.get(f"{reporting.url}/handoffs", headers=ANALYST,
-                              timeout=10).json()["total"] == 1)
+    def monthly():
+        return requests.get(f"{reporting.url}/stats/monthly", params={"month": "2026-11"},
+                            headers=ANALYST, timeout=10).json()
+
+    def settled():
+        stats = monthly()
+        overdue = requests.get(f"{reporting.url}/overdue", headers=ANALYST, timeout=10).json()
+        return (stats["received"] == len(november) and stats["supervised"] == supervised
+                and stats["petitions"]["decided"] == 2 and stats["petitions"]["answered"] == 1
+                and requests.get(f"{reporting.url}/handoffs", headers=ANALYST,
+                                 timeout=10).json()["total"] == 1
+                # accepted: its handling period runs, so no longer overdue
+                and petitions[OCTOBER] not in {i["case_id"] for i in overdue["items"]}
+                and all(i["supervisor"] for i in overdue["items"]))
+
+    wait_for(settled)
+    stats = monthly()
+    # by hand: told in time 1 of 2 decided (October's came after its 15 days): 50%;
+    # answered on time 1 of 1: 100%; supervised: the four cases registered before November
+    assert stats["petitions"]["timely_acceptance_rate"] == 0.5
+    assert stats["petitions"]["on_time_rate"] == 1.0
 
     browser.get(f"{reporting.url}/?month=2026-11")
     token = browser.find_element("id", "token")
@@ -133,6 +179,12 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
             f"return document.querySelector('[data-figure={name}] .label').textContent")
 
     assert figure("received") == str(len(november))
+    assert figure("timely_acceptance_rate") == "50.0%"
+    assert figure_label("timely_acceptance_rate") == "及时受理率"
+    assert figure("petition_on_time_rate") == "100.0%"
+    assert figure_label("petition_on_time_rate") == "信访事项按期办结率"
+    assert figure("supervised") == str(supervised) == "4"
+    assert figure_label("supervised") == "督办"
     assert browser.title == "大调解联动 · 研判看板"  # Chinese by default
     assert figure_label("received") == "登记"  # registration, never 受理
     assert figure_label("collective") == "集体访"
@@ -179,12 +231,15 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
 
     overdue = rows("overdue")
     late = next(r for r in overdue if r[0] == numbers[SEPTEMBER][0])
-    assert heads("overdue") == ["编号", "纠纷类别", "责任单位", "承办人", "办结时限"]
+    assert heads("overdue") == ["编号", "纠纷类别", "责任单位", "承办人", "办结时限", "督办领导"]
     assert late[1] == "邻里纠纷"
     ledger = requests.get(f"{reporting.url}/overdue", headers=ANALYST, timeout=10).json()
     item = next(i for i in ledger["items"] if i["case_number"] == numbers[SEPTEMBER][0])
     assert late[2] == item["unit_name"] != item["unit"]  # the unit's name, not its code
     assert late[3] == item["handler_name"] != item["handler"]
+    # the leader who supervises it, by name from the directory
+    assert late[5] == item["supervisor_name"] != item["supervisor"] and late[5]
+    assert len(overdue) == len(ledger["items"]) == supervised - 1  # all but the accepted
     board = rows("handoffs")
     assert heads("handoffs")[:4] == ["编号", "对接单位", "对接事项", "对接状态"]
     assert len(board) == 1 and board[0][1:4] == ["公安机关", "治安处理", "待接收"]
@@ -198,3 +253,5 @@ def test_the_dashboard_shows_the_figures_of_what_was_registered(suite, amqp_uri,
         "return document.getElementById('category-chart').data[0].x")
     assert "Neighbours" in labels and "Labour" in labels
     assert figure_label("received") == "Registered"
+    assert figure_label("timely_acceptance_rate") == "Timely acceptance rate"
+    assert heads("overdue")[-1] == "Supervising leader"

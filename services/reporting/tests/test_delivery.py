@@ -21,9 +21,22 @@ from gm_reporting.testing.scenario import ListLog, generate
 pytestmark = pytest.mark.timeout(120)
 
 NOW = datetime(2026, 5, 20, tzinfo=timezone.utc)
-LOGS = generate(60, seed=5, start=datetime(2026, 3, 1, tzinfo=timezone.utc),
+LOGS = generate(60, seed=7, start=datetime(2026, 1, 1, tzinfo=timezone.utc),
                 end=datetime(2026, 5, 15, tzinfo=timezone.utc), now=NOW)
 SPECS = list(PROJECTIONS.values())
+
+
+def test_the_logs_hold_every_kind_of_event_reporting_reads():
+    """So that what follows covers them: supervision and reminders (and the escalations
+    of older streams), a petition matter's handling period, acceptance, decline, answer
+    and reviews, a confirmation's ruling due date."""
+    types = {e.type for _, e in LOGS.all_events()}
+    assert {"SupervisionOrdered", "SupervisionReminded", "CaseEscalated",
+            "HandlingPeriodStarted", "DeadlineExtended", "CaseReassigned", "PetitionAccepted",
+            "PetitionDeclined", "PetitionAnswered", "ReviewRequested", "ReviewDecided",
+            "ConfirmationRequested", "HandOffAccepted", "FollowUpRecorded"} <= types
+    assert any(e.type == "HandOffAccepted" and e.data.get("due_at")
+               for _, e in LOGS.all_events())
 
 
 def source_logs(logs=LOGS):
@@ -116,6 +129,11 @@ def test_every_event_is_applied_exactly_once(expected):
         for case_id, n in sessions.items():
             assert cases[case_id]["mediation"]["sessions"] == n
         assert len(expected["cases"]["cases"]) == len(LOGS.case_ids)
+        # one supervision document per SupervisionOrdered and per old CaseEscalated
+        assert len(expected["cases"]["supervisions"]) == sum(
+            1 for e in LOGS.sources["assignment"]
+            if e.type in ("SupervisionOrdered", "CaseEscalated"))
+        assert store.dump(CASES)["supervisions"] == expected["cases"]["supervisions"]
     finally:
         store.close()
 

@@ -78,6 +78,9 @@ def test_monthly_figures_match_the_oracle(world, scope):
         assert got["satisfaction"]["follow_ups"] == want["rated"]
         assert (got["satisfaction_rate"], got["rating_rate"]) == \
             (want["satisfaction_rate"], want["rating_rate"])
+        prefixes = list(scope) if scope else None
+        assert got["petitions"] == oracle.petitions(cases, month, prefixes), month
+        assert got["supervised"] == oracle.supervised(cases, month, prefixes), month
 
 
 def test_figures_are_not_trivial(world):
@@ -99,6 +102,25 @@ def test_figures_are_not_trivial(world):
     statuses = Counter(c.status for c in cases.values() if c.known)
     assert set(statuses) == {"registered", "assigned", "in_mediation", "agreement",
                              "handed_off", "closed"}
+    # the petition indicators and supervision, over the months
+    petitions = [reporting.monthly(ADMIN, m, None) for m in MONTHS]
+    total = Counter()
+    for figures in petitions:
+        total.update({k: v for k, v in figures["petitions"].items() if isinstance(v, int)})
+        total["supervised"] += figures["supervised"]
+    for figure in ("registered", "decided", "accepted", "declined", "timely", "answered",
+                   "answered_on_time", "reviews_requested", "reviews_decided",
+                   "reviews_decided_on_time", "supervised"):
+        assert total[figure] > 0, figure
+    assert total["timely"] < total["decided"]  # some told late
+    assert total["answered_on_time"] < total["answered"]  # some answered late
+    assert any(0 < f["petitions"]["timely_acceptance_rate"] < 1 for f in petitions
+               if f["petitions"]["timely_acceptance_rate"] is not None)
+    types = Counter(e.type for e in logs.sources["assignment"])
+    assert types["SupervisionOrdered"] and types["SupervisionReminded"]
+    assert types["CaseEscalated"] and types["HandlingPeriodStarted"]  # old streams too
+    twice = [c for c in cases.values() if len(c.supervised) > 1]
+    assert twice  # supervised again once a new deadline passed (or escalated again)
 
 
 def test_rising_categories_and_regions_match_the_oracle(world):
@@ -132,6 +154,10 @@ def test_trend_matches_the_monthly_figures(world):
         for figure in ("received", "closed", "resolved", "resolution_rate", "on_time_rate",
                        "overdue", "collective", "repeat"):
             assert point[figure] == want[figure], (point["month"], figure)
+        petitions = oracle.petitions(cases, point["month"], ["410611"])
+        assert point["timely_acceptance_rate"] == petitions["timely_acceptance_rate"]
+        assert point["petition_on_time_rate"] == petitions["on_time_rate"]
+        assert point["supervised"] == oracle.supervised(cases, point["month"], ["410611"])
 
 
 def test_case_views_match_the_oracle(world):
@@ -148,6 +174,37 @@ def test_case_views_match_the_oracle(world):
         assert (view["assignment"] or {}).get("unit") == (c.unit or c.mediator_unit)
         assert {h["handoff_id"]: h["status"] for h in view["handoffs"]} == \
             {k: h["status"] for k, h in c.handoffs.items()}
+        assert {h["handoff_id"]: h["due_at"] for h in view["handoffs"]} == \
+            {k: format_time(oracle._t(h["due_at"])) for k, h in c.handoffs.items()}
+        asg = view["assignment"] or {}
+        if c.made:
+            assert asg["due_at"] == format_time(c.due_at)
+            assert asg["supervisions"] == len(c.supervised)
+            assert (asg["task"], asg["responsible_leader"]) == (c.task, c.responsible_leader)
+            ordered = [s for s in c.supervised if s[1] == "supervision"]
+            if ordered:
+                assert asg["supervision"]["supervisor"] == c.supervisor
+                assert asg["supervision"]["ordered_at"] == format_time(ordered[-1][0])
+                assert asg["supervision"]["reminders"] == c.reminders
+            else:
+                assert asg["supervision"] is None
+        assert view["petition_matter"] == c.is_petition
+        if c.is_petition:
+            p = view["petition"]
+            assert p["decision"] == (c.decision or {}).get("decision")
+            assert p["timely"] == (c.decision or {}).get("timely")
+            assert p["answered"] == ({"opinion": c.answer["opinion"],
+                                      "issued_on": c.answer["issued_on"]} if c.answer else None)
+            assert [(r["stage"], r["requested_on"], (r["decided"] or {}).get("on_time"))
+                    for r in p["reviews"]] == [
+                (stage, r["requested"]["requested_on"], (r["decided"] or {}).get("on_time"))
+                for stage, r in sorted(c.reviews.items(), key=lambda x: x[0] != "review")]
+            assert p["final"] == any((r["decided"] or {}).get("final")
+                                     for r in c.reviews.values())
+            if c.case_closed and c.case_closed["outcome"] == "answered":
+                assert view["resolved"] == (c.answer["opinion"] == "support")
+        else:
+            assert view["petition"] is None
         own = sorted((e.occurred_at, s) for s, events in logs.sources.items() for e in events
                      if (e.data.get("case_id") or e.correlation_id) == case_id)
         assert [t["occurred_at"] for t in view["timeline"]] == [format_time(t) for t, _ in own]
@@ -197,6 +254,19 @@ def test_overdue_list_matches_the_oracle(world):
     order = [(i["escalations"] == 0, i["due_at"]) for i in got["items"]]
     assert order == sorted(order)  # escalated first, then the longest past its deadline
     assert all(i["days_overdue"] is not None for i in got["items"] if i["due_at"] < format_time(NOW))
+    # the leader who supervises, by name when the directory knows them
+    for item in got["items"]:
+        c = cases[item["case_id"]]
+        assert item["supervisor"] == c.supervisor
+        assert item["supervisions"] == len(c.supervised)
+        assert item["reminders"] == c.reminders
+    named = [i for i in got["items"] if i["supervisor"] == "L410600-01"]
+    assert named and all(i["supervisor_name"] not in (None, "L410600-01") for i in named)
+    # visible to that leader: the overdue cases they supervise
+    for leader in {i["supervisor"] for i in got["items"] if i["supervisor"]}:
+        mine = reporting.overdue(ADMIN, {"supervisor": leader, "page": 1, "page_size": 500})
+        assert {i["case_id"] for i in mine["items"]} == {
+            i["case_id"] for i in got["items"] if i["supervisor"] == leader}
 
 
 def test_performance_per_unit_matches_the_oracle(world):
@@ -210,6 +280,16 @@ def test_performance_per_unit_matches_the_oracle(world):
         for unit, n in by_unit.items():
             assert got[unit]["closed"] == n, (month, unit)
             assert got[unit]["on_time"] == on_time[unit]
+        supervised = Counter(unit for c in cases.values() if c.known
+                             for unit in {u for at, _, u in c.supervised
+                                          if oracle.local_month(format_time(at)) == month})
+        assert {u: r["supervised"] for u, r in got.items() if r["supervised"]} == \
+            dict(supervised), month
+        answered = [c for c in closed if c.case_closed
+                    and c.case_closed["outcome"] == "answered"]
+        assert sum(r["petitions"]["answered"] for r in got.values()) == len(answered)
+        assert sum(r["petitions"]["answered_on_time"] for r in got.values()) == \
+            sum(1 for c in answered if c.on_time)
         opened = Counter(c.unit or c.mediator_unit or "unknown" for c in cases.values()
                          if c.known and not c.is_closed)
         for unit, n in opened.items():

@@ -13,9 +13,10 @@ from gm_directory import Directory, Handler, Leader, Unit
 from gm_directory.labels import labels, missing_labels
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Principal
-from gm_reporting.domain.casefile import HANDOFF_STATUSES, OUTCOMES, STATUSES
+from gm_reporting.domain.casefile import (HANDLING_STAGES, HANDOFF_STATUSES, OUTCOMES,
+                                          PETITION_DECISIONS, STATUSES)
 from gm_reporting.domain.projections import CASES, PROJECTIONS
-from gm_reporting.handlers import ALL_CHANNELS, CSV_COLUMNS, Reporting
+from gm_reporting.handlers import ALL_CHANNELS, CSV_COLUMNS, CSV_COLUMNS_ZH, Reporting
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 ADMIN = Principal("admin-1", ("admin",))
@@ -35,7 +36,8 @@ DIRECTORY = Directory([
 # -- reporting's own vocabularies have labels ------------------------------------------------
 @pytest.mark.parametrize("vocabulary, values", [
     ("status", STATUSES), ("handoff_status", HANDOFF_STATUSES), ("outcome", OUTCOMES),
-    ("channel", ALL_CHANNELS), ("field", CSV_COLUMNS),
+    ("channel", ALL_CHANNELS), ("field", CSV_COLUMNS), ("field", CSV_COLUMNS_ZH),
+    ("petition_decision", PETITION_DECISIONS), ("handling_stage", HANDLING_STAGES),
 ])
 def test_every_value_reporting_shows_has_a_chinese_and_an_english_label(vocabulary, values):
     assert missing_labels(vocabulary, values) == []
@@ -200,13 +202,14 @@ def test_csv_is_chinese_by_default(scripted):
         scripted.ledger_csv(ADMIN, "2026-03", None, lang="fr")
 
 
-def test_csv_in_english_is_exactly_what_it_was(scripted):
+def test_csv_in_english_is_what_it_was_with_columns_added_at_the_end(scripted):
     header, *rows = _csv(scripted, lang="en")
     assert header == list(CSV_COLUMNS) == [
         "case_number", "case_id", "registered_at", "channel", "source_agency", "category",
         "region", "collective", "repeat", "key_case", "status", "track", "level", "unit",
         "lead", "handler", "due_at", "escalations", "overdue", "closed_at", "outcome",
-        "resolved", "on_time", "satisfaction"]
+        "resolved", "on_time", "satisfaction",
+        "supervisions", "supervisor", "task", "responsible_leader"]
     got = {r[0]: dict(zip(header, r)) for r in rows}
     one = got["410611-2026-000001"]
     assert (one["category"], one["channel"], one["status"], one["level"]) == \

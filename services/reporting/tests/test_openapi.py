@@ -36,6 +36,11 @@ def test_every_route_is_documented():
     params = {p["name"] for p in doc["paths"]["/cases"]["get"]["parameters"]}
     assert {"status", "region", "category", "overdue", "page", "page_size"} <= params
     assert doc["components"]["schemas"]["CaseView"]["properties"]["timeline"]["type"] == "array"
+    assert "supervisor" in {p["name"] for p in doc["paths"]["/overdue"]["get"]["parameters"]}
+    assert {"petitions", "supervised"} <= set(
+        doc["components"]["schemas"]["MonthlyStats"]["properties"])
+    assert {"supervision", "task", "responsible_leader"} <= set(
+        doc["components"]["schemas"]["Assignment"]["properties"])
 
 
 def test_query_schemas_validate():

@@ -1,6 +1,8 @@
 // Grand Mediation Linkage dashboard (研判看板): reads reporting's JSON API with the
-// user's bearer token and draws this month's figures, the 12-month trend, categories,
-// channels, rising categories and regions, the overdue list and the hand-off board.
+// user's bearer token and draws this month's figures (with the petition indicators
+// 及时受理率 and 按期办结率 of petition matters, and 督办), the 12-month trend, categories,
+// channels, rising categories and regions, the overdue list (with the supervising
+// leader) and the hand-off board.
 // The page itself holds no data; every figure comes from the token-protected API.
 "use strict";
 
@@ -16,6 +18,8 @@ const I18N = {
     handoffs: "对接看板", received: "登记", closed: "办结", resolved: "化解成功",
     resolution_rate: "化解率", on_time_rate: "按期办结率", satisfaction_rate: "满意率",
     rating_rate: "参评率", overdue_count: "超期", collective: "集体访", repeat: "重复访",
+    timely_acceptance_rate: "及时受理率", petition_on_time_rate: "信访事项按期办结率",
+    supervised: "督办", supervisor: "督办领导",
     loading: "正在加载…", loaded: "数据更新于", bad_token: "令牌无效或无权查看",
     failed: "加载失败", none: "无", case_number: "编号", category: "纠纷类别",
     unit: "责任单位", handler: "承办人", due_at: "办结时限", agency: "对接单位",
@@ -31,6 +35,9 @@ const I18N = {
     handoffs: "Hand-off board", received: "Registered", closed: "Closed", resolved: "Resolved",
     resolution_rate: "Resolution rate", on_time_rate: "On-time rate",
     satisfaction_rate: "Satisfaction rate", rating_rate: "Rating rate", overdue_count: "Overdue",
+    timely_acceptance_rate: "Timely acceptance rate",
+    petition_on_time_rate: "Petitions answered on time", supervised: "Supervised",
+    supervisor: "Supervising leader",
     collective: "Collective", repeat: "Repeat", loading: "Loading…", loaded: "Updated",
     bad_token: "Token not valid or not allowed", failed: "Loading failed", none: "None",
     case_number: "Case number", category: "Category", unit: "Unit", handler: "Handler",
@@ -90,6 +97,10 @@ function figureCards(stats) {
     ["satisfaction_rate", percent(stats.satisfaction_rate ?? stats.satisfaction?.satisfaction_rate)],
     ["rating_rate", percent(stats.rating_rate ?? stats.satisfaction?.rating_rate)],
     ["overdue_count", stats.overdue], ["collective", stats.collective], ["repeat", stats.repeat],
+    // 信访事项 (信访工作条例): told of acceptance in time, answered within the period; 督办
+    ["timely_acceptance_rate", percent(stats.petitions?.timely_acceptance_rate)],
+    ["petition_on_time_rate", percent(stats.petitions?.on_time_rate)],
+    ["supervised", stats.supervised],
   ];
   const box = document.getElementById("figures");
   box.replaceChildren(...cards.map(([key, value]) => {
@@ -192,6 +203,8 @@ async function refresh() {
       ["case_number", (r) => r.case_number], ["category", (r) => term("category", r.category)],
       ["unit", (r) => r.unit_name ?? r.unit], ["handler", (r) => r.handler_name ?? r.handler],
       ["due_at", (r) => localTime(r.due_at)],
+      // the leader who supervises it (督办), by name when the directory knows them
+      ["supervisor", (r) => r.supervisor_name ?? r.supervisor],
     ], overdue.items || []);
     table("handoffs", [
       ["case_number", (r) => r.case_number], ["agency", (r) => term("agency", r.agency)],

@@ -25,7 +25,8 @@ from __future__ import annotations
 import bisect
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
+from gm_contracts.mediation_events import (CASE_OUTCOMES, REVIEW_STAGES, SATISFACTION_LEVELS,
+                                           satisfaction_level)
 
 from .periods import norm_time
 
@@ -33,13 +34,26 @@ SOURCES = ("intake", "assignment", "mediation")
 _RANK = {s: i for i, s in enumerate(SOURCES)}
 
 STATUSES = ("registered", "assigned", "in_mediation", "agreement", "handed_off", "closed")
-OUTCOMES = ("agreement", "confirmed", "failed", "withdrawn", "handed_off")
+# How a case closes (mediation's CaseClosed): the outcomes agencies are told, and for a
+# petition matter `declined` (不予受理) and `answered` (信访处理意见书; resolved when the
+# opinion supports the claim, as CaseClosed's `resolved` says).
+OUTCOMES = tuple(CASE_OUTCOMES)
 RESOLVED_OUTCOMES = ("agreement", "confirmed")
+# A petition matter's acceptance decision (mediation's PetitionAccepted / PetitionDeclined)
+# and the stage of its handling period (assignment's HandlingPeriodStarted).
+PETITION_DECISIONS = ("accepted", "declined")
+HANDLING_STAGES = ("accepted", "accepted_simple")
 HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")
 
-ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "CaseEscalated",
+ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "SupervisionOrdered",
+                    "SupervisionReminded", "HandlingPeriodStarted", "CaseEscalated",
                     "DeadlineExtended", "CaseReassigned", "JointHandlingArranged",
                     "AssignmentClosed", "AssignmentFailed")
+# What puts a case under supervision (督办): SupervisionOrdered, and in streams written
+# before it existed CaseEscalated (the older practice: one level up, a fresh deadline).
+SUPERVISION_TYPES = ("SupervisionOrdered", "CaseEscalated")
+PETITION_TYPES = ("PetitionAccepted", "PetitionDeclined", "PetitionAnswered",
+                  "ReviewRequested", "ReviewDecided")
 HANDOFF_TYPES = ("HandOffRequested", "HandOffAccepted", "HandOffRejected",
                  "ConfirmationRuled", "HandOffOverdue")
 
@@ -104,16 +118,23 @@ def new_case(case_id: str) -> dict:
 
 
 def _new_assignment() -> dict:
-    return {"made": False, "track": None, "level": None, "unit": None, "lead": None,
-            "handler": None, "due_at": None, "days": None, "key_case": None, "region": None,
+    return {"made": False, "task": None, "track": None, "level": None, "unit": None,
+            "responsible_leader": None, "lead": None, "handler": None, "due_at": None,
+            "days": None, "key_case": None, "region": None, "petition_matter": False,
             "made_at": None, "warnings": 0, "escalations": 0, "first_overdue_due_at": None,
+            # 督办 / 催办: how often supervised, by whom (the latest), when, reminders
+            "supervisions": 0, "supervisor": None, "supervising_unit": None,
+            "supervised_at": None, "reminders": 0, "reminded_at": None,
+            # a petition matter's handling period (受理): stage and day it started
+            "handling": None,
             "extensions": 0, "reassignments": 0, "joint": [], "closed": None, "failed": None}
 
 
 def _new_mediation() -> dict:
     return {"opened": None, "assigned": None, "phase": "in_mediation", "sessions": 0,
             "duties": [], "agreement": None, "failure": None, "withdrawn": None,
-            "reopened": 0, "closed": None, "follow_up": None, "handoffs": {}}
+            "reopened": 0, "closed": None, "follow_up": None, "handoffs": {},
+            "petition": None}
 
 
 def project_case(state: Optional[dict], source: str, event) -> Optional[dict]:
@@ -213,14 +234,39 @@ def _registered(data: Mapping, event) -> dict:
 
 # -- assignment ----------------------------------------------------------------------------
 def _made(a: dict, d: Mapping, e) -> None:
-    a.update(made=True, track=d.get("track"), level=d.get("level"), unit=d.get("unit"),
+    a.update(made=True, task=d.get("task"), track=d.get("track"), level=d.get("level"),
+             unit=d.get("unit"), responsible_leader=d.get("responsible_leader"),
              lead=d.get("lead"), handler=d.get("handler"), due_at=norm_time(d.get("due_at")),
              days=d.get("days"), key_case=d.get("key_case"), region=d.get("region"),
+             petition_matter=bool(d.get("petition_matter")),
              made_at=norm_time(e.occurred_at))
 
 
 def _warned(a: dict, d: Mapping, e) -> None:
     a["warnings"] += 1
+
+
+def _supervised(a: dict, d: Mapping, e) -> None:
+    """督办: the deadline passed; the unit keeps the case and the deadline stays — the
+    case is overdue because its deadline passed, not because it is supervised."""
+    a["supervisions"] = a.get("supervisions", 0) + 1
+    a.update(supervisor=d.get("supervisor"), supervising_unit=d.get("supervising_unit"),
+             supervised_at=norm_time(d.get("ordered_at")) or norm_time(e.occurred_at))
+
+
+def _reminded(a: dict, d: Mapping, e) -> None:
+    """催办: still overdue under supervision."""
+    a["reminders"] = a.get("reminders", 0) + 1
+    a["reminded_at"] = norm_time(d.get("reminded_at")) or norm_time(e.occurred_at)
+    if d.get("supervisor") is not None:
+        a["supervisor"] = d["supervisor"]
+
+
+def _handling_started(a: dict, d: Mapping, e) -> None:
+    """A petition matter accepted (受理): its handling period runs from acceptance."""
+    a["handling"] = {"stage": d.get("stage"), "accepted_on": d.get("accepted_on"),
+                     "previous_due_at": norm_time(d.get("previous_due_at"))}
+    a["due_at"] = norm_time(d.get("due_at")) or a["due_at"]
 
 
 def _escalated(a: dict, d: Mapping, e) -> None:
@@ -240,7 +286,8 @@ def _extended(a: dict, d: Mapping, e) -> None:
 def _reassigned(a: dict, d: Mapping, e) -> None:
     a["reassignments"] += 1
     a.update(unit=d.get("unit", a["unit"]), level=d.get("level", a["level"]),
-             handler=d.get("handler", a["handler"]))
+             handler=d.get("handler", a["handler"]),
+             responsible_leader=d.get("responsible_leader", a.get("responsible_leader")))
 
 
 def _joint(a: dict, d: Mapping, e) -> None:
@@ -331,6 +378,65 @@ def _case_closed(m: dict, d: Mapping, e) -> None:
                    "closed_at": norm_time(d.get("closed_at")) or norm_time(e.occurred_at)}
 
 
+def _petition(m: dict) -> dict:
+    return dict(m.get("petition") or {
+        "decision": None, "accepted_on": None, "notified_on": None, "notice_due_at": None,
+        "timely": None, "simple": None, "route": None, "answered": None, "reviews": [],
+        "final": False})
+
+
+def _petition_accepted(m: dict, d: Mapping, e) -> None:
+    p = _petition(m)
+    p.update(decision="accepted", accepted_on=d.get("accepted_on"),
+             notified_on=d.get("notified_on"), notice_due_at=norm_time(d.get("notice_due_at")),
+             timely=_flag(d.get("timely")), simple=_flag(d.get("simple")))
+    m["petition"] = p
+
+
+def _petition_declined(m: dict, d: Mapping, e) -> None:
+    p = _petition(m)
+    p.update(decision="declined", notified_on=d.get("notified_on"),
+             notice_due_at=norm_time(d.get("notice_due_at")), timely=_flag(d.get("timely")),
+             route=d.get("route"))
+    m["petition"] = p
+
+
+def _petition_answered(m: dict, d: Mapping, e) -> None:
+    p = _petition(m)
+    p["answered"] = {"opinion": d.get("opinion"), "issued_on": d.get("issued_on")}
+    m["petition"] = p
+
+
+def _review_requested(m: dict, d: Mapping, e) -> None:
+    p = _petition(m)
+    p["reviews"] = [*(r for r in p["reviews"] if r["stage"] != d.get("stage")),
+                    {"stage": d.get("stage"), "requested_on": d.get("requested_on"),
+                     "received_on": d.get("received_on"), "due_at": norm_time(d.get("due_at")),
+                     "decided": None}]
+    m["petition"] = p
+
+
+def _review_decided(m: dict, d: Mapping, e) -> None:
+    p = _petition(m)
+    decided = {"opinion": d.get("opinion"), "issued_on": d.get("issued_on"),
+               "on_time": _flag(d.get("on_time"))}
+    reviews = [dict(r) for r in p["reviews"]]
+    for r in reviews:
+        if r["stage"] == d.get("stage"):
+            r["decided"] = decided
+            break
+    else:  # a decision whose request is not known (cannot happen in mediation's log)
+        reviews.append({"stage": d.get("stage"), "requested_on": None, "received_on": None,
+                        "due_at": None, "decided": decided})
+    p["reviews"] = reviews
+    p["final"] = bool(p["final"] or d.get("final"))
+    m["petition"] = p
+
+
+def _flag(value) -> Optional[bool]:
+    return None if value is None else bool(value)
+
+
 def _handoff(m: dict, d: Mapping, e) -> None:
     hid = d.get("handoff_id") or e.stream_id[len("handoff-"):]
     m["handoffs"] = dict(m["handoffs"])
@@ -354,6 +460,8 @@ def advance_handoff(h: Optional[dict], e) -> dict:
     elif e.type == "HandOffAccepted":
         h.update(status="accepted", accepted_at=at,
                  agency_case_number=d.get("agency_case_number"))
+        if d.get("due_at"):  # a confirmation: the court's time to rule runs from here
+            h["due_at"] = norm_time(d["due_at"])
     elif e.type == "HandOffRejected":
         h.update(status="rejected", rejected_at=at, reason=d.get("reason"))
     elif e.type == "ConfirmationRuled":
@@ -371,7 +479,9 @@ def handoff_open(h: Mapping) -> bool:
 
 
 _ASSIGNMENT_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
-    "AssignmentMade": _made, "DeadlineWarningRaised": _warned, "CaseEscalated": _escalated,
+    "AssignmentMade": _made, "DeadlineWarningRaised": _warned,
+    "SupervisionOrdered": _supervised, "SupervisionReminded": _reminded,
+    "HandlingPeriodStarted": _handling_started, "CaseEscalated": _escalated,
     "DeadlineExtended": _extended, "CaseReassigned": _reassigned,
     "JointHandlingArranged": _joint, "AssignmentClosed": _assignment_closed,
     "AssignmentFailed": _assignment_failed,
@@ -381,6 +491,9 @@ _MEDIATION_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
     "DutyRecorded": _duty, "AgreementReached": _agreement, "MediationFailed": _failed,
     "MediationWithdrawn": _withdrawn, "MediationReopened": _reopened,
     "FollowUpRecorded": _follow_up, "CaseClosed": _case_closed,
+    "PetitionAccepted": _petition_accepted, "PetitionDeclined": _petition_declined,
+    "PetitionAnswered": _petition_answered, "ReviewRequested": _review_requested,
+    "ReviewDecided": _review_decided,
     **{t: _handoff for t in HANDOFF_TYPES},
 }
 
@@ -410,17 +523,66 @@ def identity(s: Mapping) -> dict:
 
 
 def assignment_of(s: Mapping) -> Optional[dict]:
-    """The 四定 as assignment recorded them (else mediation's copy), with extensions and
-    escalations."""
+    """The 四定 as assignment recorded them (else mediation's copy), with extensions,
+    escalations (older streams) and supervision (督办: who supervises, since when, how
+    many reminders (催办)); `supervisions` counts both ways a case was supervised."""
     a = s.get("assignment")
     if a and a.get("made"):
-        return {"track": a["track"], "level": a["level"], "unit": a["unit"], "lead": a["lead"],
-                "handler": a["handler"], "due_at": a["due_at"], "days": a["days"],
-                "extended": a["extensions"] > 0, "escalations": a["escalations"]}
+        return {"task": a.get("task"), "track": a["track"], "level": a["level"],
+                "unit": a["unit"], "responsible_leader": a.get("responsible_leader"),
+                "lead": a["lead"], "handler": a["handler"], "due_at": a["due_at"],
+                "days": a["days"], "extended": a["extensions"] > 0,
+                "escalations": a["escalations"], "supervisions": supervisions(a),
+                "supervision": supervision_of(a), "handling": a.get("handling")}
     m = (s.get("mediation") or {}).get("assigned")
     if m:
-        return {**m, "days": None, "extended": False, "escalations": 0}
+        return {"task": None, **m, "responsible_leader": None, "days": None,
+                "extended": False, "escalations": 0, "supervisions": 0, "supervision": None,
+                "handling": None}
     return None
+
+
+def supervisions(a: Mapping) -> int:
+    """How often the case was supervised (督办): SupervisionOrdered, plus the escalations
+    of streams written before supervision existed."""
+    return (a.get("supervisions") or 0) + (a.get("escalations") or 0)
+
+
+def supervision_of(a: Mapping) -> Optional[dict]:
+    """The latest supervision (督办) and the reminders (催办) since it began; None if the
+    case was never supervised (an old escalation is counted in `escalations`)."""
+    if not a.get("supervisions"):
+        return None
+    return {"supervisor": a.get("supervisor"), "supervising_unit": a.get("supervising_unit"),
+            "ordered_at": a.get("supervised_at"), "reminders": a.get("reminders") or 0,
+            "reminded_at": a.get("reminded_at")}
+
+
+def is_petition_matter(s: Mapping) -> bool:
+    """A petition matter (信访事项): assignment placed it as one, or mediation decided
+    its acceptance (受理 / 不予受理)."""
+    a = s.get("assignment") or {}
+    p = (s.get("mediation") or {}).get("petition") or {}
+    return bool(a.get("petition_matter")) or p.get("decision") is not None
+
+
+def petition_of(s: Mapping) -> Optional[dict]:
+    """The petition workflow (信访工作条例) of a petition matter: the acceptance decision,
+    the written answer, the reviews (复查, 复核); None for any other case."""
+    p = (s.get("mediation") or {}).get("petition")
+    if not p and not is_petition_matter(s):
+        return None
+    p = p or _petition({})
+    order = {stage: i for i, stage in enumerate(REVIEW_STAGES)}
+    reviews = sorted(p.get("reviews") or [], key=lambda r: order.get(r.get("stage"), 9))
+    return {"decision": p.get("decision"), "accepted_on": p.get("accepted_on"),
+            "notified_on": p.get("notified_on"), "notice_due_at": p.get("notice_due_at"),
+            "timely": p.get("timely"), "simple": p.get("simple"), "route": p.get("route"),
+            "answered": p.get("answered"),
+            "reviews": [{"stage": r.get("stage"), "requested_on": r.get("requested_on"),
+                         "due_at": r.get("due_at"), "decided": r.get("decided")}
+                        for r in reviews],
+            "final": bool(p.get("final"))}
 
 
 def closing(s: Mapping) -> Optional[dict]:
@@ -499,6 +661,8 @@ def case_view(s: Mapping) -> dict:
         "registered_at": ident["registered_at"],
         "assignment": assignment_of(s),
         "assignment_failure": a.get("failed"),
+        "petition_matter": is_petition_matter(s),
+        "petition": petition_of(s),
         "joint_handling": a.get("joint", []),
         "handoffs": [{"handoff_id": h["handoff_id"], "agency": h["agency"], "kind": h["kind"],
                       "status": h["status"], "requested_at": h["requested_at"],
@@ -532,6 +696,16 @@ def case_row(s: Mapping) -> dict:
     score = follow.get("satisfaction")
     level = follow_up_level(score, follow.get("satisfaction_level"))
     status = status_of(s)
+    a = s.get("assignment") or {}
+    petition = petition_of(s) or {}
+    reviews = {r["stage"]: r for r in petition.get("reviews") or ()}
+    review_columns = {}
+    for stage in REVIEW_STAGES:  # 复查 and 复核: each requested and decided once at most
+        r = reviews.get(stage) or {}
+        decided = r.get("decided") or {}
+        review_columns.update({f"{stage}_requested_on": r.get("requested_on"),
+                               f"{stage}_decided_on": decided.get("issued_on"),
+                               f"{stage}_on_time": decided.get("on_time")})
     return {
         "case_number": ident["case_number"], "status": status, "channel": ident["channel"],
         "source_agency": ident["source_agency"], "category": ident["category"],
@@ -539,6 +713,10 @@ def case_row(s: Mapping) -> dict:
         "registered_at": ident["registered_at"], "closed_at": closed.get("closed_at"),
         "open": status != "closed", "due_at": asg.get("due_at"),
         "escalations": asg.get("escalations", 0),
+        # 督办 (and 催办): SupervisionOrdered plus old escalations; the latest supervisor
+        "supervisions": supervisions(a), "supervisor": a.get("supervisor"),
+        "supervised_at": a.get("supervised_at"), "reminders": a.get("reminders") or 0,
+        "task": asg.get("task"), "responsible_leader": asg.get("responsible_leader"),
         "collective": ident["collective"], "repeat": ident["repeat"],
         "key_case": ident["key_case"],
         # Overdue at `now` exactly when late_from < now: "" (always) once escalated, the
@@ -553,6 +731,12 @@ def case_row(s: Mapping) -> dict:
         "satisfaction": score, "scored": score is not None,
         "satisfaction_level": level, "rated": level is not None,
         **{lvl: level == lvl for lvl in SATISFACTION_LEVELS},
+        # a petition matter's statutory steps: the acceptance decision (on the day the
+        # petitioner was told), the reviews (复查 review_*, 复核 re_review_*), local dates
+        "petition": bool(petition), "petition_decision": petition.get("decision"),
+        "decided_on": petition.get("notified_on") if petition.get("decision") else None,
+        "decided_timely": petition.get("timely") if petition.get("decision") else None,
+        **review_columns,
     }
 
 
@@ -569,6 +753,49 @@ def is_overdue(row: Mapping, now_text: str) -> bool:
     """Escalated, or still open past its deadline (row: a case row; now: stored form)."""
     return bool(row.get("escalations")) or bool(
         row.get("open") and row.get("due_at") and now_text > row["due_at"])
+
+
+# -- supervisions (督办), one document each ---------------------------------------------------
+def supervision_key(source: str, event) -> Optional[str]:
+    """The key of the supervision an event records (SupervisionOrdered, or an older
+    stream's CaseEscalated): the event's own id, so a case supervised again (a new
+    deadline passed) has one document per supervision."""
+    if source != "assignment" or event.type not in SUPERVISION_TYPES:
+        return None
+    return event.id
+
+
+def project_supervision(state: Optional[dict], case_state: Optional[Mapping], event
+                        ) -> Optional[dict]:
+    """A supervision (督办) as the monthly figures count it: when, which case and unit,
+    who supervises. Its region is the one assignment recorded on AssignmentMade, which
+    precedes it in assignment's log: so, like the case file, it does not depend on how
+    the sources interleaved."""
+    if state is not None:
+        return None  # written once, by the one event it records
+    d = event.data or {}
+    a = (case_state or {}).get("assignment") or {}
+    case_id = case_id_of("assignment", event)
+    if event.type == "SupervisionOrdered":
+        return {"case_id": case_id, "kind": "supervision",
+                "at": norm_time(d.get("ordered_at")) or norm_time(event.occurred_at),
+                "region": a.get("region"), "unit": d.get("unit"), "lead": d.get("lead"),
+                "handler": d.get("handler"), "supervisor": d.get("supervisor"),
+                "supervising_unit": d.get("supervising_unit"),
+                "due_at": norm_time(d.get("due_at")),
+                "positions": {"assignment": event.position}}
+    return {"case_id": case_id, "kind": "escalation",  # the older practice
+            "at": norm_time(d.get("escalated_at")) or norm_time(event.occurred_at),
+            "region": a.get("region"), "unit": d.get("from_unit"), "lead": d.get("lead"),
+            "handler": d.get("previous_handler"), "supervisor": None,
+            "supervising_unit": d.get("unit"), "due_at": norm_time(d.get("previous_due_at")),
+            "positions": {"assignment": event.position}}
+
+
+def supervision_row(s: Mapping) -> dict:
+    return {"case_id": s["case_id"], "kind": s["kind"], "at": s["at"],
+            **region_parts(s["region"]), "unit": s["unit"], "lead": s["lead"],
+            "handler": s["handler"], "supervisor": s["supervisor"]}
 
 
 # -- the hand-off board's own documents ----------------------------------------------------

@@ -19,6 +19,17 @@ month, performance per unit or lead leader. Definitions, once:
   satisfaction_rate = (satisfied + basically_satisfied) / rated (满意率); rating_rate =
   rated / closed (参评率); average = mean of the 1-5 scores given (a level-only
   follow-up has none).
+- petitions (信访事项: cases placed as a petition matter, or whose acceptance was
+  decided), as 信访工作条例 practice counts them: registered (registered_at in the month);
+  decided = accepted + declined, timely (of those, told within the 15 days) — by the
+  local day the petitioner was told (notified_on); timely_acceptance_rate = timely /
+  decided (及时受理率); answered (closed with a written answer, 信访处理意见书: closed_at),
+  answered_on_time (of those, on time: by the deadline of the handling period);
+  on_time_rate = answered_on_time / answered (按期办结率 of petition matters);
+  reviews_requested (复查 and 复核, by requested_on), reviews_decided and
+  reviews_decided_on_time (by issued_on).
+- supervised: cases supervised (督办) in the month — SupervisionOrdered (ordered_at),
+  and in older streams CaseEscalated (escalated_at); a case counts once a month.
 - rates are fractions rounded to 4 places, or null when nothing was counted.
 """
 from __future__ import annotations
@@ -84,6 +95,34 @@ def closing_figures(closed: Tally) -> dict:
     }
 
 
+def petition_figures(registered: int, decisions: Sequence[Tally], answered: Tally,
+                     reviews_requested: int, reviews_decided: int,
+                     reviews_decided_on_time: int) -> dict:
+    """The petition indicators of a month. decisions: tallies by petition_decision with
+    the sum decided_timely; answered: the closings with a written answer (sum on_time)."""
+    by = {str(t.group.get("petition_decision")): t for t in decisions}
+    accepted = by["accepted"].n if "accepted" in by else 0
+    declined = by["declined"].n if "declined" in by else 0
+    decided = accepted + declined
+    timely = sum(t.sums.get("decided_timely", 0) for key, t in by.items()
+                 if key in ("accepted", "declined"))
+    on_time = answered.sums.get("on_time", 0)
+    return {
+        "registered": registered,
+        "decided": decided,
+        "accepted": accepted,
+        "declined": declined,
+        "timely": timely,
+        "timely_acceptance_rate": rate(timely, decided),
+        "answered": answered.n,
+        "answered_on_time": on_time,
+        "on_time_rate": rate(on_time, answered.n),
+        "reviews_requested": reviews_requested,
+        "reviews_decided": reviews_decided,
+        "reviews_decided_on_time": reviews_decided_on_time,
+    }
+
+
 def monthly_figures(month: str, previous_month: str, received: Sequence[Tally],
                     previous: Sequence[Tally], closed: Tally, overdue: int,
                     handoffs: Mapping[str, Mapping[str, int]], sub_column: Optional[str],
@@ -132,9 +171,14 @@ def monthly_figures(month: str, previous_month: str, received: Sequence[Tally],
     }
 
 
-def trend_point(month: str, received: Tally, closed: Tally, overdue: int) -> dict:
+def trend_point(month: str, received: Tally, closed: Tally, overdue: int,
+                supervised: int = 0, petitions: Optional[Mapping] = None) -> dict:
+    """A month of the trend; `petitions` (petition_figures) gives its 及时受理率 and 按期办结率."""
     figures = closing_figures(closed)
-    return {"month": month, "received": received.n,
+    petitions = petitions or {}
+    return {"month": month, "received": received.n, "supervised": supervised,
+            "timely_acceptance_rate": petitions.get("timely_acceptance_rate"),
+            "petition_on_time_rate": petitions.get("on_time_rate"),
             "collective": received.sums.get("collective", 0),
             "repeat": received.sums.get("repeat", 0), "overdue": overdue,
             "closed": figures["closed"], "resolved": figures["resolved"],
@@ -144,11 +188,22 @@ def trend_point(month: str, received: Tally, closed: Tally, overdue: int) -> dic
             "rating_rate": figures["rating_rate"]}
 
 
+def answered_figures(answered: Tally) -> dict:
+    """Petition matters closed with a written answer, and how many on time (按期办结率)."""
+    on_time = answered.sums.get("on_time", 0)
+    return {"answered": answered.n, "answered_on_time": on_time,
+            "on_time_rate": rate(on_time, answered.n)}
+
+
 def performance(key_column: str, closed: Sequence[Tally], open_: Sequence[Tally],
-                overdue: Sequence[Tally], names: Mapping[str, Mapping]) -> List[dict]:
+                overdue: Sequence[Tally], names: Mapping[str, Mapping],
+                supervised: Sequence[Tally] = (), answered: Sequence[Tally] = ()
+                ) -> List[dict]:
     """实绩考核 per unit or lead leader: the month's closings with their rates and
-    satisfaction, and the open and overdue cases they hold now. `names` lists every key
-    to show (with name and level); keys found only in the tallies are shown too."""
+    satisfaction, the petition matters answered (and on time), the cases supervised (督办)
+    in the month, and the open and overdue cases they hold now. `names` lists every key
+    to show (with name and level); keys found only in the tallies are shown too.
+    supervised: tallies by (key, case_id) of the month's supervisions."""
     by_key: Dict[str, dict] = {}
 
     def row(key) -> dict:
@@ -156,13 +211,19 @@ def performance(key_column: str, closed: Sequence[Tally], open_: Sequence[Tally]
         if k not in by_key:
             info = names.get(k, {})
             by_key[k] = {key_column: k, "name": info.get("name"), "level": info.get("level"),
-                         **closing_figures(Tally({}, 0, {})), "open": 0, "overdue": 0}
+                         **closing_figures(Tally({}, 0, {})),
+                         "petitions": answered_figures(Tally({}, 0, {})), "supervised": 0,
+                         "open": 0, "overdue": 0}
         return by_key[k]
 
     for k in names:
         row(k)
     for t in closed:
         row(t.group.get(key_column)).update(closing_figures(t))
+    for t in answered:
+        row(t.group.get(key_column))["petitions"] = answered_figures(t)
+    for t in supervised:  # one group per (key, case): a case counts once
+        row(t.group.get(key_column))["supervised"] += 1
     for t in open_:
         row(t.group.get(key_column))["open"] = t.n
     for t in overdue:

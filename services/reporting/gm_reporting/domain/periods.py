@@ -58,6 +58,13 @@ def month_bounds(month: str, tz: tzinfo) -> Tuple[str, str]:
     return local_start(date(year, mon, 1), tz), local_start(date(nxt[0], nxt[1], 1), tz)
 
 
+def month_days(month: str) -> Tuple[str, str]:
+    """[first day, first day of the next month) as ISO dates: the range of a month's
+    local dates (YYYY-MM-DD), such as the days a petitioner was told a decision."""
+    parse_month(month)
+    return f"{month}-01", f"{shift_month(month, 1)}-01"
+
+
 def months_ending(month: str, count: int) -> List[str]:
     return [shift_month(month, -i) for i in range(count - 1, -1, -1)]
 

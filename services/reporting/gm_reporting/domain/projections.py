@@ -2,8 +2,8 @@
 which documents an event touches, and how it changes them (pure).
 
 - `cases`: one document per case (the case file: view, ledger row, every figure that
-  counts cases) and one per hand-off (the hand-off board, hand-off figures); fed by
-  intake, assignment and mediation.
+  counts cases), one per hand-off (the hand-off board, hand-off figures) and one per
+  supervision (督办: the month's `supervised`); fed by intake, assignment and mediation.
 - `screening`: screening reports and risk assessments; fed by intake.
 
 Each is rebuilt on its own (`gm projections rebuild cases`). Bump a `version` whenever a
@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 
 from ..store.port import DocKey, Docs, ProjectionSpec, TableSpec
 from .casefile import (
+    REVIEW_STAGES,
     SOURCES,
     case_id_of,
     case_row,
@@ -22,6 +23,9 @@ from .casefile import (
     handoff_row,
     project_case,
     project_handoff,
+    project_supervision,
+    supervision_key,
+    supervision_row,
 )
 from .screening import project_report, project_risk, report_key, report_row, risk_key, risk_row
 
@@ -36,6 +40,14 @@ CASE_COLUMNS = {
     "unit": TEXT, "lead": TEXT, "handler": TEXT, "satisfaction": INT, "scored": INT,
     "satisfaction_level": TEXT, "rated": INT, "satisfied": INT, "basically_satisfied": INT,
     "dissatisfied": INT,
+    # 督办 and 四定 (version 3)
+    "supervisions": INT, "supervisor": TEXT, "supervised_at": TEXT, "reminders": INT,
+    "task": TEXT, "responsible_leader": TEXT,
+    # a petition matter's steps (version 3): local dates YYYY-MM-DD
+    "petition": INT, "petition_decision": TEXT, "decided_on": TEXT, "decided_timely": INT,
+    **{column: kind for stage in REVIEW_STAGES  # 复查 (review_*) and 复核 (re_review_*)
+       for column, kind in ((f"{stage}_requested_on", TEXT), (f"{stage}_decided_on", TEXT),
+                            (f"{stage}_on_time", INT))},
 }
 # Indexes, chosen so that what the API asks is answered from an index alone, without
 # reading the documents: the ledger pages newest first within its filters (region, status,
@@ -45,12 +57,12 @@ CASE_COLUMNS = {
 # open cases by it. Wide indexes carry the columns those queries filter and count on.
 _LEDGER = ("status", "category", "late_from", "channel")
 _CLOSING = ("unit", "lead", "resolved", "on_time", "rated", "satisfied", "basically_satisfied",
-            "dissatisfied", "scored", "satisfaction")
+            "dissatisfied", "scored", "satisfaction", "petition", "outcome")
 CASE_INDEXES = [
-    ("registered_at", *_LEDGER, "county", "collective", "repeat"),
-    ("county", "registered_at", *_LEDGER, "township", "collective", "repeat"),
-    ("township", "registered_at", *_LEDGER, "region", "collective", "repeat"),
-    ("region", "registered_at", *_LEDGER, "collective", "repeat"),
+    ("registered_at", *_LEDGER, "county", "collective", "repeat", "petition"),
+    ("county", "registered_at", *_LEDGER, "township", "collective", "repeat", "petition"),
+    ("township", "registered_at", *_LEDGER, "region", "collective", "repeat", "petition"),
+    ("region", "registered_at", *_LEDGER, "collective", "repeat", "petition"),
     ("status", "registered_at"),
     ("category", "registered_at"),
     ("closed_at", "county", *_CLOSING),
@@ -58,6 +70,13 @@ CASE_INDEXES = [
     ("township", "closed_at", "region", *_CLOSING),
     ("late_from", "registered_at"),
     ("open", "late_from", "due_at", "unit", "lead", "registered_at"),
+    ("supervisor", "open", "late_from", "due_at"),
+    # a petition matter's steps in a month: decisions, review requests and decisions
+    ("decided_on", "county", "township", "petition_decision", "decided_timely"),
+    ("county", "decided_on", "township", "petition_decision", "decided_timely"),
+    *((f"{stage}_requested_on", "county", "township") for stage in REVIEW_STAGES),
+    *((f"{stage}_decided_on", "county", "township", f"{stage}_on_time")
+      for stage in REVIEW_STAGES),
 ]
 HANDOFF_COLUMNS = {
     "case_id": TEXT, "case_number": TEXT, "agency": TEXT, "kind": TEXT, "status": TEXT,
@@ -65,6 +84,16 @@ HANDOFF_COLUMNS = {
     "category": TEXT, "requested_at": TEXT, "due_at": TEXT, "accepted_at": TEXT,
     "rejected_at": TEXT, "ruled_at": TEXT,
 }
+SUPERVISION_COLUMNS = {
+    "case_id": TEXT, "kind": TEXT, "at": TEXT, "region": TEXT, "county": TEXT,
+    "township": TEXT, "unit": TEXT, "lead": TEXT, "handler": TEXT, "supervisor": TEXT,
+}
+SUPERVISION_INDEXES = [
+    ("at", "county", "township", "case_id"),
+    ("county", "at", "township", "case_id"),
+    ("township", "at", "region", "case_id"),
+    ("case_id",),
+]
 HANDOFF_INDEXES = [
     ("requested_at", "agency", "county", "township"),
     ("accepted_at", "agency", "county", "township"),
@@ -83,6 +112,9 @@ def _cases_touch(source: str, event) -> List[DocKey]:
     hid = handoff_id_of(source, event)
     if hid:
         keys.append(("handoffs", hid))
+    sid = supervision_key(source, event)
+    if sid:
+        keys.append(("supervisions", sid))
     return keys
 
 
@@ -100,15 +132,28 @@ def _cases_apply(source: str, event, docs: Docs) -> Dict[DocKey, dict]:
         new_handoff = project_handoff(docs.get(("handoffs", hid)), new_case or case, event)
         if new_handoff is not None:
             changed[("handoffs", hid)] = new_handoff
+    sid = supervision_key(source, event)
+    if sid:
+        new_supervision = project_supervision(docs.get(("supervisions", sid)),
+                                              new_case or case, event)
+        if new_supervision is not None:
+            changed[("supervisions", sid)] = new_supervision
     return changed
 
 
 # version 2: follow-ups keep their satisfaction level; case rows count it three ways
 # (rated, satisfied, basically_satisfied, dissatisfied) and the scores given (scored).
+# version 3: 督办/催办 (SupervisionOrdered, SupervisionReminded) in the case file and a
+# `supervisions` table (one document per supervision); the handling period of a petition
+# matter moves the deadline; the petition workflow (受理/不予受理, 处理意见书, 复查, 复核) in
+# the case file and its rows; task and responsible leader; a confirmation's ruling due
+# date on its hand-off.
 CASES = ProjectionSpec(
-    name="cases", version=2, sources=SOURCES,
+    name="cases", version=3, sources=SOURCES,
     tables=(TableSpec("cases", CASE_COLUMNS, CASE_INDEXES, case_row),
-            TableSpec("handoffs", HANDOFF_COLUMNS, HANDOFF_INDEXES, handoff_row)),
+            TableSpec("handoffs", HANDOFF_COLUMNS, HANDOFF_INDEXES, handoff_row),
+            TableSpec("supervisions", SUPERVISION_COLUMNS, SUPERVISION_INDEXES,
+                      supervision_row)),
     touches=_cases_touch, apply=_cases_apply)
 
 

@@ -1,7 +1,9 @@
 """Synthetic but consistent event logs of intake, assignment and mediation, for tests and
-benchmarks: N cases registered over a period, each placed, mediated, escalated,
-extended, handed off, closed and followed up as the real services would record it, up
-to a given `now` (later events are not in the logs yet).
+benchmarks: N cases registered over a period, each placed, mediated, supervised (督办,
+催办; or escalated, as older versions did), extended, handed off, closed and followed up
+as the real services would record it — and petition matters (信访事项) accepted or
+declined, answered in writing and reviewed (复查, 复核) — up to a given `now` (later
+events are not in the logs yet).
 
     logs = generate(500, seed=7, start=..., end=..., now=...)
     logs.sources["intake"]  # RecordedEvents in log order, positions 1..n
@@ -17,7 +19,7 @@ from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-from gm_contracts.mediation_events import satisfaction_level
+from gm_contracts.mediation_events import DECLINE_ROUTES, satisfaction_level
 from gm_kernel import RecordedEvent, format_time
 
 CATEGORIES = ("marriage_family", "neighbour", "housing_homestead", "contract", "business",
@@ -26,6 +28,7 @@ CATEGORIES = ("marriage_family", "neighbour", "housing_homestead", "contract", "
               "village_affairs", "other")
 CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
             "leader_reception", "screening")
+PETITION_CHANNELS = ("visit", "letter", "website")
 REFERRALS = (("court", "delegated"), ("court", "entrusted"), ("police", "minor_dispute"),
              ("procuratorate", "criminal_reconciliation"), ("petition", "petition"))
 NEXT_AGENCY = {"litigation": "court", "public_security": "police",
@@ -60,6 +63,16 @@ class Logs:
     @property
     def size(self) -> int:
         return sum(len(v) for v in self.sources.values())
+
+
+def _local_day(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).date().isoformat()
+
+
+def _unit_above(code: str) -> str:
+    """The unit whose leader supervises (督办) `code`: the one a level up; the city
+    supervises itself."""
+    return {12: code[:9], 9: code[:6]}.get(len(code), "410600")
 
 
 def _end_of_local_day(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
@@ -123,12 +136,17 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                  {"reason": "no unit offers the track", "failed_at": format_time(reg_at)},
                  "assignment-service", case_id, n, next(seq))
             continue
-        days = rng.choice((7, 15, 30, 60))
+        # A petition matter (信访事项): registered through a petition channel, placed on the
+        # administrative track at the county with 15 days to decide its acceptance.
+        petition = channel in PETITION_CHANNELS and rng.random() < 0.6
+        days = 15 if petition else rng.choice((7, 15, 30, 60))
         unit = region[:9] if len(region) >= 9 else region[:6]
-        if key_case:
+        if key_case or petition:
             unit = region[:6]
         level = {6: "county", 9: "township", 12: "village"}[len(unit)]
+        track = "administrative" if petition else "people"
         handler, lead = f"H{unit}-0{rng.randint(1, 3)}", (f"L{unit}-01" if key_case else None)
+        responsible = f"L{unit}-01"
         due = _end_of_local_day(reg_at, days, zone)
         made_at = reg_at + timedelta(minutes=1)
         a_stream, m_stream = f"assignment-{case_id}", f"mediation-{case_id}"
@@ -141,10 +159,19 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
             emit("mediation", stream, type_, at, data, handler, case_id, n, next(seq))
 
         asg("AssignmentMade", made_at, {
-            "track": "people", "level": level, "unit": unit, "lead": lead, "handler": handler,
+            "task": "依法告知受理情况并出具信访处理意见书" if petition else "调解民间纠纷",
+            "route_id": "petition" if petition else "people", "route_basis": "…",
+            "track": track, "level": level, "unit": unit, "responsible_leader": responsible,
+            "lead": lead, "handler": handler,
             "registered_at": format_time(reg_at), "days": days, "due_at": format_time(due),
-            "rule_id": "people", "rule_effective_from": "2002-11-01", "legal_basis": "…",
-            "extension": None, "time_zone": tz, "key_case": key_case, "region": region})
+            "period": {"days": days}, "local_default": not petition,
+            "calendar_provisional": False, "rolled_from": None,
+            "rule_id": "petition-acceptance" if petition else "people",
+            "rule_effective_from": "2022-05-01" if petition else "2002-11-01",
+            "legal_basis": "…", "extension": None, "time_zone": tz, "key_case": key_case,
+            "region": region, "petition_matter": petition, "stage": "registered",
+            "source": {"channel": channel, "agency": agency, "kind": kind, "procedure": None},
+            "category": category})
         med("MediationOpened", reg_at + timedelta(minutes=2), {
             "case_id": case_id, "case_number": number, "source_agency": agency,
             "referral_id": f"R-{n:08d}" if agency else None, "kind": kind, "channel": channel,
@@ -152,24 +179,26 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
             "parties": parties, "key_case": key_case, "collective": collective,
             "repeat": repeat, "registered_at": format_time(reg_at)})
         med("MediatorAssigned", reg_at + timedelta(minutes=3), {
-            "track": "people", "level": level, "unit": unit, "handler": handler, "lead": lead,
-            "due_at": format_time(due)})
+            "track": track, "level": level, "unit": unit, "handler": handler, "lead": lead,
+            "due_at": format_time(due), "petition_matter": petition, "reason": "assigned"})
         if rng.random() < 0.05:
             other = f"H{unit}-09"
             asg("CaseReassigned", reg_at + timedelta(hours=5), {
                 "reason": "workload", "from_unit": unit, "unit": unit, "level": level,
-                "from_handler": handler, "handler": other})
+                "from_level": level, "from_handler": handler, "handler": other,
+                "responsible_leader": responsible})
             handler = other
         if rng.random() < 0.03:
             asg("JointHandlingArranged", reg_at + timedelta(hours=6), {
                 "participants": ["court", "police"], "meeting": key_case, "reason": "联合接访",
                 "arranged_at": format_time(reg_at + timedelta(hours=6))})
-        if rng.random() < 0.1:
+        if not petition and rng.random() < 0.1:
             ext_at = reg_at + timedelta(days=days * 0.5)
             if ext_at < due:
                 new_due = _end_of_local_day(due, 15, zone)
                 asg("DeadlineExtended", ext_at, {
-                    "days": 15, "reason": "双方同意", "previous_due_at": format_time(due),
+                    "days": 15, "unit": "days", "reason": "双方同意", "notified_on": None,
+                    "previous_due_at": format_time(due),
                     "due_at": format_time(new_due), "extension_number": 1,
                     "extended_days": 15})
                 due = new_due
@@ -180,13 +209,36 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                                rng.randint(0, 4)):
             med("DutyRecorded", reg_at + timedelta(days=1, hours=1), {"duty": duty, "note": "…"})
 
-        path = rng.choices(("agreement", "failed", "withdrawn", "open", "pending"),
-                           (40, 22, 8, 22, 8))[0]
-        closed_at = reg_at + timedelta(days=rng.uniform(1, days * 1.6), minutes=5)
-        if path in ("open", "pending"):
-            closed_at = None
-        # The deadline watch: warn 3 days before, escalate soon after each passed deadline
-        # while the case is open, one level up with a fresh period.
+        # The deadlines the case runs on, each from when it applies: the first one, and for
+        # an accepted petition matter its handling period from acceptance (受理).
+        deadlines = [(made_at, due)]
+        if petition:
+            path = "petition"
+            decided_at = reg_at + timedelta(days=rng.uniform(0.5, 20))
+            declined = rng.random() < 0.2
+            simple = not declined and rng.random() < 0.15
+            answer_at = None
+            if declined:
+                closed_at = decided_at
+            else:
+                handling_due = _end_of_local_day(decided_at, 10 if simple else 60, zone)
+                deadlines.append((decided_at + timedelta(minutes=1), handling_due))
+                period = 10 if simple else 60
+                late = rng.random() < 0.25  # answered after the handling period ended
+                answer_at = (decided_at + timedelta(days=rng.uniform(period + 2, period + 30)
+                                                    if late else rng.uniform(2, period - 1))
+                             if rng.random() < 0.8 else None)
+                closed_at = answer_at
+        else:
+            path = rng.choices(("agreement", "failed", "withdrawn", "open", "pending"),
+                               (40, 22, 8, 22, 8))[0]
+            closed_at = reg_at + timedelta(days=rng.uniform(1, days * 1.6), minutes=5)
+            if path in ("open", "pending"):
+                closed_at = None
+        # The deadline watch: warn 3 days before the first deadline; once a deadline passes
+        # while the case is open, supervise (督办: the unit and deadline stay) and remind
+        # (催办) every 7 days — or, as older versions did (some cases here, never a petition
+        # matter), escalate one level up with a fresh period.
         end_of_watch = closed_at or now + timedelta(days=3650)
         escalations = 0
         warn_at = due - timedelta(days=3)
@@ -194,8 +246,10 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
             asg("DeadlineWarningRaised", warn_at, {"due_at": format_time(due),
                                                    "warned_at": format_time(warn_at),
                                                    "unit": unit, "handler": handler,
-                                                   "lead": lead})
-        while True:
+                                                   "lead": lead,
+                                                   "responsible_leader": responsible})
+        legacy = not petition and rng.random() < 0.35
+        while legacy:
             esc_at = due + timedelta(minutes=rng.randint(1, 90))
             if esc_at >= end_of_watch or esc_at > now or level == "city" or escalations >= 3:
                 break
@@ -210,6 +264,29 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                 "previous_due_at": format_time(due), "due_at": format_time(new_due)})
             unit, level, handler, due = new_unit, new_level, f"H{new_unit}-01", new_due
             escalations += 1
+        reminders = 0
+        for i, (since, deadline) in enumerate(deadlines if not legacy else ()):
+            until = deadlines[i + 1][0] if i + 1 < len(deadlines) else end_of_watch
+            ordered = deadline + timedelta(minutes=rng.randint(1, 90))
+            if ordered >= until or ordered > now:
+                continue
+            supervising = _unit_above(unit)
+            asg("SupervisionOrdered", ordered, {
+                "supervisor": f"L{supervising}-01", "supervising_unit": supervising,
+                "ordered_at": format_time(ordered), "due_at": format_time(deadline),
+                "unit": unit, "handler": handler, "lead": lead,
+                "responsible_leader": responsible})
+            reminded = ordered + timedelta(days=7)
+            while reminded < until and reminded <= now:
+                reminders += 1
+                asg("SupervisionReminded", reminded, {
+                    "supervisor": f"L{supervising}-01", "reminded_at": format_time(reminded),
+                    "due_at": format_time(deadline), "unit": unit, "handler": handler,
+                    "reminder_number": reminders,
+                    "days_overdue": (reminded.astimezone(zone).date()
+                                     - deadline.astimezone(zone).date()).days})
+                reminded += timedelta(days=7)
+        due = deadlines[-1][1] if not legacy else due  # the deadline the case closes on
 
         def close(outcome: str, resolved: bool, at: datetime):
             med("CaseClosed", at, {"case_id": case_id, "outcome": outcome, "resolved": resolved,
@@ -236,15 +313,24 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
             hid = uid()
             stream = f"handoff-{hid}"
             h_due = at + timedelta(days=30)
+            if kind_ == "judicial_confirmation":  # both parties apply jointly
+                med("ConfirmationRequested", at, {
+                    "handoff_id": hid, "agency": agency_, "kind": kind_,
+                    "agreement": {"terms": "赔偿", "signed_on": _local_day(at, zone)},
+                    "requested_at": format_time(at), "window_ends_at": format_time(h_due),
+                    "joint_application": {"applicants": ["申请人", "被申请人"],
+                                          "applied_on": _local_day(at, zone)}})
             med("HandOffRequested", at, {"handoff_id": hid, "case_id": case_id,
                                          "case_number": number, "agency": agency_,
                                          "kind": kind_, "agreement": agreement,
                                          "requested_at": format_time(at),
                                          "due_at": format_time(h_due)}, stream)
             if reply == "accepted":
-                med("HandOffAccepted", at + timedelta(hours=20), {
-                    "handoff_id": hid, "case_id": case_id, "agency": agency_,
-                    "agency_case_number": f"(2026)豫0611民特{n}号"}, stream)
+                accepted = {"handoff_id": hid, "case_id": case_id, "agency": agency_,
+                            "agency_case_number": f"(2026)豫0611民特{n}号"}
+                if kind_ == "judicial_confirmation":  # the court's time to rule
+                    accepted["due_at"] = format_time(at + timedelta(hours=20, days=30))
+                med("HandOffAccepted", at + timedelta(hours=20), accepted, stream)
             elif reply == "rejected":
                 med("HandOffRejected", at + timedelta(hours=20), {
                     "handoff_id": hid, "case_id": case_id, "agency": agency_,
@@ -255,7 +341,64 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                     stream)
             return hid
 
-        if path == "agreement":
+        def review(stage: str, answered: datetime) -> Optional[datetime]:
+            """复查 / 复核 requested within 30 days of the answer; decided (or not yet)."""
+            requested = answered + timedelta(days=rng.uniform(2, 25))
+            decision_due = _end_of_local_day(requested, 30, zone)
+            med("ReviewRequested", requested, {
+                "case_id": case_id, "stage": stage,
+                "requested_on": _local_day(requested, zone),
+                "received_on": _local_day(answered + timedelta(days=1), zone),
+                "request_due_at": format_time(_end_of_local_day(answered, 31, zone)),
+                "due_at": format_time(decision_due)})
+            if rng.random() < 0.15:
+                return None
+            decided = requested + timedelta(days=rng.uniform(3, 40))
+            med("ReviewDecided", decided, {
+                "case_id": case_id, "stage": stage,
+                "opinion": rng.choice(("upheld", "upheld", "changed")), "summary": "…",
+                "issued_on": _local_day(decided, zone),
+                "on_time": decided.astimezone(zone).date()
+                <= decision_due.astimezone(zone).date(),
+                "final": stage == "re_review"})
+            return decided
+
+        if path == "petition":
+            notice = {"notified_on": _local_day(decided_at, zone),
+                      "notice_due_at": format_time(deadlines[0][1]),
+                      "timely": decided_at.astimezone(zone).date()
+                      <= deadlines[0][1].astimezone(zone).date()}
+            if declined:
+                med("PetitionDeclined", decided_at - timedelta(minutes=1), {
+                    "case_id": case_id, "reason": "不属于信访事项受理范围",
+                    "route": rng.choice(DECLINE_ROUTES), **notice})
+                close("declined", False, decided_at)
+            else:
+                med("PetitionAccepted", decided_at, {
+                    "case_id": case_id, "accepted_on": _local_day(decided_at, zone),
+                    "simple": simple, **notice})
+                asg("HandlingPeriodStarted", decided_at + timedelta(minutes=1), {
+                    "stage": "accepted_simple" if simple else "accepted",
+                    "accepted_on": _local_day(decided_at, zone),
+                    "previous_due_at": format_time(deadlines[0][1]),
+                    "due_at": format_time(deadlines[1][1]), "rule_id": "petition-handling",
+                    "rule_effective_from": "2022-05-01", "legal_basis": "信访工作条例",
+                    "period": {"days": 10 if simple else 60}, "extension": None})
+                med("MediatorAssigned", decided_at + timedelta(minutes=2), {
+                    "track": track, "level": level, "unit": unit, "handler": handler,
+                    "lead": lead, "due_at": format_time(deadlines[1][1]),
+                    "petition_matter": True, "reason": "handling_period"})
+                if answer_at is not None:
+                    opinion = rng.choice(("support", "explain", "not_support"))
+                    med("PetitionAnswered", answer_at - timedelta(minutes=1), {
+                        "case_id": case_id, "opinion": opinion, "summary": "处理意见",
+                        "issued_on": _local_day(answer_at, zone)})
+                    close("answered", opinion == "support", answer_at)
+                    if rng.random() < 0.5:
+                        decided = review("review", answer_at)
+                        if decided is not None and rng.random() < 0.5:
+                            review("re_review", decided)
+        elif path == "agreement":
             agreed = closed_at - timedelta(days=6) if closed_at - timedelta(days=6) > made_at \
                 else closed_at - timedelta(minutes=3)
             med("AgreementReached", agreed, {"terms": "赔偿", "signed_on": agreed.date().isoformat()})
