@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gm_assignment.domain import load_rules
+from gm_assignment.adapters.rules_file import load_rules
 from gm_directory.calendar_file import load_calendar
 from gm_directory.labels import label
 from gm_mediation.domain.rules import RULES as MEDIATION_LIMITS

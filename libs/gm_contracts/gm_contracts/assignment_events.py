@@ -11,10 +11,9 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from .fields import RegionCode, StrictBoolean, StrictInteger
 from .registry import register_event
+from .vocabulary import LEVELS, TRACKS
 
 SERVICE = "assignment"
-TRACKS = ("people", "administrative", "judicial")
-LEVELS = ("village", "township", "county", "city")
 
 EVENT_TYPES = {
     "AssignmentMade": "AssignmentMade",

@@ -40,26 +40,9 @@ from .fields import (
 )
 from .validators import is_canonical_uuid
 
-#: Dispute categories a referral may carry.
-CATEGORIES = (
-    "marriage_family", "neighbour", "housing_homestead", "contract", "business", "damages",
-    "land_forest", "land_acquisition", "environment", "labour", "consumer", "medical",
-    "traffic_accident", "property_management", "village_affairs", "other",
+from .vocabulary import (  # noqa: E402  (re-exported)
+    CATEGORIES, DECISIONS, DEFAULT_PROCEDURE, PROCEDURES, REFERRAL_KINDS, ROLES,
 )
-
-#: Referral kinds per agency: court 委派 (delegated, pre-filing) / 委托 (entrusted,
-#: post-filing); police minor disputes; procuratorate 刑事和解; petition bureau 访调.
-REFERRAL_KINDS: Mapping[str, tuple[str, ...]] = {
-    "court": ("delegated", "entrusted"),
-    "procuratorate": ("criminal_reconciliation",),
-    "police": ("minor_dispute",),
-    "petition": ("petition",),
-}
-#: Court entrusted mediation procedure; `ordinary` unless the court says otherwise.
-PROCEDURES = ("ordinary", "simplified")
-DEFAULT_PROCEDURE = "ordinary"
-ROLES = ("applicant", "respondent")
-DECISIONS = ("accepted", "rejected")
 
 #: Inbound message types each agency may send.
 INBOUND_TYPES: Mapping[str, tuple[str, ...]] = {

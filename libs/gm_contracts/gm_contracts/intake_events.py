@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from .envelope import AGENCIES
 from .fields import RegionCode, StrictBoolean, StrictInteger
-from .inbound import CATEGORIES, Party
+from .inbound import Party
 from .registry import register_event
+from .vocabulary import AGENCIES, CATEGORIES, LEVELS, REGISTRATION_CHANNELS
 
 SERVICE = "intake"
-CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
-            "leader_reception", "screening", "referral")
-LEVELS = ("village", "township", "county", "city")
+#: Channels a registered case may carry (re-exported under its old name).
+CHANNELS = REGISTRATION_CHANNELS
 
 EVENT_TYPES = {
     "CaseRegistered": "CaseRegistered",

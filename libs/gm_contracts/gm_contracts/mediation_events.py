@@ -12,21 +12,16 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .envelope import AGENCIES
 from .fields import DateTimeString, RegionCode, StrictBoolean, StrictInteger
-from .inbound import CATEGORIES, Party
-from .outbound import HANDOFF_KINDS, OUTCOMES
+from .inbound import Party
 from .registry import register_event
+from .vocabulary import (
+    AGENCIES, CASE_OUTCOMES, CATEGORIES, DUTIES, HANDOFF_KINDS, NEXT_STEPS,
+)
 
 SERVICE = "mediation"
-DUTIES = ("investigation", "handling", "counselling", "cessation")
-NEXT_STEPS = ("litigation", "public_security", "criminal_reconciliation", "petition_handling",
-              "none")
 KINDS = sorted({kind for kinds in HANDOFF_KINDS.values() for kind in kinds})
 ASSIGNMENT_REASONS = ("assigned", "escalated", "reassigned", "extended", "handling_period")
-#: How a case closes: the outcomes agencies are told (outbound OUTCOMES), and for a
-#: petition matter (信访事项) not accepted (declined) or answered in writing (answered).
-CASE_OUTCOMES = (*OUTCOMES, "declined", "answered")
 #: 信访处理意见书 (信访工作条例 第三十二条): 支持 / 解释说明 / 不予支持.
 OPINIONS = ("support", "explain", "not_support")
 DECLINE_ROUTES = ("litigation", "arbitration", "administrative_procedure", "other_organ",

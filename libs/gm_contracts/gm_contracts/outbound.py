@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -10,16 +10,8 @@ from .envelope import AGENCIES, SUPPORTED_VERSIONS, InvalidMessage, make_envelop
 from .fields import BoundedList, DateTimeString, Text
 from .inbound import MAX_AMQP_SHORTSTR, MAX_ID_LENGTH, InboundRejected, Party
 
-#: Hand-off kinds per receiving agency: court judicial confirmation (司法确认) or
-#: litigation, police public-security handling, procuratorate criminal reconciliation
-#: (刑事和解), petition bureau petition handling.
-HANDOFF_KINDS: Mapping[str, tuple[str, ...]] = {
-    "court": ("judicial_confirmation", "litigation"),
-    "procuratorate": ("criminal_reconciliation",),
-    "police": ("public_security",),
-    "petition": ("petition_handling",),
-}
-OUTCOMES = ("agreement", "confirmed", "failed", "withdrawn", "handed_off")
+from .vocabulary import HANDOFF_KINDS, OUTCOMES  # noqa: E402  (re-exported)
+
 OUTBOUND_TYPES = ("referral_accepted", "rejected", "handoff_requested", "case_outcome")
 
 

@@ -50,6 +50,10 @@ def register_event(service: str, event_type: str, version: int = 1) -> Callable[
         if existing is not None and _qualname(existing) != _qualname(schema_cls):
             raise ValueError(f"{key} is already registered to {_qualname(existing)}")
         _EVENTS[key] = schema_cls
+        # The class is the event type's one symbol: its name, owner and version travel
+        # with it (gm_kernel.Aggregate._record, the services' handler tables).
+        schema_cls.event_type, schema_cls.event_service = event_type, service
+        schema_cls.event_version = version
         return schema_cls
 
     return decorate

@@ -23,33 +23,26 @@ tests fail on it.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from gm_contracts.envelope import AGENCIES
-from gm_contracts.inbound import CATEGORIES, PROCEDURES, REFERRAL_KINDS, ROLES
-from gm_contracts.intake_events import CHANNELS as REGISTRATION_CHANNELS
-from gm_contracts.mediation_events import (CASE_OUTCOMES, DECLINE_ROUTES, DUTIES, NEXT_STEPS,
-                                           OPINIONS, REVIEW_OPINIONS, REVIEW_STAGES,
-                                           SATISFACTION_LEVELS)
-from gm_contracts.outbound import HANDOFF_KINDS
-
-from .vocabulary import CATEGORIES as DIRECTORY_CATEGORIES
-from .vocabulary import CHANNELS, LEVELS, TRACKS
+from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS,
+                                           REVIEW_STAGES, SATISFACTION_LEVELS)
+from gm_contracts.vocabulary import (AGENCIES, CASE_OUTCOMES, CATEGORIES, DUTIES, HANDOFF_KINDS,
+                                     LEVELS, NEXT_STEPS, PROCEDURES, REFERRAL_KINDS,
+                                     REGISTRATION_CHANNELS, ROLES,
+                                     TRACKS)
 
 LANGUAGES: Tuple[str, ...] = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
-
-# Channels: the HTTP channels, agency referrals (部门移交) and the preventive cases a high
-# stability risk assessment opens (稳评预防; intake's RISK_CHANNEL).
-RISK_ASSESSMENT_CHANNEL = "risk_assessment"
 
 #: The value lists this library can see, by vocabulary name, each in its owner's order.
 VOCABULARIES: Dict[str, Tuple[str, ...]] = {
     "track": tuple(TRACKS),
     "level": tuple(LEVELS),
-    "channel": tuple(dict.fromkeys((*CHANNELS, *REGISTRATION_CHANNELS,
-                                    RISK_ASSESSMENT_CHANNEL))),
-    "category": tuple(dict.fromkeys((*CATEGORIES, *DIRECTORY_CATEGORIES))),
+    # the HTTP channels, agency referrals (部门移交) and the preventive cases a high
+    # stability risk assessment opens (稳评预防)
+    "channel": REGISTRATION_CHANNELS,
+    "category": tuple(CATEGORIES),
     "agency": tuple(AGENCIES),
     "referral_kind": tuple(dict.fromkeys(k for kinds in REFERRAL_KINDS.values()
                                          for k in kinds)),

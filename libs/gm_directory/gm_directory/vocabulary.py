@@ -1,22 +1,20 @@
-"""The closed vocabularies the assignment domain decides over (DESIGN.md §8, CONTRACT.md §3, §5)."""
+"""The vocabularies the directory and the assignment domain decide over: the suite's
+shared lists (gm_contracts.vocabulary) and the directory's own (BODIES)."""
 from __future__ import annotations
 
-from typing import Mapping, Tuple
+from typing import Tuple
 
-#: 三位一体: people's (人民调解), administrative (行政调解) and judicial (司法调解) mediation.
-TRACKS: Tuple[str, ...] = ("people", "administrative", "judicial")
-
-#: Levels from the bottom up; 重心下移 means a case starts as low as it can.
-LEVELS: Tuple[str, ...] = ("village", "township", "county", "city")
-
-#: Agencies that refer cases over `gm.inbound`, with the referral kinds each may send.
-REFERRAL_KINDS: Mapping[str, Tuple[str, ...]] = {
-    "court": ("delegated", "entrusted"),
-    "procuratorate": ("criminal_reconciliation",),
-    "police": ("minor_dispute",),
-    "petition": ("petition",),
-}
-AGENCIES: Tuple[str, ...] = tuple(REFERRAL_KINDS)
+from gm_contracts.vocabulary import (  # noqa: F401  (the shared vocabulary, re-exported)
+    AGENCIES,
+    CATEGORIES,
+    CHANNELS,
+    LEVELS,
+    PETITION_CHANNELS,
+    PROCEDURES,
+    REFERRAL_KINDS,
+    RISK_ASSESSMENT_CHANNEL,
+    TRACKS,
+)
 
 #: The kinds of body a handler works in (the directory's `body` of a handler).
 BODIES: Tuple[str, ...] = (
@@ -26,25 +24,6 @@ BODIES: Tuple[str, ...] = (
     "police",            # 公安机关 / 派出所
     "court",             # 法院诉调对接工作室 / 特邀调解 (court-attached mediation)
     "administrative",    # another administrative organ (行政机关) mediating within its remit
-)
-
-#: Court `entrusted` referrals only; `ordinary` is the default.
-PROCEDURES: Tuple[str, ...] = ("ordinary", "simplified")
-
-#: Ways people reach the system directly (CONTRACT.md §5, POST /cases).
-CHANNELS: Tuple[str, ...] = (
-    "visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
-    "leader_reception", "screening",
-)
-
-#: Channels through which a person complains to the authorities: these are petitions (信访).
-#: Screening (排查) finds disputes; nobody petitioned.
-PETITION_CHANNELS: Tuple[str, ...] = tuple(c for c in CHANNELS if c != "screening")
-
-CATEGORIES: Tuple[str, ...] = (
-    "marriage_family", "neighbour", "housing_homestead", "contract", "business", "damages",
-    "land_forest", "land_acquisition", "environment", "labour", "consumer", "medical",
-    "traffic_accident", "property_management", "village_affairs", "other",
 )
 
 

@@ -1,5 +1,8 @@
 """Grand Mediation Linkage event-sourcing kernel: store port and adapters, outbox, upcasting."""
-from .aggregate import Aggregate, DomainError
+from .aggregate import (
+    Aggregate, DomainError, InvalidEventData, InvalidValue, NotRecorded, Refused, applies,
+    type_name,
+)
 from .events import (
     DeadLetter,
     NewEvent,
@@ -24,7 +27,8 @@ from .store.port import (
 from .upcasting import Upcasters
 
 __all__ = [
-    "Aggregate", "DomainError", "DeadLetter", "NewEvent", "OutboxMessage", "PendingMessage",
+    "Aggregate", "DomainError", "InvalidEventData", "InvalidValue", "NotRecorded", "Refused",
+    "applies", "type_name", "DeadLetter", "NewEvent", "OutboxMessage", "PendingMessage",
     "Processed", "RecordedEvent", "Tracking", "format_time", "new_id", "parse_time", "utcnow",
     "NO_STREAM", "ConcurrencyError", "DuplicateMessage", "EventStore", "StoreError",
     "StoreUnavailable", "Upcasters",

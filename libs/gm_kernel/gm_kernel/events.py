@@ -151,6 +151,11 @@ class Tracking:
     name: str
     position: int
 
+    @property
+    def key(self) -> str:
+        """The key a DuplicateMessage carries when this position is tracked already."""
+        return f"tracking:{self.name}@{self.position}"
+
 
 #: Bodies longer than this are kept truncated in the dead-letter store, with their size
 #: and digest (CONTRACT.md §7: no valid inbound message is larger, so none is cut short).

@@ -14,8 +14,11 @@ import hashlib
 from typing import Optional, Tuple
 
 from gm_contracts.envelope import make_envelope
-from gm_contracts.inbound import InboundRejected
-from gm_kernel import DeadLetter, DuplicateMessage, EventStore, OutboxMessage, Processed, new_id
+from gm_contracts.inbound import InboundMessage, InboundRejected, parse_inbound
+from gm_kernel import (
+    DeadLetter, DomainError, DuplicateMessage, EventStore, NotRecorded, OutboxMessage,
+    Processed, new_id,
+)
 
 from . import topology
 from .consumer import Delivery
@@ -28,6 +31,12 @@ def answer(agency: str, answer_type: str, data: dict) -> Tuple[dict, OutboxMessa
     """A new answer: (the result to record with the message's keys, its outbox entry)."""
     return {"routing_key": f"{agency}.{answer_type}", "data": data}, \
         outbound(agency, answer_type, data)
+
+
+def reply(uow, agency: str, answer_type: str, data: dict) -> None:
+    """Answer the agency message a unit of work handles (gm_platform.messagebus): sent with
+    the commit, and recorded with the message's keys for a re-sent copy."""
+    uow.reply(*answer(agency, answer_type, data))
 
 
 def outbound(agency: str, answer_type: str, data: dict) -> OutboxMessage:
@@ -109,6 +118,54 @@ def reject(store: EventStore, delivery: Delivery, rejected: InboundRejected) -> 
             return "duplicate answered again"
         return "duplicate"
     return "rejected"
+
+
+def handle_inbound(app, delivery: Delivery) -> str:
+    """One message from gm.inbound, answered as CONTRACT.md §2–4 say; returns what happened
+    (for the log line and metrics).
+
+    The message is parsed (any problem: `<agency>.rejected` and a dead letter); a type
+    the service takes (`app.inbound`) becomes a command, run by the message bus under the
+    message's idempotency key (and the command's own `keys`, e.g. a referral's id): the
+    answer is committed with the effects. A message handled before is answered again
+    (a redelivery is not: the first commit's outbox sends that answer). A command the
+    domain refuses is answered `rejected` with its errors.
+    """
+    owner = topology.inbound_owner(delivery.routing_key)
+    if owner != app.bus.store.service:
+        return f"left to {owner}"
+    try:
+        message = parse_inbound(delivery.routing_key, delivery.body, delivery.message_id,
+                                delivery.properties.get("content_type"),
+                                properties=delivery.properties, headers=delivery.headers)
+        make_command = app.inbound.get(message.type)
+        if make_command is None:  # parse_inbound knows every inbound type
+            raise _rejection(message, delivery, "not handled here",
+                             {"type": [f"{message.type} is not handled here"]})
+    except InboundRejected as rejected:
+        return reject(app.bus.store, delivery, rejected)
+    command = make_command(message)
+    key = message_key(message.agency, message.message_id)
+    try:
+        return app.bus.handle(command, keys=[key, *getattr(command, "keys", ())]) or "handled"
+    except DuplicateMessage as dup:
+        if dup.key == key:  # this very message: answered again unless redelivered
+            again = answer_again(app.bus.store, dup.result, delivery.redelivered)
+        else:  # another message about the same thing (CONTRACT §2): its answer, recorded
+            again = answer_again(app.bus.store, dup.result, record=key)
+        return "duplicate answered again" if again else "duplicate"
+    except (DomainError, NotRecorded) as refused:
+        return reject(app.bus.store, delivery, _rejection(
+            message, delivery, getattr(refused, "reason", "refused"),
+            getattr(refused, "errors", None) or {"_body": [str(refused)]}))
+
+
+def _rejection(message: InboundMessage, delivery: Delivery, reason: str,
+               errors: dict) -> InboundRejected:
+    return InboundRejected(reason, errors, agency=message.agency,
+                           message_id=message.message_id, type=message.type,
+                           referral_id=message.data.get("referral_id"),
+                           routing_key=delivery.routing_key)
 
 
 def park_from_broker(store: EventStore, delivery: Delivery) -> str:

@@ -1,7 +1,12 @@
 """What every service serves: health (readiness) and metrics over HTTP without a token,
-and over RPC its event log and its dead-letter store."""
+over RPC its event log and its dead-letter store; and the entrypoints every service has
+in the same shape, written once: a consumer per followed service's events
+(`<service>.from.<source>`, topology.SUBSCRIPTIONS) feeding `app.feeds`, the periodic
+catch-up from the sources' logs, and, for a service agencies write to, the consumer of
+`gm.inbound.<service>` answering through `app` (gm_platform.answers.handle_inbound)."""
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from kombu import Connection
@@ -13,7 +18,10 @@ from . import answers, deadletters, metrics, topology
 from .consumer import Delivery, QueueConsumer, consume
 from .logs import LogContext
 from .http import api, json_response
+from .periodic import every
 from .store_provider import EventStoreProvider
+
+log = logging.getLogger(__name__)
 
 
 class SettingsProvider(DependencyProvider):
@@ -40,13 +48,65 @@ def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _feed_consumer(source: str):
+    @consume(queue=lambda service: topology.events_queue(service, source))
+    def consume_events(self, delivery: Delivery):
+        return self.app.feeds.deliver(source, delivery.body)
+
+    consume_events.__name__ = consume_events.__qualname__ = f"on_{source}_event"
+    consume_events.__doc__ = f"{source}'s domain events, to the feed that follows them."
+    return consume_events
+
+
+def _catch_up():
+    @every("catchup_interval")
+    def catch_up(self):
+        """Whatever the broker did not bring, read from the sources' logs."""
+        return self.app.feeds.catch_up()
+
+    return catch_up
+
+
+def _inbound_consumer():
+    @consume(queue=topology.inbound_queue)
+    def on_inbound(self, delivery: Delivery):
+        """An agency's message on gm.inbound, answered as CONTRACT.md §2–4 say."""
+        outcome = answers.handle_inbound(self.app, delivery)
+        log.info("inbound %s: %s", delivery.routing_key, outcome,
+                 extra={"correlation_id": delivery.message_id})
+        return outcome
+
+    return on_inbound
+
+
 class PlatformService:
-    """Base of every Nameko service class: `class IntakeService(PlatformService)`."""
+    """Base of every Nameko service class: `class IntakeService(PlatformService)`.
+
+    A subclass names itself (`name`) and gives `app`, the application its bootstrap
+    builds (gm_platform.bootstrap.Bootstrapped); the event and inbound consumers its
+    place in the topology calls for are added to it here."""
 
     store = EventStoreProvider()
     settings = SettingsProvider()
     idle_consumers = ConsumersProvider()
     log_context = LogContext()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is None:
+            return
+        made = {}
+        sources = topology.SUBSCRIPTIONS.get(name, ())
+        for source in sources:
+            made[f"on_{source}_event"] = _feed_consumer(source)
+        if sources:
+            made["catch_up"] = _catch_up()
+        if topology.inbound_queue(name) is not None:
+            made["on_inbound"] = _inbound_consumer()
+        for attr, method in made.items():
+            if attr not in cls.__dict__:  # a service may still write its own
+                setattr(cls, attr, method)
 
     @staticmethod
     def check_config(settings) -> None:

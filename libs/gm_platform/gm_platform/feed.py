@@ -28,9 +28,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Callable, List, Optional, Protocol, Sequence
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence
 
-from gm_kernel import ConcurrencyError, DuplicateMessage, EventStore, RecordedEvent, Tracking
+from gm_kernel import DuplicateMessage, EventStore, RecordedEvent, Tracking
 
 from . import metrics
 
@@ -74,20 +74,37 @@ class LocalSourceLog:
         return self.store.read_log(after_position, limit)
 
 
-def build_feeds(container, consumer: str, appliers: "dict[str, Apply]") -> "dict[str, EventFeed]":
-    """One EventFeed per source for a Nameko container: sources are other services (read
-    over RPC) or the service itself (`consumer`, read locally). Appends go through the
-    store handle, so the relay publishes what the feeds commit at once."""
-    from .store_provider import StoreHandle, find_relay, find_store
+class Feeds:
+    """Every feed of one service, by source: where its feed consumers (one per
+    `<service>.from.<source>` queue, gm_platform.base) and its catch-up timer go."""
 
-    settings = container.config["GM_SETTINGS"]
-    store = StoreHandle(find_store(container), find_relay(container))
-    feeds = {}
-    for source, apply in appliers.items():
-        log_ = (LocalSourceLog(store) if source == consumer
-                else RpcSourceLog(settings.amqp_uri, source, settings.rpc_timeout))
-        feeds[source] = EventFeed(store, source, apply, log_)
-    return feeds
+    def __init__(self, feeds: Mapping[str, "EventFeed"]):
+        self.by_source: Dict[str, EventFeed] = dict(feeds)
+
+    @classmethod
+    def of_bus(cls, bus, service: str, sources: Iterable[str], amqp_uri: str,
+               rpc_timeout: float = 10.0) -> "Feeds":
+        """A feed per source applying its events through the service's message bus
+        (gm_platform.messagebus); the service's own log is read locally, the others' over
+        RPC. Appends go through the bus's store, so the relay publishes them at once."""
+        return cls({source: EventFeed(
+            bus.store, source, bus.handle_event,
+            LocalSourceLog(bus.store) if source == service
+            else RpcSourceLog(amqp_uri, source, rpc_timeout)) for source in sources})
+
+    def __getitem__(self, source: str) -> "EventFeed":
+        return self.by_source[source]
+
+    def deliver(self, source: str, body: bytes) -> str:
+        """A domain event of `source`, as the broker delivered it."""
+        return self.by_source[source].deliver(body)
+
+    def catch_up(self) -> Dict[str, object]:
+        """Whatever the broker did not bring, read from the sources' logs."""
+        return catch_up_all(self.by_source)
+
+    def positions(self) -> Dict[str, int]:
+        return {source: feed.position() for source, feed in self.by_source.items()}
 
 
 def catch_up_all(feeds: "dict[str, EventFeed]") -> "dict[str, object]":
@@ -105,13 +122,12 @@ def catch_up_all(feeds: "dict[str, EventFeed]") -> "dict[str, object]":
 
 class EventFeed:
     def __init__(self, store: EventStore, source: str, apply: Apply, source_log: SourceLog,
-                 *, page_size: int = 500, max_conflicts: int = 5):
+                 *, page_size: int = 500):
         self.store = store
         self.source = source
         self.apply = apply
         self.source_log = source_log
         self.page_size = page_size
-        self.max_conflicts = max_conflicts
         self.tracking_name = f"feed:{source}"
         self._lock = threading.Lock()  # green under eventlet: one applier per process
 
@@ -173,25 +189,20 @@ class EventFeed:
 
     def _apply_in_order(self, event: RecordedEvent) -> None:
         tracking = Tracking(self.tracking_name, event.position)
-        for _ in range(self.max_conflicts):
-            try:
-                if not self.apply(event, tracking):
-                    self.store.append(None, None, tracking=tracking)
-                self._count("applied")
-                metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
-                return
-            except DuplicateMessage:
-                if self.position() < event.position:
-                    # The effects were recorded before under another key (a Processed
-                    # record of the same message): record the position alone.
-                    self._record_position(tracking)
-                self._count("duplicate")  # else: another replica applied it first
-                return
-            except ConcurrencyError:  # a command moved the stream on: decide again
-                if self.position() >= event.position:
-                    self._count("duplicate")
-                    return
-        raise ConcurrencyError(event.stream_id, -1, -1)
+        try:
+            # A conflict with a command on the same stream is retried by the message bus
+            # (gm_platform.messagebus), which decides the event again on the fresh state.
+            if not self.apply(event, tracking):
+                self.store.append(None, None, tracking=tracking)
+        except DuplicateMessage:
+            if self.position() < event.position:
+                # The effects were recorded before under another key (a Processed
+                # record of the same message): record the position alone.
+                self._record_position(tracking)
+            self._count("duplicate")  # else: another replica applied it first
+            return
+        self._count("applied")
+        metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
 
     def _record_position(self, tracking: Tracking) -> None:
         try:

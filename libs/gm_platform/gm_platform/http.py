@@ -19,7 +19,7 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from gm_contracts.fields import bound_errors, flatten_errors
-from gm_kernel import ConcurrencyError, DomainError
+from gm_kernel import ConcurrencyError, DomainError, NotRecorded, Refused
 
 from . import metrics
 # Handlers raise these to get CONTRACT.md §5's status codes.
@@ -58,6 +58,19 @@ def load_body(request, schema: Schema) -> dict:
         raise BadRequest(field_errors(exc)) from None
 
 
+def caller(request, principal: Principal):
+    """Who gives a command over HTTP: the token's subject, its region check and the
+    request's `Idempotency-Key` (at most MAX_KEY characters, not blank)."""
+    from .messagebus import MAX_KEY, Caller
+
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not key.strip():
+        raise BadRequest({"Idempotency-Key": ["must not be blank"]})
+    if key is not None and len(key) > MAX_KEY:
+        raise BadRequest({"Idempotency-Key": [f"at most {MAX_KEY} characters"]})
+    return Caller(principal.subject, key, principal.require_region)
+
+
 def field_errors(error: ValidationError) -> dict:
     """{"parties": {0: {"name": [..]}}} -> {"parties.0.name": [..]}, bounded like agency
     rejections; schema-level errors go under "_body"."""
@@ -70,7 +83,8 @@ class ApiHandler(HttpRequestHandler):
         self.public = public
         # The client's mistakes (4xx) are logged by Nameko as warnings, not errors.
         kwargs.setdefault("expected_exceptions",
-                          (HttpError, ValidationError, DomainError, ConcurrencyError))
+                          (HttpError, ValidationError, DomainError, ConcurrencyError,
+                           NotRecorded))
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
@@ -112,6 +126,11 @@ class ApiHandler(HttpRequestHandler):
             return json_response(exc.body(), exc.status)
         if isinstance(exc, ValidationError):
             return json_response({"errors": field_errors(exc)}, 400)
+        # The service layer speaks the domain's errors; their status codes are said here.
+        if isinstance(exc, Refused):
+            return json_response({"errors": exc.errors}, 400)
+        if isinstance(exc, NotRecorded):
+            return json_response({"error": str(exc)}, 404)
         if isinstance(exc, (DomainError, ConcurrencyError)):
             return json_response({"error": str(exc)}, 409)
         incident = uuid.uuid4().hex[:12]

@@ -16,14 +16,14 @@ inbox the plain way (as kombu does by default) agrees with ours.
 from __future__ import annotations
 
 import logging
-from typing import Tuple
+from typing import Optional, Tuple
 
 from amqp.exceptions import PreconditionFailed
 from kombu import Exchange, Queue, binding
 
 log = logging.getLogger(__name__)
 
-AGENCIES = ("court", "procuratorate", "police", "petition")
+from gm_contracts.vocabulary import AGENCIES  # noqa: E402
 
 INBOUND = Exchange("gm.inbound", type="topic", durable=True)
 OUTBOUND = Exchange("gm.outbound", type="topic", durable=True)
@@ -92,6 +92,17 @@ def is_for_mediation(routing_key: str) -> bool:
     return len(words) == 2 and words[1] in MEDIATION_INBOUND_TYPES
 
 
+def inbound_owner(routing_key: str) -> str:
+    """The service that answers an agency message with this routing key."""
+    return "mediation" if is_for_mediation(routing_key) else "intake"
+
+
+def inbound_queue(service: str) -> Optional[Queue]:
+    """`gm.inbound.<service>` for the services agencies write to; None for the others."""
+    queue = {"intake": intake_inbound_queue, "mediation": mediation_inbound_queue}.get(service)
+    return queue() if queue else None
+
+
 def events_queue(consumer: str, source: str) -> Queue:
     """One durable queue per (consuming service, source service), bound to all its events."""
     return Queue(f"{consumer}.from.{source}", events_exchange(source), routing_key="#",
@@ -107,8 +118,8 @@ def parking_queue(service: str) -> Queue:
 
 def consumed_queues(service: str) -> list:
     """Every queue `service` consumes, as it declares them."""
-    inbound = {"intake": [intake_inbound_queue()], "mediation": [mediation_inbound_queue()]}
-    return (inbound.get(service, [])
+    inbound = inbound_queue(service)
+    return (([inbound] if inbound else [])
             + [events_queue(service, source) for source in SUBSCRIPTIONS.get(service, ())]
             + [parking_queue(service)])
 

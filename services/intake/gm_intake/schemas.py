@@ -4,12 +4,11 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
-from gm_contracts.inbound import CATEGORIES, parties_field
+from gm_contracts.inbound import parties_field
+from gm_contracts.vocabulary import CATEGORIES, CHANNELS
 
 from .domain.screening import RISK_LEVELS
 
-CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
-            "leader_reception", "screening")
 
 
 class CaseRegistration(Schema):

@@ -3,19 +3,21 @@ never a crash, never a case registered from an invalid referral."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gm_contracts.testing import inbound_envelope
-from gm_directory import load_directory
-from gm_intake.handlers import Intake
+from gm_intake.bootstrap import bootstrap
+from gm_kernel import utcnow
 from gm_kernel.store.factory import open_store
+from gm_platform.answers import handle_inbound
 from gm_platform.consumer import Delivery
+from gm_platform.testing.services import unit_platform
 
-REPO = Path(__file__).resolve().parents[3]
-DIRECTORY = load_directory(REPO / "deploy/directory.yaml")
+
+def intake_on(store, data_dir):
+    return bootstrap(unit_platform("intake", store, utcnow, data_dir))
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
@@ -54,11 +56,11 @@ def test_every_message_is_answered_or_dead_lettered(tmp_path_factory, routing_ke
                                                     message_id):
     store = open_store("sqlite:///" + str(tmp_path_factory.mktemp("s") / "i.db"), "intake")
     try:
-        intake = Intake(store, DIRECTORY)
+        intake = intake_on(store, tmp_path_factory.mktemp("d"))
         delivery = Delivery(body=body, routing_key=routing_key, exchange="gm.inbound",
                             properties={"message_id": message_id,
                                         "content_type": "application/json"})
-        outcome = intake.handle_inbound(delivery)
+        outcome = handle_inbound(intake, delivery)
         answers = store.pending_outbox(1000)
         registered = [e for e in store.read_log() if e.type == "CaseRegistered"]
         if outcome == "left to mediation":
@@ -81,7 +83,7 @@ def test_control_valid_referral_is_registered(tmp_path):
     store = open_store("sqlite:///" + str(tmp_path / "i.db"), "intake")
     try:
         valid = inbound_envelope("court", "referral")
-        outcome = Intake(store, DIRECTORY).handle_inbound(Delivery(
+        outcome = handle_inbound(intake_on(store, tmp_path), Delivery(
             body=json.dumps(valid).encode(), routing_key="court.referral",
             exchange="gm.inbound", properties={"message_id": valid["id"]}))
         assert outcome == "registered"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from gm_directory import Directory
 from gm_directory.labels import label, labels
-from gm_directory.vocabulary import AGENCIES, CATEGORIES, CHANNELS
+from gm_contracts.vocabulary import AGENCIES, CATEGORIES, REGISTRATION_CHANNELS
 from gm_kernel import format_time, parse_time
 from gm_platform.auth import Forbidden, NotFound, Principal
 
@@ -29,9 +29,7 @@ from .domain.projections import CASES, SCREENING
 from .domain.screening import coverage
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
 
-# Channels a case can come in by: the HTTP channels, agency referrals and the preventive
-# cases a high risk assessment opens.
-ALL_CHANNELS = (*CHANNELS, "referral", "risk_assessment")
+ALL_CHANNELS = REGISTRATION_CHANNELS  # the HTTP channels, referrals and 稳评 cases
 CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
                 "dissatisfied", "scored", "satisfaction")
 REGISTERED = Range("registered_at", gte="")  # the registration is known

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
 from ..events import (
     DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking, format_time,
@@ -128,7 +128,7 @@ def event_messages(exchange: str, recorded: Sequence[RecordedEvent]) -> List[Out
 
 def tracking_key(tracking: Tracking) -> str:
     """The key a DuplicateMessage carries for an already tracked position."""
-    return f"tracking:{tracking.name}@{tracking.position}"
+    return tracking.key
 
 
 def dumps(value: Any) -> str:

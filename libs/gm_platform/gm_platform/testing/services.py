@@ -29,9 +29,20 @@ def service_settings(service: str, amqp_uri: str, data_dir: str, **overrides) ->
     defaults = dict(amqp_uri=amqp_uri, data_dir=str(data_dir), store_uri=None,
                     http_host="127.0.0.1", http_port=free_port(), shutdown_grace=5.0,
                     relay_interval=0.1, directory_file=str(repo / "deploy/directory.yaml"),
-                    rules_file=str(repo / "deploy/rules.yaml"), log_format="text")
+                    rules_file=str(repo / "deploy/rules.yaml"),
+                    calendar_file=str(repo / "deploy/calendar.yaml"), log_format="text")
     defaults.update(overrides)
     return replace(base, **defaults)
+
+
+def unit_platform(service: str, store, clock, data_dir, **overrides):
+    """What a service's bootstrap gets, for a test without Nameko or a broker: the
+    shipped configuration files, `store` and `clock`."""
+    from ..bootstrap import Platform
+
+    settings = service_settings(service, "amqp://guest:guest@127.0.0.1:1//", data_dir,
+                                **overrides)
+    return Platform(service, settings, store, clock)
 
 
 class RunningService:

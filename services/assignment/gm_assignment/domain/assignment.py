@@ -41,34 +41,28 @@ from zoneinfo import ZoneInfo
 
 from gm_directory.directory import Directory
 from gm_directory.vocabulary import AGENCIES, level_rank
-from gm_kernel import Aggregate, DomainError, format_time, parse_time
+from gm_contracts import assignment_events as events
+from gm_kernel import (
+    Aggregate, DomainError, InvalidValue, NotRecorded, applies, format_time, parse_time,
+)
 from gm_kernel.calendar import WorkingCalendar
 from gm_kernel.localtime import end_of_local_day, local_date
 
 from .decide import KEY_CASE_FLOOR, Decision, Deadline, count_deadline, least_loaded
 from .rules import DEFAULT_REMIND_EVERY_DAYS, DEFAULT_WARN_DAYS, Extension, Period, Rule
 
-ASSIGNMENT_MADE = "AssignmentMade"
-DEADLINE_WARNING_RAISED = "DeadlineWarningRaised"
-SUPERVISION_ORDERED = "SupervisionOrdered"
-SUPERVISION_REMINDED = "SupervisionReminded"
-HANDLING_PERIOD_STARTED = "HandlingPeriodStarted"
-CASE_ESCALATED = "CaseEscalated"
-DEADLINE_EXTENDED = "DeadlineExtended"
-CASE_REASSIGNED = "CaseReassigned"
-JOINT_HANDLING_ARRANGED = "JointHandlingArranged"
-ASSIGNMENT_CLOSED = "AssignmentClosed"
-ASSIGNMENT_FAILED = "AssignmentFailed"
-EVENT_TYPES = (ASSIGNMENT_MADE, DEADLINE_WARNING_RAISED, SUPERVISION_ORDERED,
-               SUPERVISION_REMINDED, HANDLING_PERIOD_STARTED, CASE_ESCALATED,
-               DEADLINE_EXTENDED, CASE_REASSIGNED, JOINT_HANDLING_ARRANGED,
-               ASSIGNMENT_CLOSED, ASSIGNMENT_FAILED)
+class UnknownCase(NotRecorded):
+    """No assignment is recorded for this case (not registered, or not yet placed)."""
+
+    def __init__(self, case_id: str):
+        super().__init__(f"no assignment for case {case_id}", case_id)
 
 
-class NoticeRequired(DomainError):
+class NoticeRequired(InvalidValue):
     """The rule requires the person be told why (告知延期理由): `notified_on` is missing."""
 
-    field = "notified_on"
+    def __init__(self, message: str):
+        super().__init__("notified_on", message)
 
 
 @dataclass(frozen=True)
@@ -116,6 +110,10 @@ class Assignment(Aggregate):
     """
 
     stream_prefix = "assignment-"
+
+    @classmethod
+    def not_recorded(cls, id: str) -> LookupError:
+        return UnknownCase(id)
 
     def __init__(self, id: str):
         super().__init__(id)
@@ -165,6 +163,16 @@ class Assignment(Aggregate):
     def supervised(self) -> bool:
         return self.supervised_for is not None
 
+    @property
+    def open(self) -> bool:
+        """Placed, and not closed: the watch follows it."""
+        return self.exists and self.failure is None and not self.closed
+
+    @property
+    def awaits_acceptance(self) -> bool:
+        """An open petition matter whose handling period has not started (受理 pending)."""
+        return self.open and self.petition_matter and self.stage == "registered"
+
     def watch(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS,
               remind_every_days: int = DEFAULT_REMIND_EVERY_DAYS) -> WatchDecision:
         return watch(self, now, warn_days, remind_every_days)
@@ -176,6 +184,28 @@ class Assignment(Aggregate):
                 "due_at": format_time(self.due_at) if self.due_at else None,
                 "extended": self.extended}
 
+    def describe(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS) -> Dict[str, Any]:
+        """The assignment as leaders read it (CONTRACT's fields, and more)."""
+        if self.failure is not None:
+            raise DomainError(f"case {self.id} could not be assigned: {self.failure}")
+        deadline = self.deadline
+        return {
+            **self.view(), "case_id": self.id, "task": self.task,
+            "responsible_leader": self.responsible_leader, "key_case": self.key_case,
+            "petition_matter": self.petition_matter, "stage": self.stage,
+            "rule_id": self.rule_id, "period": deadline.period.to_data() if deadline else None,
+            "legal_basis": deadline.legal_basis if deadline else None,
+            "local_default": deadline.local_default if deadline else None,
+            "calendar_provisional": deadline.provisional if deadline else None,
+            "extension_count": self.extension_count, "joint_handling": self.joint_handling,
+            "supervision": None if not self.supervised else {
+                "supervisor": self.supervisor, "reminders": self.reminders,
+                "last_at": format_time(self.last_supervision_at)
+                if self.last_supervision_at else None},
+            "escalations": self.escalations, "closed": self.closed,
+            "overdue": self.watch(now, warn_days).overdue,
+        }
+
     # -- commands --------------------------------------------------------------------
 
     def assign(self, decision: Decision, now: datetime, **meta: Any) -> None:
@@ -183,14 +213,14 @@ class Assignment(Aggregate):
         if self.exists:
             raise DomainError(f"case {self.id} is already assigned")
         meta.setdefault("occurred_at", now)
-        self._emit(ASSIGNMENT_MADE, decision.to_data(), meta)
+        self._emit(events.AssignmentMade, decision.to_data(), meta)
 
     def fail(self, reason: str, now: datetime, **meta: Any) -> None:
         """Record that the case could not be placed (no unit, rule or handler fits)."""
         if self.exists:
             raise DomainError(f"case {self.id} is already assigned")
         meta.setdefault("occurred_at", now)
-        self._emit(ASSIGNMENT_FAILED, {"reason": reason, "failed_at": format_time(now)}, meta)
+        self._emit(events.AssignmentFailed, {"reason": reason, "failed_at": format_time(now)}, meta)
 
     def raise_warning(self, now: datetime, warn_days: int = DEFAULT_WARN_DAYS, **meta: Any) -> None:
         """Warn handler and leaders that the deadline is near (预警, once per deadline)."""
@@ -198,7 +228,7 @@ class Assignment(Aggregate):
         if not watch(self, now, warn_days).warn:
             raise DomainError("no deadline warning is due")
         meta.setdefault("occurred_at", now)
-        self._emit(DEADLINE_WARNING_RAISED, {
+        self._emit(events.DeadlineWarningRaised, {
             "due_at": format_time(self.due_at), "warned_at": format_time(now),
             "unit": self.unit, "handler": self.handler, "lead": self.lead,
             "responsible_leader": self.responsible_leader,
@@ -213,7 +243,7 @@ class Assignment(Aggregate):
                               "supervised already")
         supervisor, supervising_unit = self._supervisor(directory)
         meta.setdefault("occurred_at", now)
-        self._emit(SUPERVISION_ORDERED, {
+        self._emit(events.SupervisionOrdered, {
             "supervisor": supervisor, "supervising_unit": supervising_unit,
             "ordered_at": format_time(now), "due_at": format_time(self.due_at),
             "unit": self.unit, "handler": self.handler, "lead": self.lead,
@@ -227,7 +257,7 @@ class Assignment(Aggregate):
         if not watch(self, now, remind_every_days=remind_every_days).remind:
             raise DomainError("no reminder is due")
         meta.setdefault("occurred_at", now)
-        self._emit(SUPERVISION_REMINDED, {
+        self._emit(events.SupervisionReminded, {
             "supervisor": self.supervisor, "reminded_at": format_time(now),
             "due_at": format_time(self.due_at), "unit": self.unit, "handler": self.handler,
             "reminder_number": self.reminders + 1,
@@ -258,7 +288,7 @@ class Assignment(Aggregate):
         start = end_of_local_day(accepted_on, self.time_zone)  # counted from the next day
         deadline = count_deadline(rule, start, calendar, self.time_zone)
         meta.setdefault("occurred_at", now)
-        self._emit(HANDLING_PERIOD_STARTED, {
+        self._emit(events.HandlingPeriodStarted, {
             "stage": stage, "accepted_on": accepted_on.isoformat(),
             "previous_due_at": format_time(self.due_at), **deadline.to_data(),
         }, meta)
@@ -291,7 +321,7 @@ class Assignment(Aggregate):
                                  "for the extension (告知延期理由): say when")
         counted = calendar.deadline(self.due_at, self.time_zone, **{limits.unit: amount})
         meta.setdefault("occurred_at", now)
-        self._emit(DEADLINE_EXTENDED, {
+        self._emit(events.DeadlineExtended, {
             "days": amount, "unit": limits.unit, "reason": reason.strip(),
             "notified_on": notified_on.isoformat() if notified_on else None,
             "previous_due_at": format_time(self.due_at),
@@ -332,7 +362,7 @@ class Assignment(Aggregate):
         if code == self.unit and chosen == self.handler:
             raise DomainError("the case is already with this unit and handler")
         meta.setdefault("occurred_at", now)
-        self._emit(CASE_REASSIGNED, {
+        self._emit(events.CaseReassigned, {
             "reason": reason.strip(), "from_unit": self.unit, "unit": code, "level": target.level,
             "from_level": self.level, "from_handler": self.handler, "handler": chosen,
             "responsible_leader": target.first_leader.id if target.first_leader else None,
@@ -358,7 +388,7 @@ class Assignment(Aggregate):
             raise DomainError("joint handling needs at least two agencies or units")
         meeting = self.key_case if meeting is None else bool(meeting)
         meta.setdefault("occurred_at", now)
-        self._emit(JOINT_HANDLING_ARRANGED, {
+        self._emit(events.JointHandlingArranged, {
             "participants": named, "meeting": meeting, "reason": reason.strip(),
             "arranged_at": format_time(now),
         }, meta)
@@ -367,7 +397,7 @@ class Assignment(Aggregate):
         """The case closed: stop the watch. `on_time`: closed by its deadline."""
         self._require_open()
         meta.setdefault("occurred_at", now)
-        self._emit(ASSIGNMENT_CLOSED, {
+        self._emit(events.AssignmentClosed, {
             "closed_at": format_time(now), "outcome": outcome,
             "on_time": self.escalations == 0 and now <= self.due_at,
         }, meta)
@@ -382,13 +412,15 @@ class Assignment(Aggregate):
         if self.closed:
             raise DomainError(f"the assignment of case {self.id} is closed")
 
-    def _emit(self, event_type: str, data: Mapping[str, Any], meta: Dict[str, Any]) -> None:
+    def _emit(self, event_type: type, data: Mapping[str, Any], meta: Dict[str, Any]) -> None:
         meta.setdefault("correlation_id", self.id)
         self._record(event_type, data, **meta)
 
     # -- state changes (events are facts: no validation here) -------------------------
 
-    def when_AssignmentMade(self, data: Mapping[str, Any]) -> None:
+
+    @applies(events.AssignmentMade)
+    def _assignment_made(self, data: Mapping[str, Any]) -> None:
         decision = Decision.from_data(data)
         self.task = decision.task
         self.track, self.level, self.unit = decision.track, decision.level, decision.unit
@@ -402,26 +434,31 @@ class Assignment(Aggregate):
         self.time_zone = ZoneInfo(decision.time_zone)
         self.region = decision.region
 
-    def when_DeadlineWarningRaised(self, data: Mapping[str, Any]) -> None:
+    @applies(events.DeadlineWarningRaised)
+    def _deadline_warning_raised(self, data: Mapping[str, Any]) -> None:
         self.warned_for = parse_time(data["due_at"])
 
-    def when_SupervisionOrdered(self, data: Mapping[str, Any]) -> None:
+    @applies(events.SupervisionOrdered)
+    def _supervision_ordered(self, data: Mapping[str, Any]) -> None:
         self.supervised_for = parse_time(data["due_at"])
         self.supervisor = data.get("supervisor")
         self.last_supervision_at = parse_time(data["ordered_at"])
 
-    def when_SupervisionReminded(self, data: Mapping[str, Any]) -> None:
+    @applies(events.SupervisionReminded)
+    def _supervision_reminded(self, data: Mapping[str, Any]) -> None:
         self.reminders = data["reminder_number"]
         self.last_supervision_at = parse_time(data["reminded_at"])
 
-    def when_HandlingPeriodStarted(self, data: Mapping[str, Any]) -> None:
+    @applies(events.HandlingPeriodStarted)
+    def _handling_period_started(self, data: Mapping[str, Any]) -> None:
         self.stage = data["stage"]
         self.deadline = Deadline.from_data({**data, "time_zone": str(self.time_zone)})
         self.due_at = self.deadline.due_at
         self.extension_count = self.extended_days = 0
         self.last_supervision_at = None  # a new deadline: supervised afresh if it passes
 
-    def when_CaseEscalated(self, data: Mapping[str, Any]) -> None:
+    @applies(events.CaseEscalated)
+    def _case_escalated(self, data: Mapping[str, Any]) -> None:
         # Older versions moved an overdue case up with a renewed deadline.
         self.escalations += 1
         self.supervised_for = parse_time(data["previous_due_at"])
@@ -429,22 +466,27 @@ class Assignment(Aggregate):
         self.handler, self.lead = data["handler"], data["lead"]
         self.due_at = parse_time(data["due_at"])
 
-    def when_DeadlineExtended(self, data: Mapping[str, Any]) -> None:
+    @applies(events.DeadlineExtended)
+    def _deadline_extended(self, data: Mapping[str, Any]) -> None:
         self.extension_count = data["extension_number"]
         self.extended_days = data["extended_days"]
         self.due_at = parse_time(data["due_at"])
         self.last_supervision_at = None
 
-    def when_CaseReassigned(self, data: Mapping[str, Any]) -> None:
+    @applies(events.CaseReassigned)
+    def _case_reassigned(self, data: Mapping[str, Any]) -> None:
         self.unit, self.level, self.handler = data["unit"], data["level"], data["handler"]
         if "responsible_leader" in data:
             self.responsible_leader = data["responsible_leader"]
 
-    def when_JointHandlingArranged(self, data: Mapping[str, Any]) -> None:
+    @applies(events.JointHandlingArranged)
+    def _joint_handling_arranged(self, data: Mapping[str, Any]) -> None:
         self.joint_handling.append(dict(data))
 
-    def when_AssignmentClosed(self, data: Mapping[str, Any]) -> None:
+    @applies(events.AssignmentClosed)
+    def _assignment_closed(self, data: Mapping[str, Any]) -> None:
         self.closed = True
 
-    def when_AssignmentFailed(self, data: Mapping[str, Any]) -> None:
+    @applies(events.AssignmentFailed)
+    def _assignment_failed(self, data: Mapping[str, Any]) -> None:
         self.failure = data["reason"]

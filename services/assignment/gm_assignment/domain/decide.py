@@ -42,7 +42,7 @@ from datetime import date, datetime
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from gm_directory.directory import Directory, Handler, Unit
-from gm_directory.vocabulary import level_of_code, level_rank
+from gm_directory.vocabulary import RISK_ASSESSMENT_CHANNEL, level_of_code, level_rank
 from gm_kernel import DomainError, format_time, parse_time
 from gm_kernel.calendar import WorkingCalendar
 from gm_kernel.localtime import local_date
@@ -70,6 +70,27 @@ class CaseFacts:
     key_case: bool = False  # flagged key by intake, e.g. high risk
     leader: Optional[str] = None  # leader_reception: the receiving leader's id (or unique name)
     requested_days: Optional[int] = None  # a time limit the referring agency set
+
+    @classmethod
+    def of_registration(cls, data: Mapping[str, Any]) -> "CaseFacts":
+        """What intake's CaseRegistered says, in assignment's terms. A preventive case
+        opened by a high stability risk (稳评) was found by the authorities, not
+        petitioned: like screening (排查) it is placed and timed as a screening case
+        (and, being a key case, at county level with a lead). KeyError or ValueError
+        when the registration lacks what a placement needs."""
+        if data.get("source_agency"):
+            source = Source.referral(data["source_agency"], data["kind"], data.get("procedure"))
+        else:
+            channel = data["channel"]
+            source = Source.from_channel("screening" if channel == RISK_ASSESSMENT_CHANNEL
+                                         else channel)
+        return cls(
+            source=source, category=data["category"], region=data["region"],
+            registered_at=parse_time(data["registered_at"]),
+            collective=bool(data.get("collective")), repeat=bool(data.get("repeat")),
+            key_case=bool(data.get("key_case")), leader=data.get("leader"),
+            requested_days=data.get("requested_days"),
+        )
 
     @property
     def is_key(self) -> bool:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gm_assignment.domain import load_directory, load_rules
+from gm_assignment.adapters.rules_file import load_rules
+from gm_directory import load_directory
 from gm_directory.calendar_file import load_calendar
 
 REPO = Path(__file__).resolve().parents[4]

@@ -10,16 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from gm_kernel import DomainError, RecordedEvent
 
+from gm_contracts import assignment_events as events
 from gm_assignment.domain import (
-    ASSIGNMENT_CLOSED,
-    ASSIGNMENT_MADE,
-    CASE_REASSIGNED,
-    DEADLINE_EXTENDED,
-    DEADLINE_WARNING_RAISED,
-    HANDLING_PERIOD_STARTED,
-    JOINT_HANDLING_ARRANGED,
-    SUPERVISION_ORDERED,
-    SUPERVISION_REMINDED,
     Assignment,
     CaseFacts,
     NoticeRequired,
@@ -28,6 +20,16 @@ from gm_assignment.domain import (
     decide,
     watch,
 )
+
+ASSIGNMENT_CLOSED = events.AssignmentClosed.event_type
+ASSIGNMENT_MADE = events.AssignmentMade.event_type
+CASE_REASSIGNED = events.CaseReassigned.event_type
+DEADLINE_EXTENDED = events.DeadlineExtended.event_type
+DEADLINE_WARNING_RAISED = events.DeadlineWarningRaised.event_type
+HANDLING_PERIOD_STARTED = events.HandlingPeriodStarted.event_type
+JOINT_HANDLING_ARRANGED = events.JointHandlingArranged.event_type
+SUPERVISION_ORDERED = events.SupervisionOrdered.event_type
+SUPERVISION_REMINDED = events.SupervisionReminded.event_type
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REGISTERED = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)  # a Monday

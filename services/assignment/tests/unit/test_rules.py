@@ -8,15 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gm_assignment.adapters.rules_file import load_rules
 from gm_assignment.domain import (
     CaseFacts,
-    ConfigError,
     DecisionError,
     NoRuleInForce,
     Source,
     decide,
-    load_rules,
 )
+from gm_directory import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALL_CHANNELS = "[visit, letter, phone, website, newspaper_hotline, radio_hotline, leader_reception, screening]"

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import List, Optional, Sequence
 
-from gm_kernel import Aggregate, DomainError
+from gm_contracts import intake_events as events
+from gm_directory import Directory
+from gm_kernel import Aggregate, DomainError, InvalidValue, applies
 
 # 集体访: five or more people is a statistical convention of petition work, not a statute
 # (信访工作条例 第二十条 caps a group's representatives at five; it does not define the
@@ -20,10 +22,20 @@ COLLECTIVE_HEADCOUNT = 5
 # 12 months, counted on local dates (GM_TIMEZONE), not UTC.
 REPEAT_WINDOW_MONTHS = 12
 
-# Internal channels beyond the HTTP ones: referrals from agencies and preventive cases
-# opened by a high-risk stability assessment (稳评).
-REFERRAL_CHANNEL = "referral"
-RISK_CHANNEL = "risk_assessment"
+class RegionNotServed(InvalidValue):
+    """The region's county is not in this deployment's directory."""
+
+    reason = "region not served"
+
+    def __init__(self, region: str):
+        super().__init__("region", f"county {region[:6]} is not served by this deployment")
+
+
+class UnknownLeader(InvalidValue):
+    """A leader reception day names someone the directory does not list as a leader."""
+
+    def __init__(self, leader: str):
+        super().__init__("leader", f"{leader!r} is not a leader in the directory")
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,15 @@ def decide_flags(reg: Registration, earlier: Sequence[EarlierCase]) -> Flags:
     return Flags(collective=collective, repeat=repeat, key_case=bool(reasons), key_reasons=reasons)
 
 
+def check_registration(reg: Registration, directory: Directory) -> None:
+    """A case is registered only in a region this deployment serves, and a leader
+    reception day only with a leader the directory lists."""
+    if not directory.serves(reg.region):
+        raise RegionNotServed(reg.region)
+    if reg.leader is not None and directory.find_leader(reg.leader) is None:
+        raise UnknownLeader(reg.leader)
+
+
 def months_before(day: date, months: int) -> date:
     """The same calendar day `months` earlier, clamped to the month's end (31 Mar -> 28 Feb)."""
     year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
@@ -99,6 +120,11 @@ def months_before(day: date, months: int) -> date:
 def case_number(county: str, year: int, sequence: int) -> str:
     """Human case number, unique per county and year: 410611-2026-000123."""
     return f"{county}-{year}-{sequence:06d}"
+
+
+def numbering(region: str, year: int) -> str:
+    """The sequence a case's number is taken from: one per county and (local) year."""
+    return f"case-number:{region[:6]}:{year}"
 
 
 class Case(Aggregate):
@@ -125,8 +151,9 @@ class Case(Aggregate):
             key_reasons=list(flags.key_reasons),
             registered_at=registered_at.isoformat(),
         )
-        self._record("CaseRegistered", data, occurred_at=registered_at, **meta)
+        self._record(events.CaseRegistered, data, occurred_at=registered_at, **meta)
 
-    def when_CaseRegistered(self, data) -> None:
+    @applies(events.CaseRegistered)
+    def _case_registered(self, data) -> None:
         self.case_number = data["case_number"]
         self.registration = dict(data)

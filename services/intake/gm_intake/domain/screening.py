@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from gm_kernel import Aggregate, DomainError
+from gm_contracts import intake_events as events
+from gm_kernel import Aggregate, DomainError, InvalidValue, applies
 
 RISK_LEVELS = ("low", "medium", "high")
 
@@ -24,12 +25,6 @@ def check_period(level: str, period: str) -> Optional[str]:
     return None
 
 
-def current_period(level: str, year: int, month: int, day: int) -> str:
-    if level == "village":
-        return f"{year:04d}-{month:02d}-H{1 if day <= 15 else 2}"
-    return f"{year:04d}-{month:02d}"
-
-
 class ScreeningReport(Aggregate):
     """One unit's report for one period; its id is `<unit>:<period>`, filed once."""
 
@@ -45,14 +40,15 @@ class ScreeningReport(Aggregate):
             raise DomainError(f"{unit} already filed its report for {period}")
         reason = check_period(level, period)
         if reason:
-            raise ValueError(reason)
-        self._record("ScreeningReportFiled", {
+            raise InvalidValue("period", reason)
+        self._record(events.ScreeningReportFiled, {
             "report_id": self.id, "unit": unit, "level": level, "period": period,
             "findings": [dict(f) for f in findings], "finding_count": len(findings),
             "filed_by": filed_by,
         }, **meta)
 
-    def when_ScreeningReportFiled(self, data) -> None:
+    @applies(events.ScreeningReportFiled)
+    def _screening_report_filed(self, data) -> None:
         self.findings = list(data["findings"])
 
 
@@ -66,11 +62,12 @@ class RiskAssessment(Aggregate):
         if self.exists:
             raise DomainError(f"risk assessment {self.id} is already recorded")
         if level not in RISK_LEVELS:
-            raise ValueError(f"level must be one of {', '.join(RISK_LEVELS)}")
-        self._record("RiskAssessmentRecorded", {
+            raise InvalidValue("level", f"must be one of {', '.join(RISK_LEVELS)}")
+        self._record(events.RiskAssessmentRecorded, {
             "assessment_id": self.id, "project": project, "region": region, "level": level,
             "summary": summary, "assessed_by": assessed_by,
         }, **meta)
 
-    def when_RiskAssessmentRecorded(self, data) -> None:
-        self.level = data["level"]
+    @applies(events.RiskAssessmentRecorded)
+    def _risk_assessment_recorded(self, data) -> None:
+        pass  # nothing read back: an assessment is recorded once, then only reported

@@ -53,7 +53,8 @@ from datetime import date, datetime, tzinfo
 from typing import Any, Dict, List, Mapping, Optional
 
 from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
-from gm_kernel import Aggregate, DomainError, format_time, parse_time
+from gm_contracts import mediation_events as events
+from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
 
 from .rules import local_date
 
@@ -224,7 +225,7 @@ class MediationCase(Aggregate):
         data["parties"] = list(data["parties"] or [])
         data["repeat_of"] = [{"case_id": e.get("case_id"), "case_number": e.get("case_number")}
                              for e in data["repeat_of"] or []]
-        self._emit("MediationOpened", data, meta)
+        self._emit(events.MediationOpened, data, meta)
 
     def assign(self, changes: Mapping[str, Any], reason: str, **meta: Any) -> None:
         """Record who mediates and by when (MediatorAssigned); `changes` may name only some
@@ -234,7 +235,7 @@ class MediationCase(Aggregate):
         current = self.assignment or {field: None for field in ASSIGNMENT_FIELDS}
         data = {field: changes.get(field, current[field]) for field in ASSIGNMENT_FIELDS}
         data["reason"] = reason
-        self._emit("MediatorAssigned", data, meta)
+        self._emit(events.MediatorAssigned, data, meta)
 
     # -- the mediator's commands -------------------------------------------------------
 
@@ -247,7 +248,7 @@ class MediationCase(Aggregate):
             raise DomainError("an agreement was reached: mediation resumes only if the "
                               "court refuses to confirm it, or the mediation fails")
         self._check_day("held_on", held_on, now, tz)
-        self._emit("SessionHeld", {"held_on": held_on.isoformat(), "notes": notes,
+        self._emit(events.SessionHeld, {"held_on": held_on.isoformat(), "notes": notes,
                                    "number": len(self.sessions) + 1}, meta, now)
 
     def record_duty(self, duty: str, note: str, now: datetime, **meta: Any) -> None:
@@ -258,7 +259,7 @@ class MediationCase(Aggregate):
         self._require_workable()
         if duty in self.duties:
             raise DomainError(f"the {duty} duty is already recorded for case {self.id}")
-        self._emit("DutyRecorded", {"duty": duty, "note": note}, meta, now)
+        self._emit(events.DutyRecorded, {"duty": duty, "note": note}, meta, now)
 
     def reach_agreement(self, terms: str, signed_on: date, now: datetime, tz: tzinfo,
                         window_ends_at: Optional[datetime] = None, **meta: Any) -> None:
@@ -271,7 +272,7 @@ class MediationCase(Aggregate):
             raise DomainError("an agreement is already in force; it can be amended only "
                               "after the court refuses to confirm it")
         self._check_day("signed_on", signed_on, now, tz)
-        self._emit("AgreementReached", {
+        self._emit(events.AgreementReached, {
             "terms": terms, "signed_on": signed_on.isoformat(), "number": self.agreements + 1,
             "confirmation_window_ends_at": format_time(window_ends_at)
             if window_ends_at and self.confirmation_refusal() is None else None,
@@ -301,7 +302,7 @@ class MediationCase(Aggregate):
         self._require_duties_for_resolution()
         self._require_parties()
         application = self._joint_application(applicants, applied_on, now, tz)
-        self._emit("ConfirmationRequested", {
+        self._emit(events.ConfirmationRequested, {
             "handoff_id": handoff_id, "agency": "court", "kind": JUDICIAL_CONFIRMATION,
             "agreement": {"terms": self.agreement["terms"],
                           "signed_on": self.agreement["signed_on"]},
@@ -340,14 +341,14 @@ class MediationCase(Aggregate):
         self._require_not_awaiting()
         self._require_accepted_petition()
         if next_step == NO_NEXT_STEP:
-            self._emit("MediationFailed", {"reason": reason, "next": next_step,
+            self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
                                            "handoff_id": None, "agency": None}, meta, now)
             self._close("failed", reason, now, meta)
             return
         self._require_parties()
         if not handoff_id:
             raise ValueError("a hand-off needs its id")
-        self._emit("MediationFailed", {"reason": reason, "next": next_step,
+        self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
                                        "handoff_id": handoff_id,
                                        "agency": NEXT_STEPS[next_step]}, meta, now)
 
@@ -355,7 +356,7 @@ class MediationCase(Aggregate):
         """The applicant withdrew (撤回): the case closes, not resolved."""
         self._require_workable()
         self._require_not_awaiting()
-        self._emit("MediationWithdrawn", {"reason": reason}, meta, now)
+        self._emit(events.MediationWithdrawn, {"reason": reason}, meta, now)
         self._close("withdrawn", reason, now, meta)
 
     def record_follow_up(self, satisfaction, petition_ceased: bool, now: datetime,
@@ -378,13 +379,13 @@ class MediationCase(Aggregate):
         data = {"satisfaction": score, "satisfaction_level": level,
                 "petition_ceased": bool(petition_ceased), "visited_at": format_time(now)}
         if self.closed:
-            self._emit("FollowUpRecorded", data, meta, now)
+            self._emit(events.FollowUpRecorded, data, meta, now)
             return
         if self.status != AGREEMENT or self.awaiting is not None:
             raise DomainError("a follow-up visit comes after an agreement (with no judicial "
                               "confirmation pending) or after the case closed")
         self._require_duties_for_resolution()
-        self._emit("FollowUpRecorded", data, meta, now)
+        self._emit(events.FollowUpRecorded, data, meta, now)
         self._close("agreement", self.agreement["terms"], now, meta)
 
     # -- a petition matter's statutory steps (信访工作条例) ------------------------------
@@ -415,7 +416,7 @@ class MediationCase(Aggregate):
                     f"the same matter was finally decided on re-review (复核) in case "
                     f"{final_earlier}: it is not accepted again (信访工作条例 第三十六条第三款); "
                     "decline it with route final_after_re_review")
-            self._emit("PetitionAccepted", {
+            self._emit(events.PetitionAccepted, {
                 "case_id": self.id, "accepted_on": notified_on.isoformat(),
                 "simple": bool(simple), **common}, meta, now)
             return
@@ -423,7 +424,7 @@ class MediationCase(Aggregate):
             raise InvalidValue("route", f"must be one of: {', '.join(DECLINE_ROUTES)}")
         if not reason or not reason.strip():
             raise InvalidValue("reason", "say why it is not accepted")
-        self._emit("PetitionDeclined", {"case_id": self.id, "reason": reason.strip(),
+        self._emit(events.PetitionDeclined, {"case_id": self.id, "reason": reason.strip(),
                                         "route": route, **common}, meta, now)
         self._close("declined", f"不予受理: {reason.strip()}", now, meta)
 
@@ -441,7 +442,7 @@ class MediationCase(Aggregate):
         self._check_day("issued_on", issued_on, now, tz)
         if issued_on < date.fromisoformat(self.petition["accepted_on"]):
             raise InvalidValue("issued_on", "must not be before the matter was accepted")
-        self._emit("PetitionAnswered", {"case_id": self.id, "opinion": opinion,
+        self._emit(events.PetitionAnswered, {"case_id": self.id, "opinion": opinion,
                                         "summary": summary, "issued_on": issued_on.isoformat()},
                    meta, now)
         self._close("answered", summary, now, meta, resolved=opinion == "support")
@@ -464,7 +465,7 @@ class MediationCase(Aggregate):
         if requested_on > local_date(request_due, tz):
             raise DomainError(f"a {stage} must be requested within 30 days of receiving the "
                               f"written answer (by {local_date(request_due, tz).isoformat()})")
-        self._emit("ReviewRequested", {
+        self._emit(events.ReviewRequested, {
             "case_id": self.id, "stage": stage, "requested_on": requested_on.isoformat(),
             "received_on": received_on.isoformat(), "request_due_at": format_time(request_due),
             "due_at": format_time(decision_due)}, meta, now)
@@ -483,7 +484,7 @@ class MediationCase(Aggregate):
         self._check_day("issued_on", issued_on, now, tz)
         if issued_on < date.fromisoformat(pending["requested_on"]):
             raise InvalidValue("issued_on", "must not be before the request")
-        self._emit("ReviewDecided", {
+        self._emit(events.ReviewDecided, {
             "case_id": self.id, "stage": stage, "opinion": opinion, "summary": summary,
             "issued_on": issued_on.isoformat(),
             "on_time": issued_on <= local_date(parse_time(pending["due_at"]), tz),
@@ -534,7 +535,7 @@ class MediationCase(Aggregate):
         """The agency refused (a confirmation, or to take the case): mediation resumes —
         amend the agreement or fail with another next step."""
         self._require_awaiting(handoff_id)
-        self._emit("MediationReopened", {"reason": reason, "handoff_id": handoff_id},
+        self._emit(events.MediationReopened, {"reason": reason, "handoff_id": handoff_id},
                    meta, now)
 
     # -- rules -------------------------------------------------------------------------
@@ -587,7 +588,7 @@ class MediationCase(Aggregate):
 
     def _close(self, outcome: str, summary: str, now: datetime, meta: Dict[str, Any],
                handoff_id: Optional[str] = None, resolved: Optional[bool] = None) -> None:
-        self._emit("CaseClosed", {
+        self._emit(events.CaseClosed, {
             "case_id": self.id, "outcome": outcome,
             "resolved": outcome in RESOLVED_OUTCOMES if resolved is None else resolved,
             "closed_at": format_time(now), "summary": summary[:MAX_SUMMARY],
@@ -595,7 +596,7 @@ class MediationCase(Aggregate):
             "handoff_id": handoff_id,
         }, meta, now)
 
-    def _emit(self, event_type: str, data: Mapping[str, Any], meta: Mapping[str, Any],
+    def _emit(self, event_type: type, data: Mapping[str, Any], meta: Mapping[str, Any],
               now: Optional[datetime] = None) -> None:
         meta = dict(meta)
         meta["correlation_id"] = self.id
@@ -605,33 +606,40 @@ class MediationCase(Aggregate):
 
     # -- state changes (events are facts: no validation here) --------------------------
 
-    def when_MediationOpened(self, data: Mapping[str, Any]) -> None:
+    @applies(events.MediationOpened)
+    def _mediation_opened(self, data: Mapping[str, Any]) -> None:
         self.opened = True
         self.registration = dict(data)
 
-    def when_MediatorAssigned(self, data: Mapping[str, Any]) -> None:
+    @applies(events.MediatorAssigned)
+    def _mediator_assigned(self, data: Mapping[str, Any]) -> None:
         self.assignment = {field: data.get(field) for field in ASSIGNMENT_FIELDS}
 
-    def when_SessionHeld(self, data: Mapping[str, Any]) -> None:
+    @applies(events.SessionHeld)
+    def _session_held(self, data: Mapping[str, Any]) -> None:
         self.sessions.append(dict(data))
         self.working = True
 
-    def when_DutyRecorded(self, data: Mapping[str, Any]) -> None:
+    @applies(events.DutyRecorded)
+    def _duty_recorded(self, data: Mapping[str, Any]) -> None:
         self.duties[data["duty"]] = data["note"]
         self.working = True
 
-    def when_AgreementReached(self, data: Mapping[str, Any]) -> None:
+    @applies(events.AgreementReached)
+    def _agreement_reached(self, data: Mapping[str, Any]) -> None:
         self.agreement = {"terms": data["terms"], "signed_on": data["signed_on"],
                           "confirmation_window_ends_at": data.get("confirmation_window_ends_at")}
         self.agreements += 1
         self.working = True
 
-    def when_ConfirmationRequested(self, data: Mapping[str, Any]) -> None:
+    @applies(events.ConfirmationRequested)
+    def _confirmation_requested(self, data: Mapping[str, Any]) -> None:
         self.awaiting = {"handoff_id": data["handoff_id"], "agency": data["agency"],
                          "kind": data["kind"]}
         self.handoffs.append(dict(self.awaiting))
 
-    def when_MediationFailed(self, data: Mapping[str, Any]) -> None:
+    @applies(events.MediationFailed)
+    def _mediation_failed(self, data: Mapping[str, Any]) -> None:
         self.failure = dict(data)
         self.agreement = None  # an agreement that fell through is no longer in force
         if data.get("handoff_id"):
@@ -639,43 +647,52 @@ class MediationCase(Aggregate):
                              "kind": data["next"]}
             self.handoffs.append(dict(self.awaiting))
 
-    def when_MediationWithdrawn(self, data: Mapping[str, Any]) -> None:
+    @applies(events.MediationWithdrawn)
+    def _mediation_withdrawn(self, data: Mapping[str, Any]) -> None:
         self.withdrawal = dict(data)
 
-    def when_MediationReopened(self, data: Mapping[str, Any]) -> None:
+    @applies(events.MediationReopened)
+    def _mediation_reopened(self, data: Mapping[str, Any]) -> None:
         self.awaiting = None
         self.agreement = None  # refused or not taken: a new agreement is needed
         self.working = True
 
-    def when_PetitionAccepted(self, data: Mapping[str, Any]) -> None:
+    @applies(events.PetitionAccepted)
+    def _petition_accepted(self, data: Mapping[str, Any]) -> None:
         self.petition = {**self.petition, "decision": "accepted",
                          "accepted_on": data["accepted_on"], "simple": data.get("simple"),
                          "timely": data.get("timely")}
 
-    def when_PetitionDeclined(self, data: Mapping[str, Any]) -> None:
+    @applies(events.PetitionDeclined)
+    def _petition_declined(self, data: Mapping[str, Any]) -> None:
         self.petition = {**self.petition, "decision": "declined", "route": data["route"],
                          "timely": data.get("timely")}
 
-    def when_PetitionAnswered(self, data: Mapping[str, Any]) -> None:
+    @applies(events.PetitionAnswered)
+    def _petition_answered(self, data: Mapping[str, Any]) -> None:
         self.petition = {**self.petition, "answered": {
             "opinion": data["opinion"], "issued_on": data["issued_on"]}}
 
-    def when_ReviewRequested(self, data: Mapping[str, Any]) -> None:
+    @applies(events.ReviewRequested)
+    def _review_requested(self, data: Mapping[str, Any]) -> None:
         self.reviews.append({"stage": data["stage"], "requested_on": data["requested_on"],
                              "due_at": data["due_at"], "decided": None})
 
-    def when_ReviewDecided(self, data: Mapping[str, Any]) -> None:
+    @applies(events.ReviewDecided)
+    def _review_decided(self, data: Mapping[str, Any]) -> None:
         for review in self.reviews:
             if review["stage"] == data["stage"]:
                 review["decided"] = {"opinion": data["opinion"], "issued_on": data["issued_on"]}
         if data.get("final"):
             self.petition = {**self.petition, "final": True}
 
-    def when_FollowUpRecorded(self, data: Mapping[str, Any]) -> None:
+    @applies(events.FollowUpRecorded)
+    def _follow_up_recorded(self, data: Mapping[str, Any]) -> None:
         self.follow_up = dict(data)
         if self.follow_up.get("satisfaction_level") is None:  # recorded before levels
             self.follow_up["satisfaction_level"] = satisfaction_level(data["satisfaction"])
 
-    def when_CaseClosed(self, data: Mapping[str, Any]) -> None:
+    @applies(events.CaseClosed)
+    def _case_closed(self, data: Mapping[str, Any]) -> None:
         self.closure = dict(data)
         self.awaiting = None

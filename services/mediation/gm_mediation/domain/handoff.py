@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
 from gm_contracts.outbound import HANDOFF_KINDS
-from gm_kernel import Aggregate, DomainError, format_time, parse_time
+from gm_contracts import mediation_events as events
+from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
 
 from .case import JUDICIAL_CONFIRMATION
 
@@ -94,7 +95,7 @@ class HandOff(Aggregate):
             raise DomainError(f"hand-off {self.id} was already requested")
         if kind not in HANDOFF_KINDS.get(agency, ()):
             raise ValueError(f"{agency} does not take {kind} hand-offs")
-        self._emit("HandOffRequested", {
+        self._emit(events.HandOffRequested, {
             "handoff_id": self.id, "case_id": case_id, "case_number": case_number,
             "agency": agency, "kind": kind,
             "agreement": dict(agreement) if agreement is not None else None,
@@ -119,11 +120,11 @@ class HandOff(Aggregate):
         if decision == "accepted":
             if self.kind == JUDICIAL_CONFIRMATION and ruling_due_at is None:
                 raise ValueError("accepting a confirmation application needs the ruling's due date")
-            self._emit("HandOffAccepted", {
+            self._emit(events.HandOffAccepted, {
                 **common, "agency_case_number": agency_case_number,
                 "due_at": format_time(ruling_due_at) if ruling_due_at else None}, meta)
         elif decision == "rejected":
-            self._emit("HandOffRejected", {**common, "reason": reason}, meta)
+            self._emit(events.HandOffRejected, {**common, "reason": reason}, meta)
         else:
             raise ReplyRefused({"decision": ["Must be accepted or rejected."]})
 
@@ -144,7 +145,7 @@ class HandOff(Aggregate):
                 f"This confirmation request is already settled ({self.status})."]})
         meta.update(agency=sender)
         meta.setdefault("occurred_at", now)
-        self._emit("ConfirmationRuled", {
+        self._emit(events.ConfirmationRuled, {
             "handoff_id": self.id, "case_id": self.case_id, "confirmed": bool(confirmed),
             "ruling_number": ruling_number, "reason": reason,
         }, meta)
@@ -154,7 +155,7 @@ class HandOff(Aggregate):
         if not self.overdue_at(now):
             raise DomainError(f"hand-off {self.id} is not overdue, or already marked")
         meta.setdefault("occurred_at", now)
-        self._emit("HandOffOverdue", {
+        self._emit(events.HandOffOverdue, {
             "handoff_id": self.id, "case_id": self.case_id, "due_at": format_time(self.due_at),
             "agency": self.agency, "kind": self.kind, "status": self.status,
         }, meta)
@@ -168,7 +169,7 @@ class HandOff(Aggregate):
             # Said as "not yours", not "unknown": the agency may have mixed up ids.
             raise ReplyRefused({"handoff_id": [f"This hand-off was not sent to {agency}."]})
 
-    def _emit(self, event_type: str, data: Mapping[str, Any], meta: Mapping[str, Any],
+    def _emit(self, event_type: type, data: Mapping[str, Any], meta: Mapping[str, Any],
               case_id: Optional[str] = None) -> None:
         meta = dict(meta)
         meta["correlation_id"] = case_id or self.case_id
@@ -176,27 +177,32 @@ class HandOff(Aggregate):
 
     # -- state changes -----------------------------------------------------------------
 
-    def when_HandOffRequested(self, data: Mapping[str, Any]) -> None:
+    @applies(events.HandOffRequested)
+    def _hand_off_requested(self, data: Mapping[str, Any]) -> None:
         self.case_id, self.case_number = data["case_id"], data["case_number"]
         self.agency, self.kind = data["agency"], data["kind"]
         self.agreement = data.get("agreement")
         self.requested_at = parse_time(data["requested_at"])
         self.due_at = parse_time(data["due_at"])
 
-    def when_HandOffAccepted(self, data: Mapping[str, Any]) -> None:
+    @applies(events.HandOffAccepted)
+    def _hand_off_accepted(self, data: Mapping[str, Any]) -> None:
         self.status = ACCEPTED
         self.agency_case_number = data.get("agency_case_number")
         if data.get("due_at"):  # a confirmation: the court's time to rule runs from here
             self.due_at = parse_time(data["due_at"])
 
-    def when_HandOffRejected(self, data: Mapping[str, Any]) -> None:
+    @applies(events.HandOffRejected)
+    def _hand_off_rejected(self, data: Mapping[str, Any]) -> None:
         self.status = REJECTED
         self.reason = data.get("reason")
 
-    def when_ConfirmationRuled(self, data: Mapping[str, Any]) -> None:
+    @applies(events.ConfirmationRuled)
+    def _confirmation_ruled(self, data: Mapping[str, Any]) -> None:
         self.status = CONFIRMED if data["confirmed"] else REFUSED
         self.ruling_number = data.get("ruling_number")
         self.reason = data.get("reason")
 
-    def when_HandOffOverdue(self, data: Mapping[str, Any]) -> None:
+    @applies(events.HandOffOverdue)
+    def _hand_off_overdue(self, data: Mapping[str, Any]) -> None:
         self.overdue = True

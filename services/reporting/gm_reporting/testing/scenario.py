@@ -20,14 +20,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 from gm_contracts.mediation_events import DECLINE_ROUTES, satisfaction_level
+from gm_contracts.vocabulary import CATEGORIES, CHANNELS
 from gm_kernel import RecordedEvent, format_time
 
-CATEGORIES = ("marriage_family", "neighbour", "housing_homestead", "contract", "business",
-              "damages", "land_forest", "land_acquisition", "environment", "labour",
-              "consumer", "medical", "traffic_accident", "property_management",
-              "village_affairs", "other")
-CHANNELS = ("visit", "letter", "phone", "website", "newspaper_hotline", "radio_hotline",
-            "leader_reception", "screening")
 PETITION_CHANNELS = ("visit", "letter", "website")
 REFERRALS = (("court", "delegated"), ("court", "entrusted"), ("police", "minor_dispute"),
              ("procuratorate", "criminal_reconciliation"), ("petition", "petition"))

@@ -1,0 +1,82 @@
+"""Wiring a service once per process: its bootstrap builds the application (the message
+bus with its handlers and dependencies, the feeds, whatever the service keeps warm) from
+what the platform gives it, and `Bootstrapped` hands that one application to every worker.
+
+    def bootstrap(platform: Platform) -> Application: ...
+
+    class AssignmentService(PlatformService):
+        name = "assignment"
+        app = Bootstrapped(bootstrap)
+
+A test builds the same application on a store of its own, without Nameko or a broker:
+`bootstrap(Platform("assignment", settings, store, clock))`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping, Optional
+
+from nameko.extensions import DependencyProvider
+
+from gm_contracts.inbound import InboundMessage
+from gm_kernel import EventStore
+
+from .clock import container_clock
+from .feed import Feeds
+from .messagebus import MessageBus
+from .store_provider import StoreHandle, find_relay, find_store
+
+
+@dataclass
+class Platform:
+    """What a bootstrap gets: the service's name and settings, its event store (appends
+    wake the outbox relay) and its clock."""
+
+    service: str
+    settings: Any
+    store: EventStore
+    clock: Callable[[], datetime]
+
+
+@dataclass
+class Application:
+    """A service's use cases as built by its bootstrap.
+
+    `inbound`: for a service that takes agencies' messages, the command each inbound
+    type becomes (gm_platform.answers.handle_inbound). `feeds`: the other services'
+    events it follows (and its own, for a process manager)."""
+
+    bus: MessageBus
+    feeds: Optional[Feeds] = None
+    inbound: Mapping[str, Callable[[InboundMessage], Any]] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Release what the application holds (the platform closes the event store)."""
+
+
+class Bootstrapped(DependencyProvider):
+    """The service's application, built on first use (the store provider is set up by
+    then) and shared by the process's workers: its indexes and feeds stay warm."""
+
+    def __init__(self, bootstrap: Callable[[Platform], Application]):
+        self.bootstrap = bootstrap
+        self.app: Optional[Application] = None
+
+    def setup(self):
+        self.settings = self.container.config["GM_SETTINGS"]
+        self.clock = container_clock(self.container)
+
+    def get_dependency(self, worker_ctx):
+        if self.app is None:
+            store = StoreHandle(find_store(self.container), find_relay(self.container))
+            self.app = self.bootstrap(Platform(self.container.service_name, self.settings,
+                                               store, self.clock.now))
+        return self.app
+
+    def stop(self):
+        if self.app is not None:
+            self.app.close()
+
+    def kill(self):
+        self.stop()
