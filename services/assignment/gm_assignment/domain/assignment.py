@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from gm_directory.directory import Directory
 from gm_directory.vocabulary import AGENCIES, level_rank
+from gm_contracts import streams
 from gm_contracts import assignment_events as events
 from gm_kernel import (
     Aggregate, DomainError, InvalidValue, NotRecorded, applies, format_time, parse_time,
@@ -109,7 +110,7 @@ class Assignment(Aggregate):
     `occurred_at` defaults to `now`, `correlation_id` to the case.
     """
 
-    stream_prefix = "assignment-"
+    stream_prefix = streams.ASSIGNMENT
 
     @classmethod
     def not_recorded(cls, id: str) -> LookupError:

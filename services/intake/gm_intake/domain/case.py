@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import List, Optional, Sequence
 
+from gm_contracts import streams
 from gm_contracts import intake_events as events
 from gm_directory import Directory
 from gm_kernel import Aggregate, DomainError, InvalidValue, applies
@@ -128,7 +129,7 @@ def numbering(region: str, year: int) -> str:
 
 
 class Case(Aggregate):
-    stream_prefix = "case-"
+    stream_prefix = streams.CASE
 
     def __init__(self, id: str):
         super().__init__(id)

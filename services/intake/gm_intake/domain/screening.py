@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
+from gm_contracts import streams
 from gm_contracts import intake_events as events
 from gm_kernel import Aggregate, DomainError, InvalidValue, applies
 
@@ -28,7 +29,7 @@ def check_period(level: str, period: str) -> Optional[str]:
 class ScreeningReport(Aggregate):
     """One unit's report for one period; its id is `<unit>:<period>`, filed once."""
 
-    stream_prefix = "screening-"
+    stream_prefix = streams.SCREENING_REPORT
 
     def __init__(self, id: str):
         super().__init__(id)
@@ -55,7 +56,7 @@ class ScreeningReport(Aggregate):
 class RiskAssessment(Aggregate):
     """A major project's stability risk assessment; `high` opens a preventive key case."""
 
-    stream_prefix = "risk-"
+    stream_prefix = streams.RISK_ASSESSMENT
 
     def record(self, project: str, region: str, level: str, summary: str,
                assessed_by: str, **meta) -> None:

@@ -53,6 +53,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, Dict, List, Mapping, Optional
 
 from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
+from gm_contracts import streams
 from gm_contracts import mediation_events as events
 from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
 
@@ -113,7 +114,7 @@ class MediationCase(Aggregate):
     `correlation_id` is always the case id.
     """
 
-    stream_prefix = "mediation-"
+    stream_prefix = streams.MEDIATION
 
     def __init__(self, id: str):
         super().__init__(id)

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
 from gm_contracts.outbound import HANDOFF_KINDS
+from gm_contracts import streams
 from gm_contracts import mediation_events as events
 from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
 
@@ -44,7 +45,7 @@ class ReplyRefused(DomainError):
 
 
 class HandOff(Aggregate):
-    stream_prefix = "handoff-"
+    stream_prefix = streams.HANDOFF
 
     def __init__(self, id: str):
         super().__init__(id)

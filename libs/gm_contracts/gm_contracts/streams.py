@@ -1,0 +1,43 @@
+"""Which case, and which hand-off, a domain event is about — said once, by the contract,
+for every consumer: no service parses another's stream names.
+
+Every event about a case carries the case id as its `correlation_id` (and most in
+`data.case_id`); hand-off events carry `data.handoff_id`. The stream names (`<prefix><id>`)
+are the publishers' and are read here only for events of early versions that lacked
+those fields.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+#: Stream prefixes of the suite's aggregates (their `stream_prefix`).
+CASE = "case-"                  # intake: the registration
+SCREENING_REPORT = "screening-"  # intake: a unit's screening report (排查)
+RISK_ASSESSMENT = "risk-"        # intake: a stability risk assessment (稳评)
+ASSIGNMENT = "assignment-"      # assignment: 四定 and the deadline
+MEDIATION = "mediation-"        # mediation: the mediation of a case
+HANDOFF = "handoff-"            # mediation: a hand-off to an agency
+
+_CASE_STREAMS = (CASE, ASSIGNMENT, MEDIATION)
+
+
+def case_id_of(event: Any) -> Optional[str]:
+    """The case a domain event is about (None for a report or an assessment)."""
+    data = event.data or {}
+    found = data.get("case_id") or event.correlation_id
+    if found:
+        return found
+    for prefix in _CASE_STREAMS:
+        if event.stream_id.startswith(prefix):
+            return event.stream_id[len(prefix):]
+    return None
+
+
+def handoff_id_of(event: Any) -> Optional[str]:
+    """The hand-off a mediation event is about (None when it is about none)."""
+    data = event.data or {}
+    if data.get("handoff_id"):
+        return data["handoff_id"]
+    if event.stream_id.startswith(HANDOFF):
+        return event.stream_id[len(HANDOFF):]
+    return None
