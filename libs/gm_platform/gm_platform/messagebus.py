@@ -207,13 +207,15 @@ class MessageBus:
     def inject(self, function: Handler) -> Handler:
         """`function` with the dependencies its parameters name (message and unit of work
         stay free); a name the bootstrap did not wire fails here, at start-up."""
-        wanted = [p.name for p in inspect.signature(function).parameters.values()
+        wanted = [p for p in inspect.signature(function).parameters.values()
                   if p.kind is p.KEYWORD_ONLY]
-        missing = [name for name in wanted if name not in self.dependencies]
+        missing = [p.name for p in wanted
+                   if p.name not in self.dependencies and p.default is p.empty]
         if missing:
             raise TypeError(f"{function.__qualname__} needs {', '.join(missing)}, "
                             "which the bootstrap does not provide")
-        return partial(function, **{name: self.dependencies[name] for name in wanted})
+        return partial(function, **{p.name: self.dependencies[p.name] for p in wanted
+                                    if p.name in self.dependencies})
 
     # -- commands ----------------------------------------------------------------------------
     def handle(self, command: Any, *, keys: Sequence[str] = ()) -> Any:

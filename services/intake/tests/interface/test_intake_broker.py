@@ -13,7 +13,7 @@ from gm_platform.testing.services import services, service_settings, start_servi
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 VALID_ID = "11010519491231002X"
 
 

@@ -26,7 +26,7 @@ from gm_platform.testing.wait import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)  # 10:00 local, 30 Nov
 VILLAGE = "410611100201"  # a village committee (people's track only) under 大赉店镇, 淇滨区
