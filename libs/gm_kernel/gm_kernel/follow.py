@@ -6,6 +6,7 @@ them appended since the last look, so the view lags only by commits not yet made
 from __future__ import annotations
 
 import threading
+import time
 
 from .events import RecordedEvent
 from .store.port import EventStore
@@ -28,6 +29,9 @@ class LogFollower:
                     self.position = event.position
                 if len(page) < self.page_size:
                     return
+                # A long log (the first look after a restart) is read page by page, and
+                # other (green) threads run between pages.
+                time.sleep(0)
 
     def apply(self, event: RecordedEvent) -> None:
         """Fold one event into the view (subclasses)."""

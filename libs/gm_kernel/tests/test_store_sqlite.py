@@ -180,6 +180,35 @@ def test_in_memory(tmp_path):
         store.close()
 
 
+def test_a_version_2_store_is_migrated_and_its_old_positions_prunable(tmp_path):
+    """Tracking rows from before version 3 have no time: they count as old, and only the
+    highest of each name (its position) survives pruning."""
+    from datetime import timedelta
+
+    from gm_kernel import Tracking, utcnow
+    from gm_kernel.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "svc.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2):
+        for statement in _MIGRATIONS[version]:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 2")
+    raw.executemany("INSERT INTO tracking (name, position) VALUES (?, ?)",
+                    [("feed:intake", 1), ("feed:intake", 2), ("case-number:410611:2026", 7)])
+    raw.close()
+    store = SQLiteEventStore(path, "svc")
+    try:
+        assert store.schema_version() == 3
+        store.append(None, None, tracking=Tracking("feed:intake", 3))
+        assert store.prune(utcnow() - timedelta(days=1))["tracking"] == 2  # 1 and 2
+        assert store.tracked_position("feed:intake") == 3
+        assert store.tracked_position("case-number:410611:2026") == 7
+        assert store.acquire_lease("outbox-relay", "me", 10)
+    finally:
+        store.close()
+
+
 def test_a_version_1_store_is_migrated_with_its_letters(tmp_path):
     """A store written before letters kept their size and digest opens, keeps its letters
     (size and digest computed from the body kept) and parks new ones in full."""
@@ -197,7 +226,7 @@ def test_a_version_1_store_is_migrated_with_its_letters(tmp_path):
     raw.close()
     store = SQLiteEventStore(path, "svc")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         old = store.dead_letter("old")
         assert (old.body, old.body_size, old.attempts, old.truncated) == (b"{}", 2, 2, False)
         store.park(DeadLetter(id="new", source="q", reason="r", body=b"x" * 10))
@@ -205,3 +234,58 @@ def test_a_version_1_store_is_migrated_with_its_letters(tmp_path):
         assert [d.id for d in store.dead_letters()] == ["old", "new"]
     finally:
         store.close()
+
+
+HUB_PROBE = r'''
+import eventlet
+eventlet.monkey_patch()
+import sqlite3, subprocess, sys, time
+from gm_kernel import NewEvent
+from gm_kernel.store.port import NO_STREAM
+from gm_kernel.store.sqlite import SQLiteEventStore
+
+path = sys.argv[1]
+store = SQLiteEventStore(path, "svc", busy_timeout=30)
+holder = subprocess.Popen([sys.executable, "-c", (
+    "import sqlite3, sys, time\n"
+    "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "db.execute('BEGIN IMMEDIATE')\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(2.0)\n"
+    "db.execute('ROLLBACK')\n"), path], stdout=subprocess.PIPE, text=True)
+assert holder.stdout.readline().strip() == "locked"
+ticks = []
+def tick():
+    while len(ticks) < 1000:
+        ticks.append(time.monotonic())
+        eventlet.sleep(0.01)
+ticker = eventlet.spawn(tick)
+started = time.monotonic()
+writer = eventlet.spawn(store.append, "s", NO_STREAM, [NewEvent("T", {})])
+writer.wait()
+waited = time.monotonic() - started
+during = [t for t in ticks if started <= t <= started + waited]
+gaps = [b - a for a, b in zip(during, during[1:])]
+ticker.kill()
+holder.wait()
+print(f"waited={waited:.2f} ticks={len(during)} longest_gap={max(gaps):.3f} "
+      f"position={store.last_position()}")
+'''
+
+
+def test_waiting_for_another_process_lock_does_not_freeze_green_threads(tmp_path):
+    """While another process holds the write lock for 2 s, an append waits for it and the
+    rest of an eventlet process keeps running (HTTP, /health, AMQP heartbeats)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "svc.db"
+    SQLiteEventStore(path, "svc").close()
+    out = subprocess.run([sys.executable, "-c", HUB_PROBE, str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    figures = dict(part.split("=") for part in out.stdout.split())
+    assert float(figures["waited"]) >= 1.5  # the append did wait for the lock
+    assert figures["position"] == "1"  # and then committed
+    assert int(figures["ticks"]) >= 50  # the other green thread ran meanwhile
+    assert float(figures["longest_gap"]) < 0.5  # never frozen for long

@@ -63,11 +63,12 @@ import random
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pymongo
 from pymongo import ReturnDocument, WriteConcern
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, WTimeoutError
 from pymongo.read_concern import ReadConcern
 
 from ..events import (
@@ -121,7 +122,7 @@ def translated(method):
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except ConnectionFailure as exc:
+        except (ConnectionFailure, WTimeoutError) as exc:
             raise StoreUnavailable(f"mongodb {self._db.name}: {exc}") from exc
 
     return wrapper
@@ -131,6 +132,7 @@ class MongoEventStore(EventStore):
     """An event store in one MongoDB database (collection `commits`)."""
 
     max_position_attempts = 100  # bounded retries when other writers take our position
+    write_timeout = 10.0  # seconds a write waits for the majority (wtimeout)
 
     def __init__(self, client_or_db, service: str, upcasters: Optional[Upcasters] = None):
         super().__init__(service, upcasters)
@@ -143,7 +145,9 @@ class MongoEventStore(EventStore):
         self._client = None  # set by from_uri: a client this store owns and closes
         self._closed = False
         self._lock = threading.RLock()
-        durable = WriteConcern(w="majority", j=True)
+        # A write waits at most write_timeout for the majority: a partitioned primary
+        # then fails the commit (StoreUnavailable) instead of holding the worker for ever.
+        durable = WriteConcern(w="majority", j=True, wtimeout=int(self.write_timeout * 1000))
         # Readers only see majority-committed commits (they cannot be rolled back later);
         # the writer's own checks read the primary's latest state (read concern local).
         self._commits = db.get_collection("commits", write_concern=durable,
@@ -152,6 +156,8 @@ class MongoEventStore(EventStore):
                                             read_concern=ReadConcern("local"))
         # Before this store kept letters in their commits, they had a collection of their own.
         self._old_letters = db.get_collection("dead_letters", write_concern=durable)
+        self._leases = db.get_collection("leases", write_concern=durable,
+                                         read_concern=ReadConcern("majority"))
         try:
             self._ensure_indexes()
             self._move_old_letters()
@@ -445,6 +451,52 @@ class MongoEventStore(EventStore):
                         "n": {"$sum": {"$subtract": ["$outbox_count", {"$size": "$sent"}]}}}},
         ]))
         return int(rows[0]["n"]) if rows else 0
+
+    # -- replicas and retention -----------------------------------------------------------
+    @translated
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = utcnow()
+        try:
+            doc = self._leases.find_one_and_update(
+                {"_id": name, "$or": [{"holder": holder},
+                                      {"expires_at": {"$lt": format_time(now)}}]},
+                {"$set": {"holder": holder,
+                          "expires_at": format_time(now + timedelta(seconds=ttl))}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:  # held by another, not expired: the upsert's insert lost
+            return False
+        return doc is not None and doc["holder"] == holder
+
+    @translated
+    def release_lease(self, name: str, holder: str) -> None:
+        self._leases.delete_one({"_id": name, "holder": holder})
+
+    @translated
+    def prune(self, before: datetime) -> Dict[str, int]:
+        cutoff = format_time(before)
+        old = {"committed_at": {"$lt": cutoff}, "pending": False}
+        with self._lock:
+            outbox = self._commits_w.update_many(
+                {**old, "outbox_count": {"$gt": 0}},
+                {"$set": {"outbox": [], "sent": [], "outbox_count": 0}}).modified_count
+            processed = self._commits_w.update_many(
+                {**old, "processed_keys": {"$exists": True}},
+                {"$unset": {"processed_keys": "", "processed": ""}}).modified_count
+            tracking = 0
+            for top in self._commits_w.aggregate([
+                    {"$match": {"tracking.name": {"$exists": True}}},
+                    {"$group": {"_id": "$tracking.name", "top": {"$max": "$tracking.position"}}}]):
+                # the highest position of each name stays: it is the name's position
+                tracking += self._commits_w.update_many(
+                    {**old, "tracking.name": _present({"$eq": top["_id"]}),
+                     "tracking.position": {"$lt": top["top"]}},
+                    {"$unset": {"tracking": ""}}).modified_count
+            # Commits without events that now record nothing at all go.
+            self._commits_w.delete_many({
+                **old, "_id": {"$type": "string"}, "events": {"$exists": False},
+                "processed_keys": {"$exists": False}, "tracking": {"$exists": False},
+                "letter": {"$exists": False}})
+        return {"outbox": outbox, "processed": processed, "tracking": tracking}
 
     # -- dead letters --------------------------------------------------------------------
     _LETTERS = {"letter.id": {"$exists": True}}  # matches the partial index letter_order

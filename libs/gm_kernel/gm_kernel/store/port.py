@@ -20,7 +20,8 @@ Guarantees every adapter must give (proved by gm_kernel.testing.StoreContract):
 from __future__ import annotations
 
 import abc
-from typing import Iterable, List, Mapping, Optional, Sequence
+from datetime import datetime
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 from ..events import (
     DeadLetter,
@@ -136,6 +137,25 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def outbox_backlog(self) -> int:
         """How many outbox messages are waiting to be published."""
+
+    # -- replicas and retention -----------------------------------------------------------
+    @abc.abstractmethod
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Hold the lease `name` for `ttl` seconds from now, if it is free, has expired or
+        is `holder`'s already (a renewal); True if `holder` holds it now. Replicas sharing
+        a store use it so that one of them does a job (e.g. publishing the outbox)."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if `holder` holds it (another may take it at once)."""
+
+    @abc.abstractmethod
+    def prune(self, before: datetime) -> Dict[str, int]:
+        """Forget what only delivery and idempotency needed and was recorded before
+        `before`: sent outbox messages, processed keys, and tracking records below each
+        name's highest (which `tracked_position` keeps answering). Events, dead letters
+        and unsent messages stay. Inside the retention window nothing changes: a message
+        re-sent then is still recognised. Returns what was removed, by kind."""
 
     # -- dead letters --------------------------------------------------------------------
     def park(self, letter: DeadLetter) -> None:

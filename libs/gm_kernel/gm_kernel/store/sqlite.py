@@ -13,8 +13,13 @@ Why it is safe:
 
 One connection per store object, guarded by an RLock (a green lock under eventlet's
 monkey-patching). sqlite3 calls never yield to other green threads, so a transaction is
-never interleaved with another green thread's work; but a writer waiting on another
-PROCESS's lock blocks the whole process for up to busy_timeout.
+never interleaved with another green thread's work. Waiting for another PROCESS's write
+lock (a second replica, `gm projections rebuild`) must not freeze this one: SQLite's own
+busy handler sleeps inside the C call, which under eventlet would stop every green thread
+(HTTP, /health, AMQP heartbeats) for as long. So BEGIN IMMEDIATE is tried without it and
+retried after short sleeps — green ones under eventlet — until `busy_timeout` has passed
+(`begin_immediate`). Other statements keep a short busy handler (STATEMENT_BUSY_MS) for
+the rare moments a reader meets a checkpoint.
 """
 from __future__ import annotations
 
@@ -22,8 +27,10 @@ import functools
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator, List, Optional, Sequence
+from datetime import datetime, timedelta
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from ..events import (
     DeadLetter,
@@ -47,7 +54,7 @@ from .port import (
     StoreUnavailable,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Migrations by target version (PRAGMA user_version). Append, never edit a released one.
 _MIGRATIONS = {
@@ -107,6 +114,17 @@ _MIGRATIONS = {
         "ALTER TABLE dead_letters ADD COLUMN body_size INTEGER",
         "ALTER TABLE dead_letters ADD COLUMN body_sha256 TEXT",
     ],
+    # Replicas and retention: leases (one relay publishes), and what pruning goes by.
+    3: [
+        """CREATE TABLE IF NOT EXISTS leases (
+            name       TEXT PRIMARY KEY,
+            holder     TEXT NOT NULL,
+            expires_at TEXT NOT NULL                       -- RFC 3339 UTC, sortable
+        )""",
+        "ALTER TABLE tracking ADD COLUMN recorded_at TEXT",  # NULL: rows from before v3
+        "CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS processed_recorded ON processed (recorded_at)",
+    ],
 }
 
 _EVENT_COLUMNS = ("position, id, stream_id, version, type, schema_version, occurred_at, data, "
@@ -131,11 +149,44 @@ def _translated(method):
     return wrapper
 
 
+#: How long one statement other than BEGIN IMMEDIATE may wait in SQLite's busy handler.
+STATEMENT_BUSY_MS = 100
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
+    """Take the database's write lock (BEGIN IMMEDIATE), waiting up to `timeout` seconds
+    for another connection or process to release it — in `time.sleep`s, which are green
+    under eventlet, never inside SQLite's busy handler. OperationalError when it stays
+    locked."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {STATEMENT_BUSY_MS}")
+
+
 def connect_wal(path: str, busy_timeout: float, synchronous: str) -> sqlite3.Connection:
     """A connection in WAL mode (StoreError if the file cannot use it), shareable across
     threads (callers serialise with their own lock). isolation_level=None: callers issue
     BEGIN/COMMIT themselves (sqlite3 would otherwise open deferred transactions behind
     their back). `synchronous`: FULL where a commit must survive power loss."""
+    # Opening (and switching to WAL) may wait on the lock with the busy handler: once, at
+    # start-up; every write transaction afterwards waits in begin_immediate.
     conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
                            check_same_thread=False)
     try:
@@ -144,6 +195,7 @@ def connect_wal(path: str, busy_timeout: float, synchronous: str) -> sqlite3.Con
         if mode.lower() not in ("wal", "memory"):
             raise StoreError(f"sqlite {path}: cannot use WAL mode (got {mode})")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA busy_timeout = {STATEMENT_BUSY_MS}")
     except BaseException:
         conn.close()
         raise
@@ -157,6 +209,7 @@ class SQLiteEventStore(EventStore):
                  upcasters: Optional[Upcasters] = None, *, busy_timeout: float = 30.0):
         super().__init__(service, upcasters)
         self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: Optional[sqlite3.Connection] = None
         try:
@@ -181,7 +234,7 @@ class SQLiteEventStore(EventStore):
         """One write transaction holding the database's write lock from its first statement."""
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
+            begin_immediate(db, self.busy_timeout)
             try:
                 yield db
                 db.execute("COMMIT")
@@ -276,8 +329,8 @@ class SQLiteEventStore(EventStore):
             [(p.key, None if p.result is None else _commit.dumps(dict(p.result)), now)
              for p in commit.processed])
         if commit.tracking is not None:
-            db.execute("INSERT INTO tracking (name, position) VALUES (?,?)",
-                       (commit.tracking.name, commit.tracking.position))
+            db.execute("INSERT INTO tracking (name, position, recorded_at) VALUES (?,?,?)",
+                       (commit.tracking.name, commit.tracking.position, now))
         if commit.dead_letter is not None:
             self._insert_letter(db, commit.dead_letter)
 
@@ -376,6 +429,57 @@ class SQLiteEventStore(EventStore):
     @_translated
     def outbox_backlog(self) -> int:
         return self._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0]
+
+    # -- replicas and retention -----------------------------------------------------------
+    @_translated
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = utcnow()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?,?,?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at "
+                "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+                (name, holder, format_time(now + timedelta(seconds=ttl)), format_time(now)))
+            row = db.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+        return row is not None and row[0] == holder
+
+    @_translated
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    #: Rows deleted per write transaction, so pruning never holds the lock for long.
+    prune_batch = 2000
+
+    @_translated
+    def prune(self, before: datetime) -> Dict[str, int]:
+        cutoff = format_time(before)
+        return {
+            "outbox": self._delete_in_batches(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NOT "
+                "NULL AND sent_at < ? LIMIT ?)", cutoff),
+            "processed": self._delete_in_batches(
+                "DELETE FROM processed WHERE rowid IN (SELECT rowid FROM processed "
+                "WHERE recorded_at < ? LIMIT ?)", cutoff),
+            # The highest position of each name stays: it is the name's position. Rows
+            # from before version 3 have no time and count as old.
+            "tracking": self._delete_in_batches(
+                "DELETE FROM tracking WHERE (name, position) IN (SELECT t.name, t.position "
+                "FROM tracking t WHERE (t.recorded_at IS NULL OR t.recorded_at < ?) AND "
+                "t.position < (SELECT MAX(position) FROM tracking m WHERE m.name = t.name) "
+                "LIMIT ?)", cutoff),
+        }
+
+    def _delete_in_batches(self, sql: str, cutoff: str) -> int:
+        removed = 0
+        while True:
+            with self._write() as db:
+                n = db.execute(sql, (cutoff, self.prune_batch)).rowcount
+            removed += n
+            if n < self.prune_batch:
+                return removed
+            time.sleep(0)  # let other (green) threads write between batches
 
     # -- dead letters --------------------------------------------------------------------
     _LETTER_COLUMNS = ("id, source, reason, body, routing_key, properties, parked_at, attempts, "

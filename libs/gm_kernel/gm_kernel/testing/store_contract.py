@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, List, Optional
 
@@ -24,6 +25,7 @@ import pytest
 
 from ..events import (
     MAX_LETTER_BODY, DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking,
+    utcnow,
 )
 from ..store.port import (
     NO_STREAM,
@@ -441,6 +443,51 @@ class StoreContract:
         writer.append("a", NO_STREAM, [ev("A1")])
         relay.mark_sent([m.outbox_id for m in relay.pending_outbox()])
         assert writer.outbox_backlog() == 0
+
+    # -- replicas and retention --------------------------------------------------------------
+    def test_a_lease_has_one_holder_until_released_or_expired(self):
+        a, b = self.open(), self.open()  # two replicas on one store
+        assert a.acquire_lease("outbox-relay", "A", 30)
+        assert not b.acquire_lease("outbox-relay", "B", 30)
+        assert a.acquire_lease("outbox-relay", "A", 30)  # renewed
+        assert b.acquire_lease("other-job", "B", 30)  # leases are by name
+        b.release_lease("outbox-relay", "B")  # not B's to give up
+        assert not b.acquire_lease("outbox-relay", "B", 30)
+        a.release_lease("outbox-relay", "A")
+        assert b.acquire_lease("outbox-relay", "B", 30)
+        assert not a.acquire_lease("outbox-relay", "A", 30)
+        assert b.acquire_lease("short", "B", 0.05)
+        time.sleep(0.15)  # B stopped renewing (it died): the lease is free again
+        assert a.acquire_lease("short", "A", 30)
+        assert not b.acquire_lease("short", "B", 30)
+
+    def test_pruning_keeps_idempotency_inside_the_window_and_events_for_ever(self):
+        store = self.open()
+        store.append("case-1", NO_STREAM, [ev("Registered")], processed=[Processed("msg-1", {"n": 1})],
+                     outbox=[OutboxMessage("gm.outbound", "court.referral_accepted", {"n": 1})],
+                     tracking=Tracking("feed:intake", 1))
+        for position in (2, 3):
+            store.append(None, None, tracking=Tracking("feed:intake", position))
+        store.append(None, None, processed=[Processed("msg-2")])
+        store.mark_sent([m.outbox_id for m in store.pending_outbox()])
+        store.append("case-2", NO_STREAM, [ev("Registered")])  # its message stays unsent
+        store.park(DeadLetter(id="l-1", source="q", reason="bad", body=b"x"))
+        # inside the window: nothing changes
+        assert not any(store.prune(utcnow() - timedelta(hours=1)).values())
+        assert store.processed_result("msg-1").result == {"n": 1}
+        # past it: keys, sent messages and superseded positions go
+        removed = store.prune(utcnow() + timedelta(seconds=1))
+        assert removed["processed"] > 0 and removed["outbox"] > 0 and removed["tracking"] > 0
+        assert store.processed_result("msg-1") is None
+        assert store.processed_result("msg-2") is None
+        assert store.tracked_position("feed:intake") == 3
+        with pytest.raises(DuplicateMessage):  # the position is still the feed's
+            store.append(None, None, tracking=Tracking("feed:intake", 3))
+        assert [e.type for e in self.all_events(store)] == ["Registered", "Registered"]
+        assert [m.routing_key for m in self.unsent(store)] == ["Registered"]
+        assert store.count_dead_letters() == 1 and store.dead_letter("l-1") is not None
+        store.append("case-1", 1, [ev("Closed")])
+        assert store.last_position() == 3
 
     # -- dead letters ------------------------------------------------------------------------
     def test_dead_letters(self):
