@@ -39,6 +39,9 @@ class Settings:
     timezone: str
     shutdown_grace: float
     relay_interval: float
+    relay_lease: float
+    retention_days: float
+    prune_interval: float
     watch_interval: float
     catchup_interval: float
     rpc_timeout: float
@@ -84,6 +87,14 @@ def load(service: str) -> Settings:
         timezone=_env("GM_TIMEZONE", "Asia/Shanghai"),
         shutdown_grace=_float("GM_SHUTDOWN_GRACE", 8.0),
         relay_interval=_float("GM_RELAY_INTERVAL", 0.5),
+        # Replicas: one relay publishes, holding a lease it renews; another takes over
+        # within this many seconds of the holder's death.
+        relay_lease=_float("GM_RELAY_LEASE", 10.0),
+        # Sent messages, idempotency keys and superseded tracking records are forgotten
+        # after this many days (an agency re-sending a message within them gets the same
+        # answer), checked every GM_PRUNE_INTERVAL seconds.
+        retention_days=_float("GM_RETENTION_DAYS", 90.0),
+        prune_interval=_float("GM_PRUNE_INTERVAL", 3600.0),
         # Assignment's deadline watch runs this often (one replica acts per tick).
         watch_interval=_float("GM_WATCH_INTERVAL", 60.0),
         # How often a consumer of another service's events reads that service's log for
@@ -103,7 +114,8 @@ def load(service: str) -> Settings:
 ENV_VARS = (
     "AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI", "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
     "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE", "GM_CALENDAR_FILE",
-    "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_WATCH_INTERVAL",
+    "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
+    "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
 )
 # Read by the operator's command line `gm` (cli.py) only, not by the services.

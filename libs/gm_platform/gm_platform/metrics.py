@@ -18,6 +18,10 @@ FEED_EVENTS = Counter("gm_feed_events_total", "Events of another service applied
                       ["service", "source", "outcome"])
 FEED_POSITION = Gauge("gm_feed_position", "Source log position a feed has applied up to",
                       ["service", "source"])
+RELAY_LEADING = Gauge("gm_relay_leading", "1 while this replica's relay publishes the outbox",
+                      ["service"])
+PRUNED = Counter("gm_pruned_total", "Records forgotten after the retention window",
+                 ["service", "kind"])
 HTTP_REQUESTS = Counter("gm_http_requests_total", "HTTP requests answered",
                         ["service", "method", "route", "status"])
 

@@ -3,13 +3,22 @@
 The broker is a notification path, not the store. A message is marked sent only after
 the broker confirmed it (publisher confirms), so a crash between publish and mark-sent
 re-sends it after restart: at most a duplicate, which consumers ignore by message id.
+
+Replicas of a service share one store, so one relay publishes: the one holding the
+store's `outbox-relay` lease, renewed at half its life (GM_RELAY_LEASE seconds). The
+others stand by; when the holder dies its lease expires and another takes over. A holder
+so stalled that its lease expires mid-batch may publish a message the next one publishes
+too — a duplicate with the same message id, as after a crash.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from typing import Callable, Optional
 
 from kombu import Connection, Exchange, Producer
@@ -19,6 +28,8 @@ from gm_kernel import EventStore, RecordedEvent
 from . import metrics, topology
 
 log = logging.getLogger(__name__)
+
+RELAY_LEASE = "outbox-relay"
 
 
 class OutboxRelay:
@@ -30,8 +41,14 @@ class OutboxRelay:
         batch_size: int = 200,
         idle_wait: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        lease_ttl: float = 10.0,
+        holder: Optional[str] = None,
     ):
         self.store = store
+        self.lease_ttl = lease_ttl
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leading = False
+        self._lease_until = 0.0  # monotonic
         self.amqp_uri = amqp_uri
         self.batch_size = batch_size
         self.idle_wait = idle_wait
@@ -87,9 +104,32 @@ class OutboxRelay:
 
     def close(self) -> None:
         self._disconnect()
+        if self.leading:  # another replica may take over at once
+            self.leading = False
+            try:
+                self.store.release_lease(RELAY_LEASE, self.holder)
+            except Exception as exc:  # it expires anyway
+                log.warning("outbox relay: could not give up its lease: %s", exc)
+
+    def _lead(self) -> bool:
+        """Whether this relay holds the lease (renewed at half its life)."""
+        now = time.monotonic()
+        if self.leading and now < self._lease_until - self.lease_ttl / 2:
+            return True
+        was = self.leading
+        self.leading = self.store.acquire_lease(RELAY_LEASE, self.holder, self.lease_ttl)
+        if self.leading:
+            self._lease_until = now + self.lease_ttl
+        if self.leading != was:
+            log.info("outbox relay %s: %s", self.holder,
+                     "publishing" if self.leading else "standing by (another replica publishes)")
+        metrics.RELAY_LEADING.labels(self.store.service).set(int(self.leading))
+        return self.leading
 
     # -- one pass ------------------------------------------------------------------------
     def publish_pending(self) -> int:
+        if not self._lead():
+            return 0
         pending = self.store.pending_outbox(self.batch_size)
         metrics.OUTBOX_BACKLOG.labels(self.store.service).set(self.store.outbox_backlog())
         if not pending:

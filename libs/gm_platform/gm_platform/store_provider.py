@@ -44,7 +44,8 @@ class EventStoreProvider(DependencyProvider):
         self.settings = settings
         self.store = open_store(settings.store_uri, settings.service,
                                 data_dir=settings.data_dir, upcasters=self.upcasters)
-        self.relay = OutboxRelay(self.store, settings.amqp_uri, idle_wait=settings.relay_interval)
+        self.relay = OutboxRelay(self.store, settings.amqp_uri, idle_wait=settings.relay_interval,
+                                 lease_ttl=settings.relay_lease)
         self._relay_done = GreenEvent()
 
     def start(self):

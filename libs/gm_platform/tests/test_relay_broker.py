@@ -230,3 +230,41 @@ def test_events_committed_before_an_upgrade_are_published_in_their_current_schem
     assert published["schema_version"] == 2 and published["data"] == {"i": 0, "unit": "410611"}
     assert published == store.read_log()[0].to_dict()
     assert published["id"] == old.id == msg.properties["message_id"]
+
+
+def test_two_replicas_relays_publish_each_message_once_and_one_takes_over(
+        tmp_path, listener, amqp_uri):
+    """Two replicas share one store: one relay holds the lease and publishes; the other
+    stands by, and publishes once the first is gone (its lease given up or expired)."""
+    path = f"sqlite:///{tmp_path / 'svc.db'}"
+    stores = [open_store(path, SERVICE), open_store(path, SERVICE)]
+    relays = [OutboxRelay(s, amqp_uri, idle_wait=0.05, lease_ttl=1.0, holder=f"replica-{i}")
+              for i, s in enumerate(stores)]
+    runners = [threading.Thread(target=r.run, daemon=True) for r in relays]
+    try:
+        for runner in runners:
+            runner.start()
+        first = append_events(stores[0], "thing-1", 20) + append_events(stores[1], "thing-2", 20)
+        got = listener.receive(40)
+        assert sorted(m.properties["message_id"] for m in got) == sorted(e.id for e in first)
+        time.sleep(0.5)
+        listener.assert_empty()  # nobody published anything twice
+        assert sorted(r.leading for r in relays) == [False, True]
+        leader = next(r for r in relays if r.leading)
+        other = next(r for r in relays if not r.leading)
+        # The leader dies without a word (its lease expires) ...
+        leader.stop()
+        runners[relays.index(leader)].join(timeout=5)
+        leader._disconnect()  # like a killed process: the lease is not given up
+        later = append_events(stores[0], "thing-1", 5)
+        got = listener.receive(5, timeout=10)  # ... and the other takes over
+        assert sorted(m.properties["message_id"] for m in got) == sorted(e.id for e in later)
+        assert other.leading
+    finally:
+        for relay in relays:
+            relay.stop()
+        for runner in runners:
+            runner.join(timeout=5)
+        for relay, s in zip(relays, stores):
+            relay.close()
+            s.close()
