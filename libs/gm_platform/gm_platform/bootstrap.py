@@ -53,6 +53,8 @@ class Application:
 
     def close(self) -> None:
         """Release what the application holds (the platform closes the event store)."""
+        if self.feeds is not None:
+            self.feeds.close()
 
 
 class Bootstrapped(DependencyProvider):

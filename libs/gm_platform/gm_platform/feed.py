@@ -7,10 +7,13 @@ the fact that it was applied are durable together or not at all.
 
 Events reach a feed two ways, and both end in the same `_apply_in_order`:
 - the broker (queue `<consumer>.from.<source>`): the usual, fast path;
-- the source's own log, read over RPC (`read_log`): at start-up, periodically, and
-  whenever a delivered event is ahead of the next expected position (a gap: a message
-  the broker lost, or a relay publishing out of order). The log is the truth; the broker
-  only says "something new".
+- the source's own log, read over RPC (`read_log`, one connection reused): at start-up,
+  periodically, and whenever a delivered event is ahead of the next expected position (a
+  gap: a message the broker lost, or a relay publishing out of order). The log is the
+  truth; the broker only says "something new". A gap is filled in the background, page
+  by page, yielding between events: never inside the consumer's delivery callback, whose
+  connection must keep answering heartbeats however long the catch-up takes. The
+  delivered event is acknowledged at once — the catch-up reads it from the log.
 
 So an event delivered twice, or again after a catch-up applied it, is recognised by its
 position and ignored. Several replicas may apply the same position at once: the unique
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence
 
 from gm_kernel import DuplicateMessage, EventStore, RecordedEvent, Tracking
@@ -43,23 +47,55 @@ class SourceLog(Protocol):
     def read(self, after_position: int, limit: int) -> Sequence[RecordedEvent]: ...
 
 
-class FeedGap(Exception):
-    """A delivered event is ahead of the feed and the source log could not fill the gap."""
-
-
 class RpcSourceLog:
-    """A source service's log, read through its `read_log` RPC with a bounded wait."""
+    """A source service's log, read through its `read_log` RPC with a bounded wait, on one
+    connection kept open between reads (reopened, and the read tried once more, if it
+    broke meanwhile)."""
 
     def __init__(self, amqp_uri: str, source: str, timeout: float = 10.0):
         self.amqp_uri, self.source, self.timeout = amqp_uri, source, timeout
+        self._cluster = None
+        self._proxy = None
+        self._lock = threading.Lock()
 
     def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
-        # Imported here: the standalone proxy pulls in Nameko's eventlet machinery.
-        from nameko.standalone.rpc import ClusterRpcProxy
-
-        with ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, timeout=self.timeout) as rpc:
-            rows = getattr(rpc, self.source).read_log(after_position, limit)
+        with self._lock:
+            try:
+                rows = self._service().read_log(after_position, limit)
+            except Exception as exc:
+                if not self._broken(exc):
+                    raise
+                self._close()  # e.g. the broker restarted since the last read
+                rows = self._service().read_log(after_position, limit)
         return [RecordedEvent.from_dict(row) for row in rows]
+
+    def _service(self):
+        if self._proxy is None:
+            # Imported here: the standalone proxy pulls in Nameko's eventlet machinery.
+            from nameko.standalone.rpc import ClusterRpcProxy
+
+            self._cluster = ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, timeout=self.timeout)
+            self._proxy = self._cluster.start()
+        return getattr(self._proxy, self.source)
+
+    @staticmethod
+    def _broken(exc: Exception) -> bool:
+        """A dead connection, as opposed to the source answering with an error."""
+        from nameko.exceptions import RemoteError, UnknownService
+
+        return not isinstance(exc, (RemoteError, UnknownService))
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        cluster, self._cluster, self._proxy = self._cluster, None, None
+        if cluster is not None:
+            try:
+                cluster.stop()
+            except Exception:  # already broken
+                pass
 
 
 class LocalSourceLog:
@@ -106,6 +142,10 @@ class Feeds:
     def positions(self) -> Dict[str, int]:
         return {source: feed.position() for source, feed in self.by_source.items()}
 
+    def close(self) -> None:
+        for feed in self.by_source.values():
+            feed.close()
+
 
 def catch_up_all(feeds: "dict[str, EventFeed]") -> "dict[str, object]":
     """Catch every feed up; one unreachable source does not hold back the others."""
@@ -130,6 +170,9 @@ class EventFeed:
         self.page_size = page_size
         self.tracking_name = f"feed:{source}"
         self._lock = threading.Lock()  # green under eventlet: one applier per process
+        self._soon_lock = threading.Lock()
+        self._soon: Optional[threading.Thread] = None  # the background catch-up
+        self._again = False
 
     def position(self) -> int:
         """Source log position of the last event applied here."""
@@ -137,13 +180,19 @@ class EventFeed:
 
     # -- the two ways in -------------------------------------------------------------------
     def deliver(self, body: bytes) -> str:
-        """An event from the broker: apply it, or fill the gap before it. Returns what
-        happened: "applied", "duplicate" or "caught-up"."""
+        """An event from the broker: apply it, or have the gap before it filled. Returns
+        what happened: "applied", "duplicate" or "deferred" (to the background catch-up,
+        which reads it from the source's log)."""
         return self.deliver_event(RecordedEvent.from_dict(json.loads(body)))
 
     def deliver_event(self, event: RecordedEvent) -> str:
         """`deliver` for an event already decoded (one body fanned out to several feeds)."""
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            # A catch-up is applying the log right now; it applies this event too, or
+            # the pass it is asked for next does.
+            self.catch_up_soon()
+            return "deferred"
+        try:
             last = self.position()
             if event.position <= last:
                 self._count("duplicate")
@@ -151,19 +200,57 @@ class EventFeed:
             if event.position == last + 1:
                 self._apply_in_order(event)
                 return "applied"
-            try:
-                self._catch_up_locked(until=event.position)
-            except Exception as exc:
-                raise FeedGap(f"{self.source} log positions {last + 1}..{event.position - 1} "
-                              f"missing and unreadable: {type(exc).__name__}: {exc}") from exc
-            if self.position() < event.position:  # the log must hold what was published
-                raise FeedGap(f"{self.source} log ends before position {event.position}")
-            return "caught-up"
+        finally:
+            self._lock.release()
+        self.catch_up_soon()
+        return "deferred"
 
     def catch_up(self) -> int:
         """Apply everything the source log holds beyond our position; return how many."""
         with self._lock:
             return self._catch_up_locked()
+
+    def catch_up_soon(self) -> None:
+        """Catch up in a thread of its own (green under eventlet), one at a time; a pass
+        asked for while one runs follows it. A failure (the source unreachable, an event
+        that fails) is logged and left to the periodic catch-up."""
+        with self._soon_lock:
+            self._again = True
+            if self._soon is None:
+                self._soon = threading.Thread(target=self._catch_up_in_background,
+                                              name=f"catch-up:{self.source}", daemon=True)
+                self._soon.start()
+
+    def _catch_up_in_background(self) -> None:
+        while True:
+            with self._soon_lock:
+                if not self._again:
+                    self._soon = None
+                    return
+                self._again = False
+            try:
+                self.catch_up()
+            except Exception as exc:
+                log.warning("catch-up from %s stopped at position %d: %s: %s", self.source,
+                            self.position(), type(exc).__name__, exc)
+                with self._soon_lock:
+                    self._soon = None
+                return
+
+    def wait_caught_up(self, timeout: float = 30.0) -> bool:
+        """Wait for the background catch-up to finish (tests, shutdown); True if it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._soon_lock:
+                if self._soon is None:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def close(self) -> None:
+        close = getattr(self.source_log, "close", None)
+        if close is not None:
+            close()
 
     # -- internals -------------------------------------------------------------------------
     def _catch_up_locked(self, until: Optional[int] = None) -> int:
@@ -185,6 +272,7 @@ class EventFeed:
             if event.position > self.position():
                 self._apply_in_order(event)
                 applied += 1
+            time.sleep(0)  # a green yield: HTTP, heartbeats and consumers run meanwhile
         return applied
 
     def _apply_in_order(self, event: RecordedEvent) -> None:

@@ -10,7 +10,7 @@ import pytest
 from gm_kernel import NewEvent, RecordedEvent, Tracking
 from gm_kernel.store.factory import open_store
 from gm_kernel.testing.store_contract import run_in_threads
-from gm_platform.feed import EventFeed, FeedGap, LocalSourceLog
+from gm_platform.feed import EventFeed, LocalSourceLog
 
 
 class ListLog:
@@ -85,19 +85,21 @@ def test_a_gap_is_filled_from_the_source_log(source, target):
     log = ListLog(events)
     feed = EventFeed(target, "intake", counter(target), log)
     assert feed.deliver(body(events[0])) == "applied"
-    # positions 2..4 were lost by the broker; 5 arrives
-    assert feed.deliver(body(events[4])) == "caught-up"
+    # positions 2..4 were lost by the broker; 5 arrives: acknowledged at once, and the
+    # log read in the background, outside the delivery
+    assert feed.deliver(body(events[4])) == "deferred"
+    assert feed.wait_caught_up()
     assert seen(target) == [1, 2, 5, 6] and feed.position() == 6
     assert feed.deliver(body(events[2])) == "duplicate"  # a late copy of a lost one
 
 
-def test_an_unreadable_gap_fails_and_changes_nothing(source, target):
+def test_an_unreadable_gap_changes_nothing_until_the_log_can_be_read(source, target):
     events = source.read_log()
     log = ListLog(events)
     feed = EventFeed(target, "intake", counter(target), log)
     log.down = True
-    with pytest.raises(FeedGap, match="1..3"):
-        feed.deliver(body(events[3]))
+    assert feed.deliver(body(events[3])) == "deferred"
+    assert feed.wait_caught_up()  # it tried, failed and left it to the periodic catch-up
     assert feed.position() == 0 and seen(target) == []
     log.down = False
     assert feed.catch_up() == 6 and seen(target) == [1, 2, 5, 6]
@@ -117,9 +119,9 @@ def test_a_failing_event_holds_the_feed_at_its_position_until_it_succeeds(source
     with pytest.raises(RuntimeError):
         feed.catch_up()
     assert feed.position() == 2 and seen(target) == [1, 2]
-    with pytest.raises(FeedGap):  # nothing after it is applied out of order
-        feed.deliver(body(events[4]))
-    assert feed.position() == 2
+    # nothing after it is applied out of order
+    assert feed.deliver(body(events[4])) == "deferred"
+    assert feed.wait_caught_up() and feed.position() == 2
     broken["on"] = False
     assert feed.catch_up() == 4 and seen(target) == [1, 2, 5, 6]
 
@@ -170,3 +172,31 @@ def test_effects_recorded_earlier_under_a_message_key_still_move_the_feed(source
     feed = EventFeed(target, "intake", apply, ListLog(events[:1]))
     assert feed.catch_up() == 1
     assert feed.position() == 1  # else the same event would be offered for ever
+
+
+def test_a_delivery_never_waits_for_a_catch_up_in_progress(source, target):
+    """The consumer's delivery callback must not block while the log is being read (its
+    connection has heartbeats to answer): during a slow catch-up, deliveries return at
+    once, and the catch-up applies what they carried."""
+    import threading
+    import time
+
+    events = source.read_log()
+    release = threading.Event()
+
+    class SlowLog(ListLog):
+        def read(self, after_position, limit):
+            release.wait(10)  # a source answering slowly
+            return super().read(after_position, limit)
+
+    feed = EventFeed(target, "intake", counter(target), SlowLog(events))
+    catching_up = threading.Thread(target=feed.catch_up)
+    catching_up.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    assert [feed.deliver(body(e)) for e in events] == ["deferred"] * 6
+    assert time.monotonic() - started < 1.0
+    release.set()
+    catching_up.join(10)
+    assert feed.wait_caught_up()
+    assert seen(target) == [1, 2, 5, 6] and feed.position() == 6
