@@ -94,3 +94,6 @@ class RiskAssessmentRecorded(_Event):
     level = fields.String(required=True)
     summary = fields.String(required=True)
     assessed_by = fields.String(required=True)
+    category = fields.String(validate=validate.OneOf(CATEGORIES), metadata={
+        "description": "the dispute category of the preventive case a high risk opens "
+                       "(absent in events of early versions: other)"})

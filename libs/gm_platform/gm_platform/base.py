@@ -7,11 +7,14 @@ catch-up from the sources' logs, and, for a service agencies write to, the consu
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Optional
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+
+from gm_kernel import utcnow
 from werkzeug.wrappers import Response
 
 from . import answers, deadletters, metrics, topology
@@ -100,7 +103,7 @@ class PlatformService:
         sources = topology.SUBSCRIPTIONS.get(name, ())
         for source in sources:
             made[f"on_{source}_event"] = _feed_consumer(source)
-        if sources:
+        if topology.followed_logs(name):
             made["catch_up"] = _catch_up()
         if topology.inbound_queue(name) is not None:
             made["on_inbound"] = _inbound_consumer()
@@ -115,6 +118,17 @@ class PlatformService:
         from gm_directory import load_directory
 
         load_directory(settings.directory_file)
+
+    @every("prune_interval", at_start=False)
+    def prune(self):
+        """Forget what is past the retention window (GM_RETENTION_DAYS): sent messages,
+        idempotency keys, superseded tracking records. Events and dead letters stay."""
+        removed = self.store.prune(utcnow() - timedelta(days=self.settings.retention_days))
+        for kind, count in removed.items():
+            metrics.PRUNED.labels(self.settings.service, kind).inc(count)
+        if any(removed.values()):
+            log.info("pruned past the retention window: %s", removed)
+        return removed
 
     @consume(queue=topology.parking_queue)
     def on_parked(self, delivery: Delivery):

@@ -101,6 +101,7 @@ class UnitOfWork:
         self.answer: Optional[Mapping[str, Any]] = None
         self.tracking: Optional[Tracking] = None
         self.claimed = False
+        self.keys: List[str] = []
         self._aggregates: Dict[str, Aggregate] = {}
 
     # -- reading ---------------------------------------------------------------------------
@@ -134,6 +135,12 @@ class UnitOfWork:
         it is sent again to a re-sent message), `message` goes out now."""
         self.answer = answer
         self.send(message)
+
+    def record_under(self, key: str) -> None:
+        """Record this unit's effects, with its answer, under an idempotency key: a second
+        unit recording under it fails with DuplicateMessage (e.g. a process manager's
+        step that another path may have taken first)."""
+        self.keys.append(key)
 
     def track(self, tracking: Tracking) -> None:
         """A position this commit records; recorded before → DuplicateMessage for the
@@ -169,6 +176,7 @@ class UnitOfWork:
     def commit(self, processed: Sequence[Processed] = (),
                outbox_rules: Mapping[str, Callable[[NewEvent], Optional[OutboxMessage]]]
                = {}) -> List[RecordedEvent]:
+        processed = [*processed, *(Processed(key, self.answer) for key in self.keys)]
         agg = self.changed()
         events = list(agg.pending) if agg else []
         outbox = list(self.outbox)
@@ -277,6 +285,13 @@ class MessageBus:
             handler(event, uow)
             if not uow.has_effects():
                 return False  # nothing to do here: the feed records the position alone
+            if uow.tracking is not None:
+                # The handler took a number (one position per commit): its effects are
+                # made once by their key, and the feed records its position after them.
+                if not uow.keys:
+                    raise RuntimeError(f"{event.type}: a handler that takes a number must "
+                                       "record its effects under a key (uow.record_under)")
+                return False
             uow.track(tracking)
             return True
 

@@ -44,6 +44,20 @@ SUBSCRIPTIONS = {
     "reporting": ("intake", "assignment", "mediation"),
 }
 
+#: Logs a service follows by its periodic catch-up only, without a queue: intake's own,
+#: for its process manager (a high risk assessment → its preventive case, also made when
+#: the process stopped between the two), which has nothing to hurry — and a queue would
+#: carry every registration back to it.
+CATCH_UP_ONLY = {
+    "intake": ("intake",),
+}
+
+
+def followed_logs(service: str) -> Tuple[str, ...]:
+    """Every log `service` follows (its feeds): by queue and by catch-up only."""
+    return (*SUBSCRIPTIONS.get(service, ()), *CATCH_UP_ONLY.get(service, ()))
+
+
 # Replies about hand-offs go to mediation; everything else on gm.inbound to intake.
 # Topic '*' is exactly one word, so these match two-word keys only; intake skips the same.
 MEDIATION_INBOUND_TYPES = ("handoff_reply", "confirmation_ruling")

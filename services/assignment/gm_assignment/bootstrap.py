@@ -28,6 +28,6 @@ def bootstrap(platform: Platform) -> Assigning:
     bus = MessageBus(platform.store, platform.clock, commands=COMMANDS, events=EVENTS,
                      dependencies=dict(directory=directory, rules=rules, calendar=calendar,
                                        open_cases=open_cases, warn_days=rules.warn_days))
-    feeds = Feeds.of_bus(bus, platform.service, topology.SUBSCRIPTIONS[platform.service],
+    feeds = Feeds.of_bus(bus, platform.service, topology.followed_logs(platform.service),
                          platform.settings.amqp_uri, platform.settings.rpc_timeout)
     return Assigning(bus, feeds, open_cases=open_cases, warn_days=rules.warn_days)

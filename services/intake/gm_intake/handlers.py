@@ -13,9 +13,9 @@ from typing import Optional
 
 from zoneinfo import ZoneInfo
 
-from gm_contracts.vocabulary import RISK_ASSESSMENT_CHANNEL
+from gm_contracts import intake_events
 from gm_directory import Directory
-from gm_kernel import DomainError, DuplicateMessage, Refused, new_id
+from gm_kernel import DomainError, DuplicateMessage, RecordedEvent, Refused, new_id
 from gm_platform import answers
 from gm_platform.bootstrap import Application
 from gm_platform.messagebus import Caller, UnitOfWork
@@ -25,9 +25,13 @@ from .commands import FileScreeningReport, RecordRiskAssessment, RegisterCase, R
 from .domain.case import (
     Case, Party, Registration, case_number, check_registration, decide_flags, numbering,
 )
-from .domain.screening import RiskAssessment, ScreeningReport
+from .domain.screening import (
+    RiskAssessment, ScreeningReport, preventive_case, preventive_case_key,
+)
 
 log = logging.getLogger(__name__)
+
+ACTOR = "intake-service"  # the actor of what the service does by itself
 
 
 def register(uow: UnitOfWork, reg: Registration, actor: str, *, directory: Directory,
@@ -97,8 +101,28 @@ def record_risk_assessment(command: RecordRiskAssessment, uow: UnitOfWork, *,
         raise Refused({"region": ["not served by this deployment"]})
     assessment = uow.new(RiskAssessment(new_id()))
     assessment.record(command.project, command.region, command.level, command.summary,
-                      assessed_by=command.caller.actor, actor=command.caller.actor)
+                      assessed_by=command.caller.actor, category=command.category,
+                      actor=command.caller.actor)
     return assessment.id
+
+
+# -- the process manager: intake's own events ------------------------------------------------
+def open_preventive_case(event: RecordedEvent, uow: UnitOfWork, *, directory, applicants,
+                         tz) -> None:
+    """RiskAssessmentRecorded (high) → its preventive key case, once. The request that
+    recorded the assessment registers it at once; this makes it when the process stopped
+    between the two (intake follows its own log, topology.CATCH_UP_ONLY)."""
+    registration = preventive_case(event.data)
+    if registration is None:
+        return
+    uow.record_under(preventive_case_key(event.data["assessment_id"]))
+    register(uow, registration, event.actor or ACTOR, directory=directory,
+             applicants=applicants, tz=tz, causation_id=event.id)
+
+
+EVENTS = {
+    intake_events.RiskAssessmentRecorded: open_preventive_case,
+}
 
 
 COMMANDS = {
@@ -127,14 +151,15 @@ class Intake(Application):
                 "period": report["period"], "cases": cases, "filed": report["filed"]}
 
     def record_risk(self, command: RecordRiskAssessment) -> dict:
-        """The assessment; a high risk opens a preventive key case."""
+        """The assessment; a high risk opens a preventive key case (the same one the
+        process manager would make: open_preventive_case)."""
         assessment_id = self.bus.handle(command)
-        case = None
-        if command.level == "high":
-            case = self._register_once(f"risk:{assessment_id}", Registration(
-                channel=RISK_ASSESSMENT_CHANNEL, category=command.category,
-                summary=f"{command.project}: {command.summary}"[:4000], region=command.region,
-                parties=[], high_risk=True, risk_assessment_id=assessment_id), command.caller)
+        registration = preventive_case({
+            "assessment_id": assessment_id, "project": command.project,
+            "region": command.region, "level": command.level, "summary": command.summary,
+            "category": command.category})
+        case = None if registration is None else self._register_once(
+            preventive_case_key(assessment_id), registration, command.caller)
         return {"assessment_id": assessment_id, "case": case}
 
     def _register_once(self, key: str, reg: Registration, caller: Caller) -> dict:

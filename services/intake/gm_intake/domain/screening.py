@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from gm_contracts import streams
 from gm_contracts import intake_events as events
+from gm_contracts.vocabulary import RISK_ASSESSMENT_CHANNEL
 from gm_kernel import Aggregate, DomainError, InvalidValue, applies
+
+from .case import Registration
 
 RISK_LEVELS = ("low", "medium", "high")
 
@@ -53,20 +56,37 @@ class ScreeningReport(Aggregate):
         self.findings = list(data["findings"])
 
 
+def preventive_case_key(assessment_id: str) -> str:
+    """The key a high risk's preventive case is registered under: once per assessment."""
+    return f"risk:{assessment_id}"
+
+
+def preventive_case(assessment: Mapping[str, Any]) -> Optional[Registration]:
+    """The preventive key case (稳评预防) a recorded assessment opens: one for a high risk,
+    none otherwise. No parties: nobody has complained yet."""
+    if assessment["level"] != "high":
+        return None
+    return Registration(
+        channel=RISK_ASSESSMENT_CHANNEL, category=assessment.get("category") or "other",
+        summary=f"{assessment['project']}: {assessment['summary']}"[:4000],
+        region=assessment["region"], parties=[], high_risk=True,
+        risk_assessment_id=assessment["assessment_id"])
+
+
 class RiskAssessment(Aggregate):
     """A major project's stability risk assessment; `high` opens a preventive key case."""
 
     stream_prefix = streams.RISK_ASSESSMENT
 
     def record(self, project: str, region: str, level: str, summary: str,
-               assessed_by: str, **meta) -> None:
+               assessed_by: str, category: str = "other", **meta) -> None:
         if self.exists:
             raise DomainError(f"risk assessment {self.id} is already recorded")
         if level not in RISK_LEVELS:
             raise InvalidValue("level", f"must be one of {', '.join(RISK_LEVELS)}")
         self._record(events.RiskAssessmentRecorded, {
             "assessment_id": self.id, "project": project, "region": region, "level": level,
-            "summary": summary, "assessed_by": assessed_by,
+            "summary": summary, "assessed_by": assessed_by, "category": category,
         }, **meta)
 
     @applies(events.RiskAssessmentRecorded)

@@ -159,3 +159,23 @@ def test_a_high_risk_opens_one_preventive_key_case(intake):
     assert case.data["channel"] == "risk_assessment" and case.data["key_case"]
     assert case.data["key_reasons"] == ["high_risk"]
     assert case.data["risk_assessment_id"] == high["assessment_id"]
+
+
+def test_a_preventive_case_is_opened_once_even_if_the_process_stopped_between(intake):
+    """The assessment and its preventive case are two commits; intake's own feed (its
+    process manager) makes the case when the process stopped after the first."""
+    high = RecordRiskAssessment("征地拆迁", "410611", "high", "涉及200户", "land_acquisition",
+                                CLERK)
+    assessment_id = intake.bus.handle(high)  # ... and the process dies here
+    assert registered(intake) == []
+    assert intake.feeds["intake"].catch_up() >= 1  # after the restart, its catch-up
+    [case] = registered(intake)
+    assert case.data["risk_assessment_id"] == assessment_id
+    assert case.data["category"] == "land_acquisition" and case.data["key_case"]
+    # the usual way (the request registers it at once): the feed then finds it made
+    done = intake.record_risk(high)
+    intake.feeds["intake"].catch_up()
+    assert len(registered(intake)) == 2  # one per assessment, not one per path
+    assert {e.data["risk_assessment_id"] for e in registered(intake)} == {
+        assessment_id, done["assessment_id"]}
+    assert intake.feeds["intake"].catch_up() == 0
