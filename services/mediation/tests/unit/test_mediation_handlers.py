@@ -11,16 +11,19 @@ from typing import List, Tuple
 
 import pytest
 
+from gm_contracts import all_events
+from gm_contracts.mediation_events import CaseClosed
 from gm_contracts.testing import encode, inbound_data
-from gm_kernel import ConcurrencyError, DomainError, RecordedEvent
+from gm_kernel import ConcurrencyError, DomainError, NewEvent, RecordedEvent
 from gm_kernel.store.factory import open_store
 from gm_mediation.bootstrap import bootstrap
 from gm_mediation.commands import (
     AnswerPetition, DecideAcceptance, DecideReview, HoldSession, ReachAgreement, RecordDuty,
     RecordFailure, RequestConfirmation, RequestReview, Withdraw,
 )
-from gm_mediation.domain import CaseNotFound, HandOff
-from gm_mediation.handlers import Mediation, mediation_view
+from gm_mediation.domain import CaseNotFound, HandOff, MediationCase
+from gm_mediation.handlers import EVENTS, OUTBOX_RULES, Mediation, mediation_view
+from gm_mediation.service import rpc_caller
 from gm_mediation.testing import NOW, assignment, registration, source_event
 from gm_platform import answers
 from gm_platform.auth import Forbidden
@@ -30,6 +33,7 @@ from gm_platform.feed import EventFeed, LocalSourceLog
 from gm_platform.messagebus import Caller, IdempotencyKeyReused
 from gm_platform.testing.agency import envelope
 from gm_platform.testing.services import unit_platform
+from gm_platform.topology import MEDIATION_INBOUND_TYPES, SUBSCRIPTIONS
 
 MEDIATOR = Caller("mediator-1")
 
@@ -549,3 +553,48 @@ def test_a_matter_finally_decided_on_re_review_is_not_accepted_again(world):
                                          reason="同一事实和理由，复核后不再受理",
                                          route="final_after_re_review"))
     assert (view["status"], view["outcome"]) == ("closed", "declined")
+
+
+# -- the tables the bus runs -------------------------------------------------------------------
+
+def test_a_closed_referred_case_tells_its_agency_the_outcome_and_no_other_does():
+    """OUTBOX_RULES: CaseClosed of a case an agency referred → `<agency>.case_outcome`, in
+    the commit that closes it; a case from a channel tells nobody."""
+    case = MediationCase("case-1")
+    case.open(registration(source_agency="police", referral_id="P-7", kind="minor_dispute",
+                           procedure=None))
+    case.assign(assignment(), "assigned")
+    case.withdraw("settled privately", NOW)
+    closed = case.pending[-1]
+    message = OUTBOX_RULES[CaseClosed](closed)
+    assert (message.exchange, message.routing_key) == ("gm.outbound", "police.case_outcome")
+    assert message.body["type"] == "case_outcome" and message.body["agency"] == "police"
+    assert message.body["data"] == {
+        "referral_id": "P-7", "case_id": "case-1", "outcome": "withdrawn",
+        "closed_at": closed.data["closed_at"], "summary": "settled privately"}
+    unreferred = NewEvent(type="CaseClosed", data=dict(closed.data, source_agency=None,
+                                                       referral_id=None))
+    assert OUTBOX_RULES[CaseClosed](unreferred) is None
+
+
+def test_one_event_table_serves_three_sources_whose_type_names_do_not_clash():
+    """EVENTS holds intake's, assignment's and mediation's own events by type name alone
+    (the bus does not know the feed): each must be published by one source only."""
+    sources = SUBSCRIPTIONS["mediation"]
+    publishers = {}
+    for (service, event_type, _), _schema in all_events().items():
+        if service in sources:
+            publishers.setdefault(event_type, set()).add(service)
+    assert {t: s for t, s in publishers.items() if len(s) > 1} == {}
+    assert {schema.event_service for schema in EVENTS} == set(sources)
+
+
+def test_the_agency_messages_mediation_takes_are_the_ones_routed_to_it(world):
+    assert set(world.app.inbound) == set(MEDIATION_INBOUND_TYPES)
+
+
+@pytest.mark.parametrize("actor", ["", "  ", None, 7])
+def test_an_rpc_command_names_its_actor(actor):
+    with pytest.raises(ValueError, match="actor"):
+        rpc_caller(actor, None)
+    assert rpc_caller(" cli:ops-1 ", "k") == Caller("cli:ops-1", "k")
