@@ -284,7 +284,7 @@ class MediationCase(Aggregate):
                               "court refuses to confirm it, or the mediation fails")
         self._check_day("held_on", held_on, now, tz)
         self._emit(events.SessionHeld, {"held_on": held_on.isoformat(), "notes": notes,
-                                   "number": len(self.sessions) + 1}, meta, now)
+                                        "number": len(self.sessions) + 1}, meta, now)
 
     def record_duty(self, duty: str, note: str, now: datetime, **meta: Any) -> None:
         """Record one of the four duties as done. Duties stay open to record until the
@@ -378,15 +378,16 @@ class MediationCase(Aggregate):
         self._require_accepted_petition()
         if next_step == NO_NEXT_STEP:
             self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
-                                           "handoff_id": None, "agency": None}, meta, now)
+                                                "handoff_id": None, "agency": None},
+                       meta, now)
             self._close("failed", reason, now, meta)
             return
         self._require_parties()
         if not handoff_id:
             raise ValueError("a hand-off needs its id")
         self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
-                                       "handoff_id": handoff_id,
-                                       "agency": NEXT_STEPS[next_step]}, meta, now)
+                                            "handoff_id": handoff_id,
+                                            "agency": NEXT_STEPS[next_step]}, meta, now)
 
     def withdraw(self, reason: str, now: datetime, **meta: Any) -> None:
         """The applicant withdrew (撤回): the case closes, not resolved."""
@@ -461,7 +462,7 @@ class MediationCase(Aggregate):
         if not reason or not reason.strip():
             raise InvalidValue("reason", "say why it is not accepted")
         self._emit(events.PetitionDeclined, {"case_id": self.id, "reason": reason.strip(),
-                                        "route": route, **common}, meta, now)
+                                             "route": route, **common}, meta, now)
         self._close("declined", f"不予受理: {reason.strip()}", now, meta)
 
     def answer_petition(self, opinion: str, summary: str, issued_on: date, now: datetime,
@@ -478,9 +479,9 @@ class MediationCase(Aggregate):
         self._check_day("issued_on", issued_on, now, tz)
         if issued_on < date.fromisoformat(self.petition["accepted_on"]):
             raise InvalidValue("issued_on", "must not be before the matter was accepted")
-        self._emit(events.PetitionAnswered, {"case_id": self.id, "opinion": opinion,
-                                        "summary": summary, "issued_on": issued_on.isoformat()},
-                   meta, now)
+        self._emit(events.PetitionAnswered, {
+            "case_id": self.id, "opinion": opinion, "summary": summary,
+            "issued_on": issued_on.isoformat()}, meta, now)
         self._close("answered", summary, now, meta, resolved=opinion == "support")
 
     def request_review(self, stage: str, requested_on: date, received_on: date,
