@@ -96,6 +96,10 @@ ASSIGNMENT_REASONS: Mapping[str, str] = {
     assignment_events.DeadlineExtended.event_type: "extended",
     assignment_events.HandlingPeriodStarted.event_type: "handling_period",
 }
+#: Those that move only the deadline: their other fields are not the assignment's (an
+#: extension's `unit` is `days` or `working_days`, not the unit that handles the case).
+DEADLINE_ONLY = (assignment_events.DeadlineExtended.event_type,
+                 assignment_events.HandlingPeriodStarted.event_type)
 
 
 class CaseNotFound(NotRecorded):
@@ -267,8 +271,10 @@ class MediationCase(Aggregate):
     def follow_assignment(self, event_type: str, changes: Mapping[str, Any],
                           **meta: Any) -> None:
         """What assignment's event (ASSIGNMENT_REASONS) changed, as MediatorAssigned (an
-        extension changes only `due_at`); once the case is closed, a late escalation or
-        reassignment changes nothing here."""
+        extension or a handling period changes only `due_at`); once the case is closed, a
+        late escalation or reassignment changes nothing here."""
+        if event_type in DEADLINE_ONLY:
+            changes = {"due_at": changes["due_at"]}
         if not self.closed:
             self.assign(changes, ASSIGNMENT_REASONS[event_type], **meta)
 

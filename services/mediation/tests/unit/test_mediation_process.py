@@ -73,11 +73,15 @@ def test_assignments_events_name_the_mediator_with_their_reason(event_type, reas
 
 
 def test_an_extension_moves_only_the_deadline_and_a_closed_case_takes_nothing():
+    """An extension's `unit` (days or working_days) is not the unit handling the case."""
     case = ready()
     before = dict(case.assignment)
     case.follow_assignment("DeadlineExtended", {"due_at": "2026-04-30T15:59:59.999999Z",
-                                                "days": 10})
+                                                "days": 10, "unit": "working_days"})
     assert case.assignment == dict(before, due_at="2026-04-30T15:59:59.999999Z")
+    case.follow_assignment("HandlingPeriodStarted", {"due_at": "2026-05-29T15:59:59.999999Z",
+                                                     "stage": "accepted", "days": 60})
+    assert case.assignment == dict(before, due_at="2026-05-29T15:59:59.999999Z")
     case.withdraw("settled privately", NOW)
     before = len(case.pending)
     case.follow_assignment("CaseEscalated", assignment(unit="410600", level="city"))
