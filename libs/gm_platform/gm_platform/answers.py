@@ -132,7 +132,9 @@ def handle_inbound(app, delivery: Delivery) -> str:
     domain refuses is answered `rejected` with its errors.
     """
     owner = topology.inbound_owner(delivery.routing_key)
-    if owner != app.bus.store.service:
+    if owner != app.bus.store.service and topology.is_for_mediation(delivery.routing_key):
+        # intake's queue takes every key (#) and leaves mediation's replies to mediation;
+        # mediation's takes only its own, so whatever else reaches it is refused below
         return f"left to {owner}"
     try:
         message = parse_inbound(delivery.routing_key, delivery.body, delivery.message_id,

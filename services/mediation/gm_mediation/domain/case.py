@@ -52,40 +52,33 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Any, Dict, List, Mapping, Optional
 
-from gm_contracts.mediation_events import SATISFACTION_LEVELS, satisfaction_level
-from gm_contracts import streams
+from gm_contracts import assignment_events
 from gm_contracts import mediation_events as events
-from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
+from gm_contracts import streams, vocabulary
+from gm_contracts.mediation_events import (
+    DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS, REVIEW_STAGES, SATISFACTION_LEVELS,
+    satisfaction_level,
+)
+from gm_kernel import (
+    Aggregate, DomainError, InvalidValue, NotRecorded, applies, format_time, parse_time,
+)
 
 from .rules import local_date
 
 # The four duties (四包), in the order the policy lists them.
-DUTIES = ("investigation", "handling", "counselling", "cessation")
-# Failure next steps → the agency that takes the case over (诉调/公调/检调/访调对接).
-NEXT_STEPS: Mapping[str, str] = {
-    "litigation": "court",
-    "public_security": "police",
-    "criminal_reconciliation": "procuratorate",
-    "petition_handling": "petition",
-}
-NO_NEXT_STEP = "none"
+DUTIES = vocabulary.DUTIES
 JUDICIAL_CONFIRMATION = "judicial_confirmation"
-RESOLVED_OUTCOMES = ("agreement", "confirmed")
-#: A petition's written decision (信访工作条例 第三十二条): 支持 / 解释说明 / 不予支持.
-OPINIONS = ("support", "explain", "not_support")
-#: Where a petition not accepted (不予受理) is to go (信访工作条例 第三十一条; 第三十六条).
-DECLINE_ROUTES = ("litigation", "arbitration", "administrative_procedure", "other_organ",
-                  "final_after_re_review", "not_a_petition")
-REVIEW_STAGES = ("review", "re_review")  # 复查, 复核
-REVIEW_OPINIONS = ("upheld", "changed")
+#: Hand-off kind → the agency that takes it (诉调/公调/检调/访调对接).
+HANDOFF_AGENCIES: Mapping[str, str] = {
+    kind: agency for agency, kinds in vocabulary.HANDOFF_KINDS.items() for kind in kinds}
+NO_NEXT_STEP = "none"
+#: Failure next steps (a hand-off kind each) → the agency that takes the case over.
+NEXT_STEPS: Mapping[str, str] = {
+    step: HANDOFF_AGENCIES[step] for step in vocabulary.NEXT_STEPS if step != NO_NEXT_STEP}
+RESOLVED_OUTCOMES = vocabulary.RESOLVED_OUTCOMES
 
-# Statuses, as the case view (reporting) shows them.
-REGISTERED = "registered"
-ASSIGNED = "assigned"
-IN_MEDIATION = "in_mediation"
-AGREEMENT = "agreement"
-HANDED_OFF = "handed_off"
-CLOSED = "closed"
+# Statuses, as the case view (reporting) shows them, from registration to closure.
+REGISTERED, ASSIGNED, IN_MEDIATION, AGREEMENT, HANDED_OFF, CLOSED = vocabulary.CASE_STATUSES
 
 MAX_SUMMARY = 4000
 # What MediationOpened keeps of intake's CaseRegistered.
@@ -94,14 +87,26 @@ OPENED_FIELDS = ("case_id", "case_number", "source_agency", "referral_id", "kind
                  "headcount", "key_case", "key_reasons", "collective", "repeat",
                  "repeat_of", "registered_at")
 ASSIGNMENT_FIELDS = ("track", "level", "unit", "handler", "lead", "due_at", "petition_matter")
+#: Assignment's events that (re)name who mediates the case or move its deadline, and the
+#: reason MediatorAssigned gives for each.
+ASSIGNMENT_REASONS: Mapping[str, str] = {
+    assignment_events.AssignmentMade.event_type: "assigned",
+    assignment_events.CaseEscalated.event_type: "escalated",
+    assignment_events.CaseReassigned.event_type: "reassigned",
+    assignment_events.DeadlineExtended.event_type: "extended",
+    assignment_events.HandlingPeriodStarted.event_type: "handling_period",
+}
+#: Those that move only the deadline: their other fields are not the assignment's (an
+#: extension's `unit` is `days` or `working_days`, not the unit that handles the case).
+DEADLINE_ONLY = (assignment_events.DeadlineExtended.event_type,
+                 assignment_events.HandlingPeriodStarted.event_type)
 
 
-class InvalidValue(ValueError):
-    """A command value that can never be right for this case (HTTP 400, not 409)."""
+class CaseNotFound(NotRecorded):
+    """No mediation case with this id (never registered, or not yet seen here)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+    def __init__(self, case_id: str):
+        super().__init__(f"no mediation case {case_id}", case_id)
 
 
 class MediationCase(Aggregate):
@@ -116,6 +121,10 @@ class MediationCase(Aggregate):
 
     stream_prefix = streams.MEDIATION
 
+    @classmethod
+    def not_recorded(cls, id: str) -> LookupError:
+        return CaseNotFound(id)
+
     def __init__(self, id: str):
         super().__init__(id)
         self.opened = False
@@ -129,7 +138,6 @@ class MediationCase(Aggregate):
         self.handoffs: List[Dict[str, str]] = []  # every hand-off asked for, oldest first
         self.working = False  # a session or duty recorded, or mediation reopened
         self.failure: Optional[Dict[str, Any]] = None
-        self.withdrawal: Optional[Dict[str, Any]] = None
         self.closure: Optional[Dict[str, Any]] = None
         self.follow_up: Optional[Dict[str, Any]] = None
         self.petition: Dict[str, Any] = {}  # a petition matter's statutory steps
@@ -199,6 +207,28 @@ class MediationCase(Aggregate):
     def accepted(self) -> bool:
         return self.petition.get("decision") == "accepted"
 
+    @property
+    def registered_at(self) -> Optional[datetime]:
+        registered = self.registration.get("registered_at")
+        return parse_time(registered) if registered else None
+
+    @property
+    def earlier_cases(self) -> List[str]:
+        """The earlier cases of the same applicant and matter (intake's `repeat_of`)."""
+        return [e.get("case_id") for e in self.registration.get("repeat_of") or []]
+
+    def review_received_on(self, stage: str, requested_on: date,
+                           received_on: Optional[date] = None) -> date:
+        """When the petitioner received the answer a review is requested against, if the
+        request does not say: a 复查's, the day the written answer was issued; a 复核's,
+        the day of the request."""
+        if received_on is not None:
+            return received_on
+        answered = (self.petition.get("answered") or {}).get("issued_on")
+        if answered and stage == "review":
+            return date.fromisoformat(answered)
+        return requested_on
+
     def confirmation_refusal(self) -> Optional[str]:
         """Why judicial confirmation does not apply to this case, or None if it does."""
         reg = self.registration
@@ -238,6 +268,16 @@ class MediationCase(Aggregate):
         data["reason"] = reason
         self._emit(events.MediatorAssigned, data, meta)
 
+    def follow_assignment(self, event_type: str, changes: Mapping[str, Any],
+                          **meta: Any) -> None:
+        """What assignment's event (ASSIGNMENT_REASONS) changed, as MediatorAssigned (an
+        extension or a handling period changes only `due_at`); once the case is closed, a
+        late escalation or reassignment changes nothing here."""
+        if event_type in DEADLINE_ONLY:
+            changes = {"due_at": changes["due_at"]}
+        if not self.closed:
+            self.assign(changes, ASSIGNMENT_REASONS[event_type], **meta)
+
     # -- the mediator's commands -------------------------------------------------------
 
     def hold_session(self, held_on: date, notes: str, now: datetime, tz: tzinfo,
@@ -250,7 +290,7 @@ class MediationCase(Aggregate):
                               "court refuses to confirm it, or the mediation fails")
         self._check_day("held_on", held_on, now, tz)
         self._emit(events.SessionHeld, {"held_on": held_on.isoformat(), "notes": notes,
-                                   "number": len(self.sessions) + 1}, meta, now)
+                                        "number": len(self.sessions) + 1}, meta, now)
 
     def record_duty(self, duty: str, note: str, now: datetime, **meta: Any) -> None:
         """Record one of the four duties as done. Duties stay open to record until the
@@ -304,7 +344,8 @@ class MediationCase(Aggregate):
         self._require_parties()
         application = self._joint_application(applicants, applied_on, now, tz)
         self._emit(events.ConfirmationRequested, {
-            "handoff_id": handoff_id, "agency": "court", "kind": JUDICIAL_CONFIRMATION,
+            "handoff_id": handoff_id, "agency": HANDOFF_AGENCIES[JUDICIAL_CONFIRMATION],
+            "kind": JUDICIAL_CONFIRMATION,
             "agreement": {"terms": self.agreement["terms"],
                           "signed_on": self.agreement["signed_on"]},
             "requested_at": format_time(now), "window_ends_at": window,
@@ -343,15 +384,16 @@ class MediationCase(Aggregate):
         self._require_accepted_petition()
         if next_step == NO_NEXT_STEP:
             self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
-                                           "handoff_id": None, "agency": None}, meta, now)
+                                                "handoff_id": None, "agency": None},
+                       meta, now)
             self._close("failed", reason, now, meta)
             return
         self._require_parties()
         if not handoff_id:
             raise ValueError("a hand-off needs its id")
         self._emit(events.MediationFailed, {"reason": reason, "next": next_step,
-                                       "handoff_id": handoff_id,
-                                       "agency": NEXT_STEPS[next_step]}, meta, now)
+                                            "handoff_id": handoff_id,
+                                            "agency": NEXT_STEPS[next_step]}, meta, now)
 
     def withdraw(self, reason: str, now: datetime, **meta: Any) -> None:
         """The applicant withdrew (撤回): the case closes, not resolved."""
@@ -426,7 +468,7 @@ class MediationCase(Aggregate):
         if not reason or not reason.strip():
             raise InvalidValue("reason", "say why it is not accepted")
         self._emit(events.PetitionDeclined, {"case_id": self.id, "reason": reason.strip(),
-                                        "route": route, **common}, meta, now)
+                                             "route": route, **common}, meta, now)
         self._close("declined", f"不予受理: {reason.strip()}", now, meta)
 
     def answer_petition(self, opinion: str, summary: str, issued_on: date, now: datetime,
@@ -443,9 +485,9 @@ class MediationCase(Aggregate):
         self._check_day("issued_on", issued_on, now, tz)
         if issued_on < date.fromisoformat(self.petition["accepted_on"]):
             raise InvalidValue("issued_on", "must not be before the matter was accepted")
-        self._emit(events.PetitionAnswered, {"case_id": self.id, "opinion": opinion,
-                                        "summary": summary, "issued_on": issued_on.isoformat()},
-                   meta, now)
+        self._emit(events.PetitionAnswered, {
+            "case_id": self.id, "opinion": opinion, "summary": summary,
+            "issued_on": issued_on.isoformat()}, meta, now)
         self._close("answered", summary, now, meta, resolved=opinion == "support")
 
     def request_review(self, stage: str, requested_on: date, received_on: date,
@@ -508,6 +550,30 @@ class MediationCase(Aggregate):
         return review["decided"]
 
     # -- what an agency's answer to a hand-off means for the case ----------------------
+
+    def settle(self, answer: str, data: Mapping[str, Any], now: datetime,
+               **meta: Any) -> None:
+        """The agency answered the hand-off the case waits on (`answer`: its
+        HandOffAccepted, HandOffRejected or ConfirmationRuled, with that event's data):
+        a failure hand-off accepted closes the case (handed_off), a confirmation request
+        accepted changes nothing yet (the court's ruling settles it), a confirmation
+        closes it (confirmed), a rejection or a refusal reopens mediation."""
+        handoff_id = data["handoff_id"]
+        pending = self._require_awaiting(handoff_id)
+        if answer == events.HandOffAccepted.event_type:
+            if pending["kind"] != JUDICIAL_CONFIRMATION:
+                self.close_handed_off(handoff_id, data.get("agency_case_number"), now, **meta)
+        elif answer == events.HandOffRejected.event_type:
+            self.reopen(handoff_id, _because(
+                f"{data['agency']} rejected the {pending['kind']} hand-off",
+                data.get("reason")), now, **meta)
+        elif answer == events.ConfirmationRuled.event_type and data["confirmed"]:
+            self.confirm(handoff_id, data.get("ruling_number"), now, **meta)
+        elif answer == events.ConfirmationRuled.event_type:
+            self.reopen(handoff_id, _because("the court refused judicial confirmation",
+                                             data.get("reason")), now, **meta)
+        else:
+            raise ValueError(f"{answer} is not an answer to a hand-off")
 
     def close_handed_off(self, handoff_id: str, agency_case_number: Optional[str],
                          now: datetime, **meta: Any) -> None:
@@ -650,7 +716,7 @@ class MediationCase(Aggregate):
 
     @applies(events.MediationWithdrawn)
     def _mediation_withdrawn(self, data: Mapping[str, Any]) -> None:
-        self.withdrawal = dict(data)
+        """Nothing to keep: the CaseClosed that follows it says the case is over."""
 
     @applies(events.MediationReopened)
     def _mediation_reopened(self, data: Mapping[str, Any]) -> None:
@@ -697,3 +763,7 @@ class MediationCase(Aggregate):
     def _case_closed(self, data: Mapping[str, Any]) -> None:
         self.closure = dict(data)
         self.awaiting = None
+
+
+def _because(what: str, reason: Optional[str]) -> str:
+    return f"{what}: {reason}" if reason else what

@@ -16,15 +16,16 @@ is refused with field errors (`ReplyRefused`), which the agency receives as `rej
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
-from gm_contracts.outbound import HANDOFF_KINDS
-from gm_contracts import streams
 from gm_contracts import mediation_events as events
-from gm_kernel import Aggregate, DomainError, format_time, parse_time, applies
+from gm_contracts import streams
+from gm_contracts.outbound import HANDOFF_KINDS
+from gm_kernel import Aggregate, DomainError, Refused, applies, format_time, parse_time
 
-from .case import JUDICIAL_CONFIRMATION
+from .case import HANDOFF_AGENCIES, JUDICIAL_CONFIRMATION, MediationCase
 
 REQUESTED = "requested"
 ACCEPTED = "accepted"
@@ -33,15 +34,49 @@ CONFIRMED = "confirmed"
 REFUSED = "refused"
 
 
-class ReplyRefused(DomainError):
+class ReplyRefused(Refused):
     """An agency's reply or ruling that the hand-off's state does not allow.
 
     `errors` names the fields as CONTRACT.md §4's `rejected` message does.
     """
 
-    def __init__(self, errors: Dict[str, list]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
+    reason = "illegal state"
+
+
+@dataclass(frozen=True)
+class HandOffDecision:
+    """A hand-off a case decided on: its id (chosen by the case's event), the agency and
+    kind, and for a confirmation the agreement to confirm."""
+
+    handoff_id: str
+    agency: str
+    kind: str
+    agreement: Optional[Mapping[str, Any]] = None
+
+
+def handoff_decided(event_type: str, data: Mapping[str, Any]) -> Optional[HandOffDecision]:
+    """The hand-off a case's event decided on: ConfirmationRequested (to the court), or
+    MediationFailed with a next step (to that step's agency); None for any other."""
+    if event_type == events.ConfirmationRequested.event_type:
+        return HandOffDecision(data["handoff_id"], HANDOFF_AGENCIES[JUDICIAL_CONFIRMATION],
+                               JUDICIAL_CONFIRMATION, data["agreement"])
+    if event_type == events.MediationFailed.event_type and data.get("handoff_id"):
+        return HandOffDecision(data["handoff_id"], HANDOFF_AGENCIES[data["next"]],
+                               data["next"])
+    return None
+
+
+def handoff_requested(handoff: "HandOff", case: MediationCase) -> Dict[str, Any]:
+    """What `<agency>.handoff_requested` tells the agency (CONTRACT.md §3): the hand-off,
+    its deadline, and who and what the case is about."""
+    reg = case.registration
+    return {
+        "handoff_id": handoff.id, "case_id": handoff.case_id,
+        "case_number": handoff.case_number, "kind": handoff.kind, "summary": reg["summary"],
+        "parties": reg["parties"],
+        "agreement": dict(handoff.agreement) if handoff.agreement is not None else None,
+        "due_at": format_time(handoff.due_at),
+    }
 
 
 class HandOff(Aggregate):

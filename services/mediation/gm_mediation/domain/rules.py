@@ -165,3 +165,19 @@ def ruling_due(accepted_at: datetime, calendar: WorkingCalendar,
     """When the court must rule on a confirmation application it accepted (立案)."""
     deadline, rule = count(CONFIRMATION_RULING, accepted_at, calendar, tz)
     return deadline.due_at, rule
+
+
+def petition_notice_due(registered_at: datetime, calendar: WorkingCalendar,
+                        tz: tzinfo) -> datetime:
+    """When a petition matter registered at `registered_at` must have been told whether
+    it is accepted (受理 or 不予受理, in writing)."""
+    return count(PETITION_NOTICE, registered_at, calendar, tz)[0].due_at
+
+
+def review_dues(stage: str, received_on: date, requested_on: date,
+                calendar: WorkingCalendar, tz: tzinfo) -> Tuple[datetime, datetime]:
+    """For a 复查 (`review`) or 复核 (`re_review`): by when it had to be requested (from
+    the day the answer was received) and by when it is to be decided (from the request)."""
+    request_due, _ = count_from_day(REVIEW_REQUEST[stage], received_on, calendar, tz)
+    decision_due, _ = count_from_day(REVIEW_DECISION[stage], requested_on, calendar, tz)
+    return request_due.due_at, decision_due.due_at

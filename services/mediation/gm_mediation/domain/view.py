@@ -4,8 +4,6 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any, Dict, Mapping, Optional
 
-from gm_kernel import format_time
-
 from .case import DUTIES, MediationCase
 from .handoff import HandOff
 

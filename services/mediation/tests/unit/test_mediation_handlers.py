@@ -1,7 +1,8 @@
-"""Mediation's handlers against a real SQLite store: commands with concurrency and
-idempotency, the feeds from intake and assignment, the process manager over the
-service's own log, agencies' replies, and the hand-off watch. No broker: events are fed
-through `EventFeed`s exactly as the service wires them."""
+"""Mediation's handlers against a real SQLite store, through the application its
+bootstrap builds: commands with concurrency and idempotency, the feeds from intake and
+assignment, the process manager over the service's own log, agencies' replies, and the
+hand-off watch. No broker: events are fed through `EventFeed`s exactly as the service
+wires them (gm_platform.feed.Feeds.of_bus), with intake's and assignment's logs in memory."""
 from __future__ import annotations
 
 import json
@@ -10,17 +11,29 @@ from typing import List, Tuple
 
 import pytest
 
+from gm_contracts import all_events
+from gm_contracts.mediation_events import CaseClosed
 from gm_contracts.testing import encode, inbound_data
-from gm_kernel import ConcurrencyError, DomainError, RecordedEvent
+from gm_kernel import ConcurrencyError, DomainError, NewEvent, RecordedEvent
 from gm_kernel.store.factory import open_store
-from gm_mediation.domain import HandOff
-from gm_mediation.handlers import Caller, CaseNotFound, IdempotencyKeyReused, Mediation
-from gm_mediation.testing import CALENDAR, NOW, assignment, registration, source_event
+from gm_mediation.bootstrap import bootstrap
+from gm_mediation.commands import (
+    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, ReachAgreement, RecordDuty,
+    RecordFailure, RequestConfirmation, RequestReview, Withdraw,
+)
+from gm_mediation.domain import CaseNotFound, HandOff, MediationCase
+from gm_mediation.handlers import EVENTS, OUTBOX_RULES, Mediation, mediation_view
+from gm_mediation.service import rpc_caller
+from gm_mediation.testing import NOW, assignment, registration, source_event
+from gm_platform import answers
 from gm_platform.auth import Forbidden
 from gm_platform.clock import FakeClock
 from gm_platform.consumer import Delivery
 from gm_platform.feed import EventFeed, LocalSourceLog
+from gm_platform.messagebus import Caller, IdempotencyKeyReused
 from gm_platform.testing.agency import envelope
+from gm_platform.testing.services import unit_platform
+from gm_platform.topology import MEDIATION_INBOUND_TYPES, SUBSCRIPTIONS
 
 MEDIATOR = Caller("mediator-1")
 
@@ -35,22 +48,30 @@ class ListLog:
         return [e for e in self.events if e.position > after_position][:limit]
 
 
+def mediation_app(store, clock, data_dir):
+    """The service's application on `store`, as its bootstrap builds it."""
+    return bootstrap(unit_platform("mediation", store, clock.now, data_dir))
+
+
 class World:
-    """A mediation service's store and handlers, with intake and assignment as logs."""
+    """A mediation service's store and application, with intake and assignment as logs."""
 
     def __init__(self, path):
+        self.dir = path.parent
         self.store = open_store(f"sqlite:///{path}", "mediation")
         self.clock = FakeClock(NOW)
-        self.mediation = Mediation(self.store, "Asia/Shanghai", self.clock.now, CALENDAR)
+        self.app = mediation_app(self.store, self.clock, self.dir)
+        self.handle = self.app.bus.handle
         self.intake, self.assignment = ListLog(), ListLog()
+        apply = self.app.bus.handle_event
         self.feeds = {
-            "intake": EventFeed(self.store, "intake", self.mediation.on_intake_event,
-                                self.intake),
-            "assignment": EventFeed(self.store, "assignment",
-                                    self.mediation.on_assignment_event, self.assignment),
-            "mediation": EventFeed(self.store, "mediation", self.mediation.on_own_event,
-                                   LocalSourceLog(self.store)),
+            "intake": EventFeed(self.store, "intake", apply, self.intake),
+            "assignment": EventFeed(self.store, "assignment", apply, self.assignment),
+            "mediation": EventFeed(self.store, "mediation", apply, LocalSourceLog(self.store)),
         }
+
+    def view(self, case_id: str) -> dict:
+        return self.app.bus.query(mediation_view, case_id, MEDIATOR)
 
     def register(self, case_id: str, **changes) -> None:
         self._publish(self.intake, "CaseRegistered", registration(case_id, **changes),
@@ -79,7 +100,7 @@ class World:
                             exchange="gm.inbound",
                             properties={"message_id": env["id"],
                                         "content_type": "application/json"})
-        return self.mediation.handle_inbound(delivery), env
+        return answers.handle_inbound(self.app, delivery), env
 
     def outbound(self) -> List[Tuple[str, dict]]:
         """(routing key, envelope) of everything queued for agencies, oldest first."""
@@ -99,11 +120,11 @@ def world(tmp_path):
 
 def agreed(world: World, case_id: str = "case-1", **changes) -> None:
     world.ready(case_id, **changes)
-    m = world.mediation
-    m.hold_session(case_id, date(2026, 3, 5), "both parties heard", MEDIATOR)
+    world.handle(HoldSession(case_id, date(2026, 3, 5), "both parties heard", MEDIATOR))
     for duty in ("investigation", "handling", "counselling", "cessation"):
-        m.record_duty(case_id, duty, f"{duty} done", MEDIATOR)
-    m.reach_agreement(case_id, "李四 rebuilds the drain by April", date(2026, 3, 9), MEDIATOR)
+        world.handle(RecordDuty(case_id, duty, f"{duty} done", MEDIATOR))
+    world.handle(ReachAgreement(case_id, "李四 rebuilds the drain by April", date(2026, 3, 9),
+                                MEDIATOR))
 
 
 # -- opening -----------------------------------------------------------------------------
@@ -112,10 +133,10 @@ def test_case_opens_from_both_feeds_in_either_order(world):
     world.register("a")
     world.assign("a")
     world.assign("b")
-    assert world.mediation.view("b")["status"] == "registered"
+    assert world.view("b")["status"] == "registered"
     world.register("b")
     for case_id in ("a", "b"):
-        view = world.mediation.view(case_id)
+        view = world.view(case_id)
         assert view["status"] == "assigned" and view["assignment"]["handler"] == "H410611-01"
     assert world.store.tracked_position("feed:intake") == 2
     assert world.store.tracked_position("feed:assignment") == 2
@@ -128,7 +149,7 @@ def test_case_opens_from_both_feeds_in_either_order(world):
 def test_other_intake_events_and_late_assignment_changes_are_ignored(world):
     world._publish(world.intake, "ScreeningReportFiled", {"x": 1}, "screening-1", "intake")
     world.ready("a")
-    world.mediation.withdraw("a", "settled privately", MEDIATOR)
+    world.handle(Withdraw("a", "settled privately", MEDIATOR))
     world.assign("a", "CaseEscalated", unit="410600", level="city", handler="H410600-01",
                  lead="L410600-01", due_at="2026-04-01T15:59:59.999999Z")
     assert world.types("mediation-a")[-1] == "CaseClosed"
@@ -142,17 +163,17 @@ def test_an_extended_deadline_reaches_the_mediator(world):
     world.assign("a", "DeadlineExtended", days=10, reason="parties abroad",
                  previous_due_at="2026-03-17T15:59:59.999999Z",
                  due_at="2026-03-27T15:59:59.999999Z", extension_number=1, extended_days=10)
-    view = world.mediation.view("a")
+    view = world.view("a")
     assert view["assignment"]["due_at"] == "2026-03-27T15:59:59.999999Z"
     assert view["assignment"]["handler"] == "H410611-01"  # the rest stays
 
 
 def test_commands_on_an_unknown_or_unassigned_case(world):
     with pytest.raises(CaseNotFound):
-        world.mediation.hold_session("nope", date(2026, 3, 5), "x", MEDIATOR)
+        world.handle(HoldSession("nope", date(2026, 3, 5), "x", MEDIATOR))
     world.register("a")
     with pytest.raises(DomainError, match="not yet assigned"):
-        world.mediation.hold_session("a", date(2026, 3, 5), "x", MEDIATOR)
+        world.handle(HoldSession("a", date(2026, 3, 5), "x", MEDIATOR))
 
 
 def test_region_scope_is_checked_before_anything_is_recorded(world):
@@ -163,7 +184,7 @@ def test_region_scope_is_checked_before_anything_is_recorded(world):
             raise Forbidden("this token does not cover the case's region")
 
     with pytest.raises(Forbidden):
-        world.mediation.withdraw("a", "r", Caller("mediator-2", may_see=only_another_county))
+        world.handle(Withdraw("a", "r", Caller("mediator-2", may_see=only_another_county)))
     assert world.types("mediation-a")[-1] == "MediatorAssigned"
 
 
@@ -171,7 +192,7 @@ def test_region_scope_is_checked_before_anything_is_recorded(world):
 
 def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     agreed(world)
-    view = world.mediation.request_confirmation("case-1", MEDIATOR)
+    view = world.handle(RequestConfirmation("case-1", MEDIATOR))
     assert view["status"] == "handed_off" and view["awaiting"]["kind"] == "judicial_confirmation"
     handoff_id = view["awaiting"]["handoff_id"]
     assert world.settle() > 0
@@ -190,14 +211,14 @@ def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
     assert world.send("court", "handoff_reply", {"handoff_id": handoff_id,
                                                  "decision": "accepted"})[0] == "HandOffAccepted"
     world.settle()
-    view = world.mediation.view("case-1")
+    view = world.view("case-1")
     assert view["status"] == "handed_off"  # the court rules later: within 30 days of 立案
     assert view["handoffs"][0]["due_at"] == "2026-04-09T15:59:59.999999Z"
     outcome, ruling = world.send("court", "confirmation_ruling", {
         "handoff_id": handoff_id, "confirmed": True, "ruling_number": "(2026)豫0611民特1号"})
     assert outcome == "ConfirmationRuled"
     world.settle()
-    view = world.mediation.view("case-1")
+    view = world.view("case-1")
     assert view["status"] == "closed" and view["outcome"] == "confirmed" and view["resolved"]
     assert view["handoffs"][0]["status"] == "confirmed"
     closed = world.store.read_stream("mediation-case-1")[-1]
@@ -212,20 +233,20 @@ def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
 
 def test_refused_confirmation_reopens_mediation(world):
     agreed(world)
-    handoff_id = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    handoff_id = world.handle(RequestConfirmation("case-1", MEDIATOR))["awaiting"]["handoff_id"]
     world.settle()
     world.send("court", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted"})
     world.send("court", "confirmation_ruling", {"handoff_id": handoff_id, "confirmed": False,
                                                 "reason": "terms unclear"})
     world.settle()
-    view = world.mediation.view("case-1")
+    view = world.view("case-1")
     assert view["status"] == "in_mediation" and view["agreement"] is None
     reopened = world.store.read_stream("mediation-case-1")[-1]
     assert reopened.type == "MediationReopened"
     assert reopened.data == {"reason": "the court refused judicial confirmation: terms unclear",
                              "handoff_id": handoff_id}
-    world.mediation.reach_agreement("case-1", "clearer terms", date(2026, 3, 10), MEDIATOR)
-    second = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    world.handle(ReachAgreement("case-1", "clearer terms", date(2026, 3, 10), MEDIATOR))
+    second = world.handle(RequestConfirmation("case-1", MEDIATOR))["awaiting"]["handoff_id"]
     world.settle()
     assert second != handoff_id
     assert [k for k, _ in world.outbound()] == ["court.handoff_requested"] * 2
@@ -236,7 +257,7 @@ def test_refused_confirmation_reopens_mediation(world):
 def test_police_referral_fails_back_to_the_police(world):
     world.ready("p", source_agency="police", kind="minor_dispute", referral_id="P-7",
                 procedure=None)
-    view = world.mediation.record_failure("p", "assault suspected", "public_security", MEDIATOR)
+    view = world.handle(RecordFailure("p", "assault suspected", "public_security", MEDIATOR))
     assert view["status"] == "handed_off"
     world.settle()
     [(key, request)] = world.outbound()
@@ -246,7 +267,7 @@ def test_police_referral_fails_back_to_the_police(world):
     world.send("police", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted",
                                            "agency_case_number": "鹤公(治)字2026-12"})
     world.settle()
-    view = world.mediation.view("p")
+    view = world.view("p")
     assert view["status"] == "closed" and view["outcome"] == "handed_off"
     assert view["resolved"] is False
     key, message = world.outbound()[-1]
@@ -256,14 +277,14 @@ def test_police_referral_fails_back_to_the_police(world):
 
 def test_rejected_handoff_reopens_and_another_next_step_can_follow(world):
     world.ready("a")
-    world.mediation.record_failure("a", "no agreement possible", "petition_handling", MEDIATOR)
+    world.handle(RecordFailure("a", "no agreement possible", "petition_handling", MEDIATOR))
     world.settle()
     handoff_id = world.outbound()[0][1]["data"]["handoff_id"]
     world.send("petition", "handoff_reply", {"handoff_id": handoff_id, "decision": "rejected",
                                              "reason": "not a petition matter"})
     world.settle()
-    assert world.mediation.view("a")["status"] == "in_mediation"
-    view = world.mediation.record_failure("a", "no agreement possible", "none", MEDIATOR)
+    assert world.view("a")["status"] == "in_mediation"
+    view = world.handle(RecordFailure("a", "no agreement possible", "none", MEDIATOR))
     assert view["outcome"] == "failed"
     assert world.outbound()[-1][0] == "court.case_outcome"  # the court referred case "a"
 
@@ -271,7 +292,7 @@ def test_rejected_handoff_reopens_and_another_next_step_can_follow(world):
 def test_a_case_registered_through_a_channel_tells_no_agency(world):
     world.ready("v", source_agency=None, referral_id=None, kind=None, procedure=None,
                 channel="visit")
-    world.mediation.withdraw("v", "settled privately", MEDIATOR)
+    world.handle(Withdraw("v", "settled privately", MEDIATOR))
     assert world.outbound() == []
 
 
@@ -279,7 +300,7 @@ def test_a_case_registered_through_a_channel_tells_no_agency(world):
 
 def requested_handoff(world: World, next_step: str = "public_security") -> str:
     world.ready("a")
-    world.mediation.record_failure("a", "r", next_step, MEDIATOR)
+    world.handle(RecordFailure("a", "r", next_step, MEDIATOR))
     world.settle()
     return world.outbound()[0][1]["data"]["handoff_id"]
 
@@ -310,9 +331,9 @@ def test_replies_that_cannot_settle_the_handoff_are_rejected_and_kept(
 
 def test_second_reply_and_ruling_before_acceptance_are_rejected(world):
     world.ready("c")
-    world.mediation.hold_session("c", date(2026, 3, 5), "x", MEDIATOR)
-    world.mediation.reach_agreement("c", "terms", date(2026, 3, 9), MEDIATOR)
-    handoff_id = world.mediation.request_confirmation("c", MEDIATOR)["awaiting"]["handoff_id"]
+    world.handle(HoldSession("c", date(2026, 3, 5), "x", MEDIATOR))
+    world.handle(ReachAgreement("c", "terms", date(2026, 3, 9), MEDIATOR))
+    handoff_id = world.handle(RequestConfirmation("c", MEDIATOR))["awaiting"]["handoff_id"]
     world.settle()
     early, _ = world.send("court", "confirmation_ruling", {"handoff_id": handoff_id,
                                                            "confirmed": True})
@@ -344,14 +365,14 @@ def test_a_resent_message_changes_nothing_and_gets_its_first_answer(world):
 def test_idempotency_key_makes_a_retried_command_one_effect(world):
     world.ready("a")
     caller = Caller("mediator-1", idempotency_key="k-1")
-    first = world.mediation.hold_session("a", date(2026, 3, 5), "first", caller)
-    second = world.mediation.hold_session("a", date(2026, 3, 5), "first", caller)
+    first = world.handle(HoldSession("a", date(2026, 3, 5), "first", caller))
+    second = world.handle(HoldSession("a", date(2026, 3, 5), "first", caller))
     assert first == second
     assert world.types("mediation-a").count("SessionHeld") == 1
     with pytest.raises(IdempotencyKeyReused):
-        world.mediation.hold_session("a", date(2026, 3, 6), "another", caller)
+        world.handle(HoldSession("a", date(2026, 3, 6), "another", caller))
     other = Caller("mediator-2", idempotency_key="k-1")  # keys are per client
-    world.mediation.hold_session("a", date(2026, 3, 5), "first", other)
+    world.handle(HoldSession("a", date(2026, 3, 5), "first", other))
     assert world.types("mediation-a").count("SessionHeld") == 2
 
 
@@ -374,34 +395,34 @@ class Interleaved:
 
 def racing(world: World) -> Tuple[Mediation, Interleaved]:
     store = Interleaved(world.store)
-    return Mediation(store, "Asia/Shanghai", world.clock.now, CALENDAR), store
+    return mediation_app(store, world.clock, world.dir), store
 
 
 def test_a_concurrent_command_is_decided_again_not_lost(world):
     world.ready("a")
     mediation, store = racing(world)
-    store.competitor = lambda: world.mediation.record_duty("a", "handling", "other replica",
-                                                           MEDIATOR)
-    mediation.record_duty("a", "investigation", "this replica", MEDIATOR)
+    store.competitor = lambda: world.handle(RecordDuty("a", "handling", "other replica",
+                                                       MEDIATOR))
+    mediation.bus.handle(RecordDuty("a", "investigation", "this replica", MEDIATOR))
     assert world.types("mediation-a")[-2:] == ["DutyRecorded", "DutyRecorded"]
-    assert set(world.mediation.view("a")["missing_duties"]) == {"counselling", "cessation"}
+    assert set(world.view("a")["missing_duties"]) == {"counselling", "cessation"}
 
 
 def test_the_same_command_twice_concurrently_has_one_effect(world):
     world.ready("a")
-    world.mediation.hold_session("a", date(2026, 3, 5), "x", MEDIATOR)
+    world.handle(HoldSession("a", date(2026, 3, 5), "x", MEDIATOR))
     caller = Caller("mediator-1", idempotency_key="agree-1")
     mediation, store = racing(world)
-    store.competitor = lambda: world.mediation.reach_agreement("a", "terms", date(2026, 3, 9),
-                                                               caller)
-    view = mediation.reach_agreement("a", "terms", date(2026, 3, 9), caller)
+    store.competitor = lambda: world.handle(ReachAgreement("a", "terms", date(2026, 3, 9),
+                                                           caller))
+    view = mediation.bus.handle(ReachAgreement("a", "terms", date(2026, 3, 9), caller))
     assert view["agreement"] == {"terms": "terms", "signed_on": "2026-03-09",
                                  "confirmation_window_ends_at": "2026-04-08T15:59:59.999999Z"}
     assert world.types("mediation-a").count("AgreementReached") == 1
     # without a key the second is refused by the case itself, after deciding again
-    store.competitor = lambda: world.mediation.withdraw("a", "gone", MEDIATOR)
+    store.competitor = lambda: world.handle(Withdraw("a", "gone", MEDIATOR))
     with pytest.raises(DomainError, match="closed"):
-        mediation.withdraw("a", "gone", MEDIATOR)
+        mediation.bus.handle(Withdraw("a", "gone", MEDIATOR))
     assert world.types("mediation-a").count("MediationWithdrawn") == 1
 
 
@@ -410,12 +431,12 @@ def test_a_command_that_keeps_losing_the_race_gives_up_with_a_conflict(world):
 
     class AlwaysBehind(Interleaved):
         def append(self, *args, **kwargs):
-            world.mediation.hold_session("a", date(2026, 3, 5), "elsewhere", MEDIATOR)
+            world.handle(HoldSession("a", date(2026, 3, 5), "elsewhere", MEDIATOR))
             return self.store.append(*args, **kwargs)
 
-    mediation = Mediation(AlwaysBehind(world.store), "Asia/Shanghai", world.clock.now, CALENDAR)
+    mediation = mediation_app(AlwaysBehind(world.store), world.clock, world.dir)
     with pytest.raises(ConcurrencyError):
-        mediation.record_duty("a", "handling", "never lands", MEDIATOR)
+        mediation.bus.handle(RecordDuty("a", "handling", "never lands", MEDIATOR))
     assert "DutyRecorded" not in world.types("mediation-a")
 
 
@@ -424,7 +445,7 @@ def test_a_command_that_keeps_losing_the_race_gives_up_with_a_conflict(world):
 def test_a_handoff_decided_before_a_crash_is_requested_once_after_restart(world, tmp_path):
     agreed(world)
     world.settle()
-    view = world.mediation.request_confirmation("case-1", MEDIATOR)
+    view = world.handle(RequestConfirmation("case-1", MEDIATOR))
     handoff_id = view["awaiting"]["handoff_id"]
     # the process died here: the case's commit is durable, the hand-off's not yet made
     world.store.close()
@@ -446,27 +467,27 @@ def test_a_handoff_decided_before_a_crash_is_requested_once_after_restart(world,
 def test_overdue_handoffs_are_marked_once(world):
     litigation = requested_handoff(world, "litigation")  # court files within 7 days
     world.ready("b")
-    world.mediation.record_failure("b", "r", "public_security", MEDIATOR)
+    world.handle(RecordFailure("b", "r", "public_security", MEDIATOR))
     world.settle()
     police = world.outbound()[-1][1]["data"]["handoff_id"]
-    assert world.mediation.watch_handoffs() == {"overdue": 0, "failed": 0}
+    assert world.app.watch_handoffs() == {"overdue": 0, "failed": 0}
     world.clock.advance(days=8)
     world.send("police", "handoff_reply", {"handoff_id": police, "decision": "accepted"})
-    assert world.mediation.watch_handoffs() == {"overdue": 1, "failed": 0}
-    assert world.mediation.watch_handoffs() == {"overdue": 0, "failed": 0}
+    assert world.app.watch_handoffs() == {"overdue": 1, "failed": 0}
+    assert world.app.watch_handoffs() == {"overdue": 0, "failed": 0}
     overdue = world.store.read_stream(f"handoff-{litigation}")[-1]
     assert overdue.type == "HandOffOverdue" and overdue.correlation_id == "a"
     assert overdue.data["due_at"] == "2026-03-17T15:59:59.999999Z"
     assert world.types(f"handoff-{police}")[-1] == "HandOffAccepted"
-    assert world.mediation.view("a")["handoffs"][0]["overdue"] is True
+    assert world.view("a")["handoffs"][0]["overdue"] is True
     # a watcher on another replica, reading the same log, finds nothing left to do
-    other = Mediation(world.store, "Asia/Shanghai", world.clock.now, CALENDAR)
+    other = mediation_app(world.store, world.clock, world.dir)
     assert other.watch_handoffs() == {"overdue": 0, "failed": 0}
 
 
 def test_every_event_of_a_case_carries_its_audit_trail(world):
     agreed(world)
-    handoff_id = world.mediation.request_confirmation("case-1", MEDIATOR)["awaiting"]["handoff_id"]
+    handoff_id = world.handle(RequestConfirmation("case-1", MEDIATOR))["awaiting"]["handoff_id"]
     world.settle()
     world.send("court", "handoff_reply", {"handoff_id": handoff_id, "decision": "accepted"})
     world.send("court", "confirmation_ruling", {"handoff_id": handoff_id, "confirmed": True})
@@ -492,7 +513,7 @@ def petition_matter(world: World, case_id: str, **changes) -> None:
 
 def test_the_notice_is_due_15_days_after_registration(world):
     petition_matter(world, "p-1")  # registered 2 March (Beijing)
-    view = world.mediation.decide_acceptance("p-1", "accepted", date(2026, 3, 9), MEDIATOR)
+    view = world.handle(DecideAcceptance("p-1", "accepted", date(2026, 3, 9), MEDIATOR))
     assert view["petition"] == {"decision": "accepted", "accepted_on": "2026-03-09",
                                 "simple": False, "timely": True}
     [accepted] = [e for e in world.store.read_stream("mediation-p-1")
@@ -502,10 +523,9 @@ def test_the_notice_is_due_15_days_after_registration(world):
 
 def test_the_review_windows_are_counted_on_the_calendar(world):
     petition_matter(world, "p-2")
-    m = world.mediation
-    m.decide_acceptance("p-2", "accepted", date(2026, 3, 3), MEDIATOR)
-    m.answer_petition("p-2", "not_support", "诉求缺乏依据", date(2026, 3, 9), MEDIATOR)
-    view = m.request_review("p-2", "review", date(2026, 3, 10), None, MEDIATOR)
+    world.handle(DecideAcceptance("p-2", "accepted", date(2026, 3, 3), MEDIATOR))
+    world.handle(AnswerPetition("p-2", "not_support", "诉求缺乏依据", date(2026, 3, 9), MEDIATOR))
+    view = world.handle(RequestReview("p-2", "review", date(2026, 3, 10), None, MEDIATOR))
     [review] = view["reviews"]
     assert review["due_at"] == "2026-04-09T15:59:59.999999Z"  # 30 days from the request
     [requested] = [e for e in world.store.read_stream("mediation-p-2")
@@ -517,20 +537,64 @@ def test_the_review_windows_are_counted_on_the_calendar(world):
 
 def test_a_matter_finally_decided_on_re_review_is_not_accepted_again(world):
     petition_matter(world, "p-old")
-    m = world.mediation
-    m.decide_acceptance("p-old", "accepted", date(2026, 3, 3), MEDIATOR)
-    m.answer_petition("p-old", "not_support", "诉求缺乏依据", date(2026, 3, 4), MEDIATOR)
-    m.request_review("p-old", "review", date(2026, 3, 5), None, MEDIATOR)
-    m.decide_review("p-old", "review", "upheld", "维持", date(2026, 3, 6), MEDIATOR)
-    m.request_review("p-old", "re_review", date(2026, 3, 7), None, MEDIATOR)
-    m.decide_review("p-old", "re_review", "upheld", "维持", date(2026, 3, 9), MEDIATOR)
+    world.handle(DecideAcceptance("p-old", "accepted", date(2026, 3, 3), MEDIATOR))
+    world.handle(AnswerPetition("p-old", "not_support", "诉求缺乏依据", date(2026, 3, 4), MEDIATOR))
+    world.handle(RequestReview("p-old", "review", date(2026, 3, 5), None, MEDIATOR))
+    world.handle(DecideReview("p-old", "review", "upheld", "维持", date(2026, 3, 6), MEDIATOR))
+    world.handle(RequestReview("p-old", "re_review", date(2026, 3, 7), None, MEDIATOR))
+    world.handle(DecideReview("p-old", "re_review", "upheld", "维持", date(2026, 3, 9), MEDIATOR))
     # the same applicant and matter again: intake links the earlier case (repeat_of)
     petition_matter(world, "p-new", repeat=True,
                     repeat_of=[{"case_id": "p-old", "case_number": "410611-2026-000001",
                                 "registered_at": "2026-03-02T01:00:00+00:00"}])
     with pytest.raises(DomainError, match="not accepted again"):
-        m.decide_acceptance("p-new", "accepted", date(2026, 3, 10), MEDIATOR)
-    view = m.decide_acceptance("p-new", "declined", date(2026, 3, 10), MEDIATOR,
-                               reason="同一事实和理由，复核后不再受理",
-                               route="final_after_re_review")
+        world.handle(DecideAcceptance("p-new", "accepted", date(2026, 3, 10), MEDIATOR))
+    view = world.handle(DecideAcceptance("p-new", "declined", date(2026, 3, 10), MEDIATOR,
+                                         reason="同一事实和理由，复核后不再受理",
+                                         route="final_after_re_review"))
     assert (view["status"], view["outcome"]) == ("closed", "declined")
+
+
+# -- the tables the bus runs -------------------------------------------------------------------
+
+def test_a_closed_referred_case_tells_its_agency_the_outcome_and_no_other_does():
+    """OUTBOX_RULES: CaseClosed of a case an agency referred → `<agency>.case_outcome`, in
+    the commit that closes it; a case from a channel tells nobody."""
+    case = MediationCase("case-1")
+    case.open(registration(source_agency="police", referral_id="P-7", kind="minor_dispute",
+                           procedure=None))
+    case.assign(assignment(), "assigned")
+    case.withdraw("settled privately", NOW)
+    closed = case.pending[-1]
+    message = OUTBOX_RULES[CaseClosed](closed)
+    assert (message.exchange, message.routing_key) == ("gm.outbound", "police.case_outcome")
+    assert message.body["type"] == "case_outcome" and message.body["agency"] == "police"
+    assert message.body["data"] == {
+        "referral_id": "P-7", "case_id": "case-1", "outcome": "withdrawn",
+        "closed_at": closed.data["closed_at"], "summary": "settled privately"}
+    unreferred = NewEvent(type="CaseClosed", data=dict(closed.data, source_agency=None,
+                                                       referral_id=None))
+    assert OUTBOX_RULES[CaseClosed](unreferred) is None
+
+
+def test_one_event_table_serves_three_sources_whose_type_names_do_not_clash():
+    """EVENTS holds intake's, assignment's and mediation's own events by type name alone
+    (the bus does not know the feed): each must be published by one source only."""
+    sources = SUBSCRIPTIONS["mediation"]
+    publishers = {}
+    for (service, event_type, _), _schema in all_events().items():
+        if service in sources:
+            publishers.setdefault(event_type, set()).add(service)
+    assert {t: s for t, s in publishers.items() if len(s) > 1} == {}
+    assert {schema.event_service for schema in EVENTS} == set(sources)
+
+
+def test_the_agency_messages_mediation_takes_are_the_ones_routed_to_it(world):
+    assert set(world.app.inbound) == set(MEDIATION_INBOUND_TYPES)
+
+
+@pytest.mark.parametrize("actor", ["", "  ", None, 7])
+def test_an_rpc_command_names_its_actor(actor):
+    with pytest.raises(ValueError, match="actor"):
+        rpc_caller(actor, None)
+    assert rpc_caller(" cli:ops-1 ", "k") == Caller("cli:ops-1", "k")

@@ -1,0 +1,35 @@
+"""Wiring the mediation service: the working-day calendar and time zone, the views of its
+own log (open hand-offs, final petitions), the message bus with its handlers, the feeds
+of intake's, assignment's and its own events, and the agencies' messages it takes."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from gm_directory.calendar_file import load_calendar
+from gm_platform import topology
+from gm_platform.bootstrap import Platform
+from gm_platform.feed import Feeds
+from gm_platform.messagebus import MessageBus
+
+from .adapters.final_petitions import FinalPetitions
+from .adapters.open_handoffs import OpenHandOffs
+from .commands import ReplyToHandOff, RuleOnConfirmation
+from .handlers import COMMANDS, EVENTS, OUTBOX_RULES, Mediation
+
+
+def load_config(settings):
+    """The working-day calendar; ConfigError (file:line: field) if it is malformed."""
+    return load_calendar(settings.calendar_file)
+
+
+def bootstrap(platform: Platform) -> Mediation:
+    bus = MessageBus(platform.store, platform.clock, commands=COMMANDS, events=EVENTS,
+                     outbox_rules=OUTBOX_RULES, dependencies=dict(
+                         calendar=load_config(platform.settings),
+                         tz=ZoneInfo(platform.settings.timezone),
+                         final_petitions=FinalPetitions(platform.store)))
+    feeds = Feeds.of_bus(bus, platform.service, topology.SUBSCRIPTIONS[platform.service],
+                         platform.settings.amqp_uri, platform.settings.rpc_timeout)
+    return Mediation(bus, feeds, inbound={"handoff_reply": ReplyToHandOff,
+                                          "confirmation_ruling": RuleOnConfirmation},
+                     open_handoffs=OpenHandOffs(platform.store))
