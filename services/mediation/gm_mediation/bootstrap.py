@@ -28,7 +28,7 @@ def bootstrap(platform: Platform) -> Mediation:
                          calendar=load_config(platform.settings),
                          tz=ZoneInfo(platform.settings.timezone),
                          final_petitions=FinalPetitions(platform.store)))
-    feeds = Feeds.of_bus(bus, platform.service, topology.SUBSCRIPTIONS[platform.service],
+    feeds = Feeds.of_bus(bus, platform.service, topology.followed_logs(platform.service),
                          platform.settings.amqp_uri, platform.settings.rpc_timeout)
     return Mediation(bus, feeds, inbound={"handoff_reply": ReplyToHandOff,
                                           "confirmation_ruling": RuleOnConfirmation},
