@@ -230,9 +230,9 @@ class EventFeed:
                 self._again = False
             try:
                 self.catch_up()
-            except Exception as exc:
-                log.warning("catch-up from %s stopped at position %d: %s: %s", self.source,
-                            self.position(), type(exc).__name__, exc)
+            except Exception as exc:  # the source or the store: the periodic pass retries
+                log.warning("catch-up from %s stopped: %s: %s", self.source,
+                            type(exc).__name__, exc)
                 with self._soon_lock:
                     self._soon = None
                 return
