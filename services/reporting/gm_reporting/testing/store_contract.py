@@ -12,7 +12,7 @@ pytest runs every inherited test against your adapter.
 sandbox: calling it twice gives two store objects over the same data.
 
 The suite uses its own small projection (`TALLY`), so it proves the port, not
-reporting's projections; tests/test_store_equivalence.py runs those on both adapters.
+reporting's projections; tests/unit/test_delivery.py runs those on both adapters.
 """
 from __future__ import annotations
 

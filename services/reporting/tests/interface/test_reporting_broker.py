@@ -27,7 +27,7 @@ from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 FEB_1_LOCAL = datetime(2026, 1, 31, 17, 0, tzinfo=timezone.utc)  # 01:00 on 1 Feb, Shanghai
 JAN_31_LOCAL = datetime(2026, 1, 31, 15, 0, tzinfo=timezone.utc)  # 23:00 on 31 Jan
 VILLAGE = "410611100201"

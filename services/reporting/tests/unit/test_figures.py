@@ -25,7 +25,7 @@ import oracle  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 6, 20, 3, 0, tzinfo=timezone.utc)
 ADMIN = Principal("admin-1", ("admin",))
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
