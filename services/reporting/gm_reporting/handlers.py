@@ -29,7 +29,6 @@ from .domain.projections import CASES, SCREENING
 from .domain.screening import coverage
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
 
-ALL_CHANNELS = REGISTRATION_CHANNELS  # the HTTP channels, referrals and 稳评 cases
 CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
                 "dissatisfied", "scored", "satisfaction")
 REGISTERED = Range("registered_at", gte="")  # the registration is known
@@ -252,7 +251,7 @@ class Reporting:
                 "risks", all_of(Range("assessed_at", gte=start, lt=end), where_region),
                 by=("level",))}
         figures = monthly_figures(month, previous_month, received, previous, closed, overdue,
-                                  handoffs, sub, ALL_CHANNELS, CATEGORIES)
+                                  handoffs, sub, REGISTRATION_CHANNELS, CATEGORIES)
         figures["risk_assessments"] = {level: risks.get(level, 0)
                                        for level in ("low", "medium", "high")}
         figures["petitions"] = petitions
