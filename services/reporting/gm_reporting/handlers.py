@@ -25,7 +25,7 @@ from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, case_view, handof
 from .domain.figures import monthly_figures, performance, petition_figures, trend_point
 from .domain.periods import (current_month, local_days_late, month_bounds, month_days,
                              months_ending, shift_month)
-from .domain.projections import CASES, SCREENING
+from .store.layout import CASES, SCREENING
 from .domain.screening import coverage
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
 

@@ -24,7 +24,7 @@ from gm_platform.periodic import every
 
 from . import openapi, schemas, web
 from .domain.casefile import SOURCES
-from .domain.projections import PROJECTIONS
+from .store.layout import PROJECTIONS
 from .feeds import Feeds
 from .handlers import Reporting
 from .store import open_projection_store

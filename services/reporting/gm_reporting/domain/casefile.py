@@ -717,7 +717,8 @@ def region_parts(region: Optional[str]) -> dict:
 
 
 def case_row(s: Mapping) -> dict:
-    """The indexed columns of the ledger table (see domain/projections.py)."""
+    """The ledger row of a case: the fields the queries filter, sort and count on (their
+    types and indexes: store/layout.py)."""
     ident = identity(s)
     asg = assignment_of(s) or {}
     closed = closing(s) or {}

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import abc
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (Any, Callable, ContextManager, Dict, Iterator, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable  # noqa: F401
 
-DocKey = Tuple[str, str]  # (table, key)
-Docs = Dict[DocKey, Optional[dict]]
+from ..domain.projections import DocKey, Docs, Tally
 
 COLUMN_TYPES = ("text", "int")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -117,7 +116,8 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class ProjectionSpec:
-    """What the store needs to know of a projection (see domain/projections.py).
+    """What the store needs to know of a projection: the domain's projection
+    (domain/projections.py) with its tables laid out (store/layout.py).
 
     touches(source, event) -> the (table, key) documents the event may change;
     apply(source, event, docs) -> the changed documents (pure; docs maps each touched
@@ -226,15 +226,6 @@ class ApplyResult:
     applied: int = 0  # events applied (the rest were at or below the tracked position)
     changed: int = 0  # documents written
     position: int = 0
-
-
-@dataclass
-class Tally:
-    """One group of a tally: the grouping values, the count and the sums."""
-
-    group: Dict[str, Any]
-    n: int
-    sums: Dict[str, int] = field(default_factory=dict)
 
 
 class Reader(abc.ABC):

@@ -20,9 +20,9 @@ from gm_platform.clock import FakeClock
 from gm_platform.store_provider import StoreHandle, find_relay, find_store
 from gm_platform.testing.services import (TEST_TOKENS, free_port, service_settings,
                                           start_service)
-from gm_reporting.domain.projections import PROJECTIONS
 from gm_reporting.rebuild import LocalLog, Rebuilder
 from gm_reporting.service import ReportingProvider
+from gm_reporting.store.layout import PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]

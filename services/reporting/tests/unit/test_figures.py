@@ -15,8 +15,8 @@ from gm_directory import load_directory
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Forbidden, NotFound, Principal
 from gm_reporting.domain.casefile import mask_id_number, mask_phone
-from gm_reporting.domain.projections import CASES, PROJECTIONS, SCREENING
 from gm_reporting.handlers import Reporting
+from gm_reporting.store.layout import CASES, PROJECTIONS, SCREENING
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.scenario import generate
 

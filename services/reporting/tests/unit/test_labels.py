@@ -15,8 +15,8 @@ from gm_directory.labels import labels, missing_labels
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Principal
 from gm_reporting.domain.casefile import HANDLING_STAGES, HANDOFF_STATUSES, PETITION_DECISIONS
-from gm_reporting.domain.projections import CASES, PROJECTIONS
 from gm_reporting.handlers import CSV_COLUMNS, CSV_COLUMNS_ZH, Reporting
+from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 ADMIN = Principal("admin-1", ("admin",))
