@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gm_directory import load_directory
-from gm_kernel import RecordedEvent, format_time
-from gm_platform.auth import Forbidden, NotFound, Principal
+from gm_kernel import NotRecorded, RecordedEvent, format_time
+from gm_platform.auth import Forbidden, Principal
 from gm_reporting.domain.casefile import mask_id_number, mask_phone
 from gm_reporting.handlers import Reporting
 from gm_reporting.store.layout import CASES, PROJECTIONS, SCREENING
@@ -373,7 +373,7 @@ def test_region_scoped_tokens_see_only_their_regions(world):
     outside = next(c for c in cases.values() if c.known and not c.region.startswith("410611"))
     with pytest.raises(Forbidden):
         reporting.case(outside.case_id, qb)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotRecorded):  # 404 over HTTP (gm_platform.http)
         reporting.case("no-such-case", qb)
     with pytest.raises(Forbidden):
         reporting.monthly(qb, "2026-03", "410602")
