@@ -109,7 +109,7 @@ def laid_out(projection: projections.Projection) -> ProjectionSpec:
     layout = LAYOUTS[projection.name]
     return ProjectionSpec(
         name=projection.name, version=projection.version, sources=projection.sources,
-        tables=tuple(TableSpec(t.name, *layout[t.name], t.row) for t in projection.tables),
+        tables=tuple(TableSpec(t.name, t.row, *layout[t.name]) for t in projection.tables),
         touches=projection.touches, apply=projection.apply)
 
 
