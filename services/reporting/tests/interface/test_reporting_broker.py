@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from gm_platform.feed import Feeds
 from gm_platform.store_provider import StoreHandle, find_relay, find_store
 from gm_platform.testing.services import (TEST_TOKENS, free_port, service_settings,
                                           start_service)
+from gm_platform.testing.wait import wait_until
 from gm_reporting.bootstrap import ReportingApp
 from gm_reporting.rebuild import LocalLog, Rebuilder
 from gm_reporting.store.layout import PROJECTIONS
@@ -94,14 +94,15 @@ def register(intake, **body) -> str:
 
 
 def wait_for(fetch, check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if check(last):
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not reached in {timeout}s; last: {last}")
+    """What `fetch` gives once `check` accepts it (AssertionError after `timeout`)."""
+    last = []
+
+    def reached():
+        last[:] = [fetch()]
+        return check(last[0])
+
+    wait_until(reached, timeout, what=f"{fetch} to pass {check}")
+    return last[0]
 
 
 def get(svc, path, headers=ANALYST, **params):
