@@ -27,9 +27,9 @@ from gm_directory import load_directory
 from gm_kernel import NO_STREAM, NewEvent
 from gm_kernel.store.sqlite import SQLiteEventStore
 from gm_platform.auth import Principal
-from gm_reporting.domain.projections import CASES, PROJECTIONS
 from gm_reporting.handlers import Reporting
 from gm_reporting.rebuild import LocalLog, Rebuilder
+from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.scenario import generate
 

@@ -51,7 +51,7 @@ def rebuild(name, force, page_size):
     from rich.console import Console
     from rich.table import Table
 
-    from .domain.projections import PROJECTIONS
+    from .store.layout import PROJECTIONS
     from .rebuild import Rebuilder, rpc_logs
     from .store import RebuildInProgress
 
@@ -90,7 +90,7 @@ def status(no_sources):
     from rich.console import Console
     from rich.table import Table
 
-    from .domain.projections import PROJECTIONS
+    from .store.layout import PROJECTIONS
 
     settings, store = _open()
     last = {}

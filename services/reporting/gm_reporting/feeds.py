@@ -6,6 +6,9 @@ Each projection keeps its own position per source (in its active generation), so
 restart or the periodic catch-up reads the source's log (RPC `read_log`) from where that
 projection stands. The EventFeed's tracking commits are the projection store's: applying
 an event writes the documents and the position together (see store/port.py).
+
+`Feeds` is the platform's (gm_platform.feed.Feeds): the feed consumers and the catch-up
+timer every service has (gm_platform.base) call its `deliver` and `catch_up`.
 """
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ import logging
 from typing import Dict, Iterable, List, Mapping, Sequence
 
 from gm_kernel import DuplicateMessage, RecordedEvent, Tracking
-from gm_platform import metrics
-from gm_platform.feed import EventFeed, SourceLog, catch_up_all
+from gm_platform import feed, metrics
+from gm_platform.feed import EventFeed, SourceLog
 
 from .store.port import ProjectionSpec, ProjectionStore
 
@@ -69,18 +72,18 @@ class ProjectionFeed(EventFeed):
         return result.applied
 
 
-class Feeds:
-    """Every (projection, source) feed of the service."""
+class Feeds(feed.Feeds):
+    """Every (projection, source) feed of the service, by `<projection>:<source>`
+    (`catch_up` and `positions` as the platform's, per projection and source)."""
 
     def __init__(self, store: ProjectionStore, specs: Iterable[ProjectionSpec],
                  logs: Mapping[str, SourceLog], page_size: int = 500):
-        self.by_source: Dict[str, List[ProjectionFeed]] = {}
-        self.all: Dict[str, ProjectionFeed] = {}
-        for spec in specs:
-            for source in spec.sources:
-                feed = ProjectionFeed(store, spec, source, logs[source], page_size)
-                self.by_source.setdefault(source, []).append(feed)
-                self.all[f"{spec.name}:{source}"] = feed
+        super().__init__({f"{spec.name}:{source}": ProjectionFeed(store, spec, source,
+                                                                   logs[source], page_size)
+                          for spec in specs for source in spec.sources})
+
+    def of_source(self, source: str) -> List[ProjectionFeed]:
+        return [f for f in self.by_source.values() if f.source == source]
 
     def deliver(self, source: str, body: bytes) -> Dict[str, str]:
         """A domain event of `source` from the broker, to every projection it feeds.
@@ -91,18 +94,12 @@ class Feeds:
         except (ValueError, UnicodeDecodeError):
             raise ValueError(f"not a domain event of {source}: undecodable body") from None
         outcomes, failure = {}, None
-        for feed in self.by_source.get(source, ()):
+        for projection_feed in self.of_source(source):
             try:
-                outcomes[feed.spec.name] = feed.deliver_event(event)
+                outcomes[projection_feed.spec.name] = projection_feed.deliver_event(event)
             except Exception as exc:  # the others still get the event
-                outcomes[feed.spec.name] = f"{type(exc).__name__}: {exc}"
+                outcomes[projection_feed.spec.name] = f"{type(exc).__name__}: {exc}"
                 failure = failure or exc
         if failure is not None:
             raise failure
         return outcomes
-
-    def catch_up(self) -> Dict[str, object]:
-        return catch_up_all(self.all)
-
-    def positions(self) -> Dict[str, int]:
-        return {name: feed.position() for name, feed in self.all.items()}

@@ -1,9 +1,11 @@
 """Reporting's queries: the case view, the ledger, the figures, the boards, the export.
 
-Between the store and the HTTP entrypoints; no Nameko here. Every query is scoped by
-the caller's token: a token limited to regions sees only cases whose region starts with
-one of them (lists are filtered; a single case outside is 403; asking for a region
-outside is 403). Time comes from the injected clock; months and days are local
+Between the store and the HTTP entrypoints; no Nameko here, and no HTTP: a case not
+recorded is NotRecorded, a parameter no query takes Refused (gm_platform.http answers
+them 404 and 400). Every query is scoped by the caller's token: a token limited to
+regions sees only cases whose region starts with one of them (lists are filtered; a
+single case outside is Forbidden, 403, as the token's Principal says; asking for a
+region outside is too). Time comes from the injected clock; months and days are local
 (Settings.timezone).
 """
 from __future__ import annotations
@@ -17,19 +19,18 @@ from zoneinfo import ZoneInfo
 from gm_directory import Directory
 from gm_directory.labels import label, labels
 from gm_contracts.vocabulary import AGENCIES, CATEGORIES, REGISTRATION_CHANNELS
-from gm_kernel import format_time, parse_time
-from gm_platform.auth import Forbidden, NotFound, Principal
+from gm_kernel import InvalidValue, NotRecorded, format_time, parse_time
+from gm_platform.auth import Forbidden, Principal
 
 from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, case_view, handoff_view,
                               identity, is_overdue)
 from .domain.figures import monthly_figures, performance, petition_figures, trend_point
 from .domain.periods import (current_month, local_days_late, month_bounds, month_days,
                              months_ending, shift_month)
-from .domain.projections import CASES, SCREENING
+from .store.layout import CASES, SCREENING
 from .domain.screening import coverage
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
 
-ALL_CHANNELS = REGISTRATION_CHANNELS  # the HTTP channels, referrals and 稳评 cases
 CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
                 "dissatisfied", "scored", "satisfaction")
 REGISTERED = Range("registered_at", gte="")  # the registration is known
@@ -130,7 +131,7 @@ class Reporting:
         with self.store.reader(CASES) as r:
             state = r.get("cases", case_id)
         if state is None or identity(state)["registered_at"] is None:
-            raise NotFound(f"no case {case_id}")
+            raise NotRecorded(f"no case {case_id}", case_id)
         view = case_view(state)
         principal.require_region(view["region"])
         _, now = self._now()
@@ -252,7 +253,7 @@ class Reporting:
                 "risks", all_of(Range("assessed_at", gte=start, lt=end), where_region),
                 by=("level",))}
         figures = monthly_figures(month, previous_month, received, previous, closed, overdue,
-                                  handoffs, sub, ALL_CHANNELS, CATEGORIES)
+                                  handoffs, sub, REGISTRATION_CHANNELS, CATEGORIES)
         figures["risk_assessments"] = {level: risks.get(level, 0)
                                        for level in ("low", "medium", "high")}
         figures["petitions"] = petitions
@@ -466,7 +467,7 @@ class Reporting:
         Chinese by default: headers and values labelled, units and people by name, 是/否;
         `lang="en"`: the column names and raw values as before."""
         if lang not in CSV_LANGUAGES:
-            raise ValueError(f"no CSV in {lang!r}")
+            raise InvalidValue("lang", f"no CSV in {lang!r}")
         header = CSV_COLUMNS if lang == "en" else [label("field", c, lang)
                                                    for c in CSV_COLUMNS_ZH]
         now, now_text = self._now()

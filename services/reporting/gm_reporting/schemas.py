@@ -7,12 +7,11 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS,
                                            REVIEW_STAGES, SATISFACTION_LEVELS)
+from gm_contracts.vocabulary import (AGENCIES, CASE_OUTCOMES, CASE_STATUSES, CATEGORIES,
+                                     REGISTRATION_CHANNELS)
 from gm_directory.labels import LANGUAGES
-from gm_directory.vocabulary import AGENCIES, CATEGORIES
 
-from .domain.casefile import (HANDLING_STAGES, HANDOFF_STATUSES, OUTCOMES, PETITION_DECISIONS,
-                              STATUSES)
-from .handlers import ALL_CHANNELS
+from .domain.casefile import HANDLING_STAGES, HANDOFF_STATUSES, PETITION_DECISIONS, SOURCES
 
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month: YYYY-MM")
 REGION = validate.Regexp(r"^\d{2,12}$", error="must be 2 to 12 digits of a division code")
@@ -47,10 +46,10 @@ class Paging(Query):
 class LedgerQuery(Paging):
     """GET /cases: the ledger (台账), newest registration first."""
 
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     region = region_field()
     category = fields.String(validate=validate.OneOf(CATEGORIES))
-    channel = fields.String(validate=validate.OneOf(ALL_CHANNELS))
+    channel = fields.String(validate=validate.OneOf(REGISTRATION_CHANNELS))
     source_agency = fields.String(validate=validate.OneOf(AGENCIES))
     unit = fields.String(validate=REGION)
     overdue = fields.Boolean(metadata={
@@ -207,7 +206,7 @@ class TimelineEntry(Schema):
     type = fields.String()
     occurred_at = fields.String(metadata={"format": "date-time"})
     actor = _nullable(fields.String())
-    source = fields.String(validate=validate.OneOf(("intake", "assignment", "mediation")))
+    source = fields.String(validate=validate.OneOf(SOURCES))
 
 
 class FollowUp(Schema):
@@ -223,7 +222,7 @@ class CaseView(Schema):
 
     case_id = fields.String()
     case_number = fields.String()
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     channel = fields.String()
     source_agency = _nullable(fields.String())
     referral_id = _nullable(fields.String())
@@ -244,7 +243,7 @@ class CaseView(Schema):
     handoffs = fields.List(fields.Nested(HandoffRef))
     sessions = fields.Integer()
     duties = fields.List(fields.String())
-    outcome = _nullable(fields.String(validate=validate.OneOf(OUTCOMES)))
+    outcome = _nullable(fields.String(validate=validate.OneOf(CASE_OUTCOMES)))
     resolved = _nullable(fields.Boolean())
     on_time = _nullable(fields.Boolean())
     closed_at = _nullable(fields.String(metadata={"format": "date-time"}))
@@ -257,7 +256,7 @@ class CaseView(Schema):
 class LedgerItem(Schema):
     case_id = fields.String()
     case_number = fields.String()
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     channel = fields.String()
     source_agency = _nullable(fields.String())
     category = fields.String()

@@ -25,37 +25,33 @@ from __future__ import annotations
 import bisect
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from gm_contracts.mediation_events import (CASE_OUTCOMES, REVIEW_STAGES, SATISFACTION_LEVELS,
-                                           satisfaction_level)
+from gm_contracts import assignment_events, intake_events, mediation_events, streams
+from gm_contracts.mediation_events import REVIEW_STAGES, SATISFACTION_LEVELS, satisfaction_level
+from gm_contracts.vocabulary import RESOLVED_OUTCOMES
+from gm_kernel import type_name
 
 from .periods import norm_time
 
 SOURCES = ("intake", "assignment", "mediation")
 _RANK = {s: i for i, s in enumerate(SOURCES)}
 
-STATUSES = ("registered", "assigned", "in_mediation", "agreement", "handed_off", "closed")
-# How a case closes (mediation's CaseClosed): the outcomes agencies are told, and for a
-# petition matter `declined` (不予受理) and `answered` (信访处理意见书; resolved when the
-# opinion supports the claim, as CaseClosed's `resolved` says).
-OUTCOMES = tuple(CASE_OUTCOMES)
-RESOLVED_OUTCOMES = ("agreement", "confirmed")
+# A case's status is one of gm_contracts.vocabulary's CASE_STATUSES (status_of); how it
+# closed, one of CASE_OUTCOMES: the outcomes agencies are told, and for a petition matter
+# `declined` (不予受理) and `answered` (信访处理意见书; resolved when the opinion supports
+# the claim, as CaseClosed's `resolved` says).
+
 # A petition matter's acceptance decision (mediation's PetitionAccepted / PetitionDeclined)
 # and the stage of its handling period (assignment's HandlingPeriodStarted).
 PETITION_DECISIONS = ("accepted", "declined")
 HANDLING_STAGES = ("accepted", "accepted_simple")
+# A hand-off as the board shows it. A confirmation the court refused is `not_confirmed`
+# here (the API's value since the board existed; ConfirmationRuled says `confirmed: false`).
 HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")
-
-ASSIGNMENT_TYPES = ("AssignmentMade", "DeadlineWarningRaised", "SupervisionOrdered",
-                    "SupervisionReminded", "HandlingPeriodStarted", "CaseEscalated",
-                    "DeadlineExtended", "CaseReassigned", "JointHandlingArranged",
-                    "AssignmentClosed", "AssignmentFailed")
 # What puts a case under supervision (督办): SupervisionOrdered, and in streams written
 # before it existed CaseEscalated (the older practice: one level up, a fresh deadline).
-SUPERVISION_TYPES = ("SupervisionOrdered", "CaseEscalated")
-PETITION_TYPES = ("PetitionAccepted", "PetitionDeclined", "PetitionAnswered",
-                  "ReviewRequested", "ReviewDecided")
-HANDOFF_TYPES = ("HandOffRequested", "HandOffAccepted", "HandOffRejected",
-                 "ConfirmationRuled", "HandOffOverdue")
+SUPERVISION_ORDERED = type_name(assignment_events.SupervisionOrdered)
+SUPERVISION_TYPES = (SUPERVISION_ORDERED, type_name(assignment_events.CaseEscalated))
+CASE_REGISTERED = type_name(intake_events.CaseRegistered)  # the only intake event of a case
 
 
 # -- personal data -----------------------------------------------------------------------
@@ -87,28 +83,21 @@ def mask_parties(parties) -> List[dict]:
 
 
 # -- which case an event belongs to ---------------------------------------------------------
+# Which case and hand-off the contract says an event is about (gm_contracts.streams), and
+# what of it reporting follows: a case is opened by intake's registration only (intake's
+# other events are reports and assessments), hand-offs by mediation's hand-off events.
 def case_id_of(source: str, event) -> Optional[str]:
-    data = event.data or {}
     if source == "intake":
-        return data.get("case_id") if event.type == "CaseRegistered" else None
+        return streams.case_id_of(event) if event.type == CASE_REGISTERED else None
     if source not in ("assignment", "mediation"):
         return None
-    case_id = data.get("case_id") or event.correlation_id
-    if not case_id:
-        for prefix in ("assignment-", "mediation-"):
-            if event.stream_id.startswith(prefix):
-                return event.stream_id[len(prefix):]
-    return case_id
+    return streams.case_id_of(event)
 
 
 def handoff_id_of(source: str, event) -> Optional[str]:
     if source != "mediation" or event.type not in HANDOFF_TYPES:
         return None
-    data = event.data or {}
-    hid = data.get("handoff_id")
-    if not hid and event.stream_id.startswith("handoff-"):
-        hid = event.stream_id[len("handoff-"):]
-    return hid
+    return streams.handoff_id_of(event)
 
 
 # -- the state -----------------------------------------------------------------------------
@@ -438,7 +427,7 @@ def _flag(value) -> Optional[bool]:
 
 
 def _handoff(m: dict, d: Mapping, e) -> None:
-    hid = d.get("handoff_id") or e.stream_id[len("handoff-"):]
+    hid = handoff_id_of("mediation", e)
     m["handoffs"] = dict(m["handoffs"])
     m["handoffs"][hid] = advance_handoff(m["handoffs"].get(hid), e)
 
@@ -452,24 +441,35 @@ def advance_handoff(h: Optional[dict], e) -> dict:
                    "due_at": None, "accepted_at": None, "rejected_at": None,
                    "ruled_at": None, "overdue": False, "agency_case_number": None,
                    "reason": None, "ruling_number": None})
-    at = norm_time(e.occurred_at)
-    if e.type == "HandOffRequested":
-        h.update(agency=d.get("agency", h["agency"]), kind=d.get("kind", h["kind"]),
-                 status="requested", requested_at=norm_time(d.get("requested_at")) or at,
-                 due_at=norm_time(d.get("due_at")))
-    elif e.type == "HandOffAccepted":
-        h.update(status="accepted", accepted_at=at,
-                 agency_case_number=d.get("agency_case_number"))
-        if d.get("due_at"):  # a confirmation: the court's time to rule runs from here
-            h["due_at"] = norm_time(d["due_at"])
-    elif e.type == "HandOffRejected":
-        h.update(status="rejected", rejected_at=at, reason=d.get("reason"))
-    elif e.type == "ConfirmationRuled":
-        h.update(status="confirmed" if d.get("confirmed") else "not_confirmed", ruled_at=at,
-                 ruling_number=d.get("ruling_number"), reason=d.get("reason"))
-    elif e.type == "HandOffOverdue":
-        h["overdue"] = True
+    step = _HANDOFF_STEPS.get(e.type)
+    if step is not None:
+        step(h, d, norm_time(e.occurred_at))
     return h
+
+
+def _handoff_requested(h: dict, d: Mapping, at: Optional[str]) -> None:
+    h.update(agency=d.get("agency", h["agency"]), kind=d.get("kind", h["kind"]),
+             status="requested", requested_at=norm_time(d.get("requested_at")) or at,
+             due_at=norm_time(d.get("due_at")))
+
+
+def _handoff_accepted(h: dict, d: Mapping, at: Optional[str]) -> None:
+    h.update(status="accepted", accepted_at=at, agency_case_number=d.get("agency_case_number"))
+    if d.get("due_at"):  # a confirmation: the court's time to rule runs from here
+        h["due_at"] = norm_time(d["due_at"])
+
+
+def _handoff_rejected(h: dict, d: Mapping, at: Optional[str]) -> None:
+    h.update(status="rejected", rejected_at=at, reason=d.get("reason"))
+
+
+def _confirmation_ruled(h: dict, d: Mapping, at: Optional[str]) -> None:
+    h.update(status="confirmed" if d.get("confirmed") else "not_confirmed", ruled_at=at,
+             ruling_number=d.get("ruling_number"), reason=d.get("reason"))
+
+
+def _handoff_overdue(h: dict, d: Mapping, at: Optional[str]) -> None:
+    h["overdue"] = True
 
 
 def handoff_open(h: Mapping) -> bool:
@@ -478,24 +478,53 @@ def handoff_open(h: Mapping) -> bool:
         h.get("status") == "accepted" and h.get("kind") == "judicial_confirmation")
 
 
-_ASSIGNMENT_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
-    "AssignmentMade": _made, "DeadlineWarningRaised": _warned,
-    "SupervisionOrdered": _supervised, "SupervisionReminded": _reminded,
-    "HandlingPeriodStarted": _handling_started, "CaseEscalated": _escalated,
-    "DeadlineExtended": _extended, "CaseReassigned": _reassigned,
-    "JointHandlingArranged": _joint, "AssignmentClosed": _assignment_closed,
-    "AssignmentFailed": _assignment_failed,
-}
-_MEDIATION_HANDLERS: Dict[str, Callable[[dict, Mapping, Any], None]] = {
-    "MediationOpened": _opened, "MediatorAssigned": _mediator, "SessionHeld": _session,
-    "DutyRecorded": _duty, "AgreementReached": _agreement, "MediationFailed": _failed,
-    "MediationWithdrawn": _withdrawn, "MediationReopened": _reopened,
-    "FollowUpRecorded": _follow_up, "CaseClosed": _case_closed,
-    "PetitionAccepted": _petition_accepted, "PetitionDeclined": _petition_declined,
-    "PetitionAnswered": _petition_answered, "ReviewRequested": _review_requested,
-    "ReviewDecided": _review_decided,
-    **{t: _handoff for t in HANDOFF_TYPES},
-}
+# -- what each event does, by its type (the gm_contracts schema's name) ---------------------
+Step = Callable[[dict, Mapping, Any], None]
+
+
+def _by_type(table: Mapping[Any, Step]) -> Dict[str, Step]:
+    return {type_name(event_type): step for event_type, step in table.items()}
+
+
+_HANDOFF_STEPS = _by_type({
+    mediation_events.HandOffRequested: _handoff_requested,
+    mediation_events.HandOffAccepted: _handoff_accepted,
+    mediation_events.HandOffRejected: _handoff_rejected,
+    mediation_events.ConfirmationRuled: _confirmation_ruled,
+    mediation_events.HandOffOverdue: _handoff_overdue,
+})
+HANDOFF_TYPES = tuple(_HANDOFF_STEPS)
+_ASSIGNMENT_HANDLERS = _by_type({
+    assignment_events.AssignmentMade: _made,
+    assignment_events.DeadlineWarningRaised: _warned,
+    assignment_events.SupervisionOrdered: _supervised,
+    assignment_events.SupervisionReminded: _reminded,
+    assignment_events.HandlingPeriodStarted: _handling_started,
+    assignment_events.CaseEscalated: _escalated,
+    assignment_events.DeadlineExtended: _extended,
+    assignment_events.CaseReassigned: _reassigned,
+    assignment_events.JointHandlingArranged: _joint,
+    assignment_events.AssignmentClosed: _assignment_closed,
+    assignment_events.AssignmentFailed: _assignment_failed,
+})
+_MEDIATION_HANDLERS = _by_type({
+    mediation_events.MediationOpened: _opened,
+    mediation_events.MediatorAssigned: _mediator,
+    mediation_events.SessionHeld: _session,
+    mediation_events.DutyRecorded: _duty,
+    mediation_events.AgreementReached: _agreement,
+    mediation_events.MediationFailed: _failed,
+    mediation_events.MediationWithdrawn: _withdrawn,
+    mediation_events.MediationReopened: _reopened,
+    mediation_events.FollowUpRecorded: _follow_up,
+    mediation_events.CaseClosed: _case_closed,
+    mediation_events.PetitionAccepted: _petition_accepted,
+    mediation_events.PetitionDeclined: _petition_declined,
+    mediation_events.PetitionAnswered: _petition_answered,
+    mediation_events.ReviewRequested: _review_requested,
+    mediation_events.ReviewDecided: _review_decided,
+    **{event_type: _handoff for event_type in _HANDOFF_STEPS},
+})
 
 
 # -- what is shown, derived from the parts -------------------------------------------------
@@ -688,7 +717,8 @@ def region_parts(region: Optional[str]) -> dict:
 
 
 def case_row(s: Mapping) -> dict:
-    """The indexed columns of the ledger table (see domain/projections.py)."""
+    """The ledger row of a case: the fields the queries filter, sort and count on (their
+    types and indexes: store/layout.py)."""
     ident = identity(s)
     asg = assignment_of(s) or {}
     closed = closing(s) or {}
@@ -776,7 +806,7 @@ def project_supervision(state: Optional[dict], case_state: Optional[Mapping], ev
     d = event.data or {}
     a = (case_state or {}).get("assignment") or {}
     case_id = case_id_of("assignment", event)
-    if event.type == "SupervisionOrdered":
+    if event.type == SUPERVISION_ORDERED:
         return {"case_id": case_id, "kind": "supervision",
                 "at": norm_time(d.get("ordered_at")) or norm_time(event.occurred_at),
                 "region": a.get("region"), "unit": d.get("unit"), "lead": d.get("lead"),

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from ..store.port import Tally
+from .projections import Tally
 
 UNKNOWN = "unknown"
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Iterable, List, Mapping, Optional
 
+from gm_contracts import intake_events
+from gm_kernel import type_name
+
 from .casefile import region_parts
 from .periods import norm_time, screening_periods
 
+REPORT_FILED = type_name(intake_events.ScreeningReportFiled)
+RISK_ASSESSED = type_name(intake_events.RiskAssessmentRecorded)
+
 
 def report_key(event) -> Optional[str]:
-    return (event.data or {}).get("report_id") if event.type == "ScreeningReportFiled" else None
+    return (event.data or {}).get("report_id") if event.type == REPORT_FILED else None
 
 
 def risk_key(event) -> Optional[str]:
-    return (event.data or {}).get("assessment_id") \
-        if event.type == "RiskAssessmentRecorded" else None
+    return (event.data or {}).get("assessment_id") if event.type == RISK_ASSESSED else None
 
 
 def project_report(state: Optional[dict], event) -> Optional[dict]:

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import abc
 import re
-from dataclasses import dataclass, field
-from typing import (Any, Callable, ContextManager, Dict, Iterator, List, Mapping, Optional,
+from dataclasses import dataclass
+from typing import (Any, ContextManager, Dict, Iterator, List, Mapping, Optional,
                     Sequence, Tuple, Union)
 
 from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable  # noqa: F401
 
-DocKey = Tuple[str, str]  # (table, key)
-Docs = Dict[DocKey, Optional[dict]]
+# DocKey and Docs: the adapters take them from here.
+from ..domain.projections import DocKey, Docs, Projection, Table, Tally  # noqa: F401
 
 COLUMN_TYPES = ("text", "int")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
@@ -77,13 +77,12 @@ def check_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """One table of a projection: documents by key, with indexed columns from `row`."""
+class TableSpec(Table):
+    """One table of a projection as the store keeps it: documents by key, with indexed
+    columns (the fields `row` gives, each "text" or "int") and indexes over them."""
 
-    name: str
     columns: Mapping[str, str]  # column -> "text" | "int"
     indexes: Sequence[Tuple[str, ...]]
-    row: Callable[[Mapping[str, Any]], Mapping[str, Any]]  # pure: state -> column values
 
     def __post_init__(self):
         check_name(self.name)
@@ -116,23 +115,10 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
-class ProjectionSpec:
-    """What the store needs to know of a projection (see domain/projections.py).
-
-    touches(source, event) -> the (table, key) documents the event may change;
-    apply(source, event, docs) -> the changed documents (pure; docs maps each touched
-    key to its current state or None; an event at or below a document's recorded
-    position for the source must leave it unchanged).
-    version: bump when states or rows change shape; an active generation of another
-    version needs a rebuild.
-    """
-
-    name: str
-    version: int
-    sources: Tuple[str, ...]
-    tables: Tuple[TableSpec, ...]
-    touches: Callable[[str, RecordedEvent], Sequence[DocKey]]
-    apply: Callable[[str, RecordedEvent, Docs], Dict[DocKey, dict]]
+class ProjectionSpec(Projection):
+    """What the store needs to know of a projection: the projection (touches, apply,
+    version: domain/projections.py) with its `tables` laid out as TableSpecs
+    (store/layout.py). An active generation of another version needs a rebuild."""
 
     def __post_init__(self):
         check_name(self.name)
@@ -226,15 +212,6 @@ class ApplyResult:
     applied: int = 0  # events applied (the rest were at or below the tracked position)
     changed: int = 0  # documents written
     position: int = 0
-
-
-@dataclass
-class Tally:
-    """One group of a tally: the grouping values, the count and the sums."""
-
-    group: Dict[str, Any]
-    n: int
-    sums: Dict[str, int] = field(default_factory=dict)
 
 
 class Reader(abc.ABC):

@@ -19,15 +19,16 @@ from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-from gm_contracts.mediation_events import DECLINE_ROUTES, satisfaction_level
-from gm_contracts.vocabulary import CATEGORIES, CHANNELS
+from gm_contracts.mediation_events import DECLINE_ROUTES, OPINIONS, satisfaction_level
+from gm_contracts.vocabulary import CATEGORIES, CHANNELS, DUTIES, HANDOFF_KINDS
 from gm_kernel import RecordedEvent, format_time
 
-PETITION_CHANNELS = ("visit", "letter", "website")
+PETITION_CHANNELS = ("visit", "letter", "website")  # of which some are petition matters
+# Referrals (gm_contracts.vocabulary.REFERRAL_KINDS) in the order the generator has always
+# drawn them from: the seeded logs the tests reckon with depend on it.
 REFERRALS = (("court", "delegated"), ("court", "entrusted"), ("police", "minor_dispute"),
              ("procuratorate", "criminal_reconciliation"), ("petition", "petition"))
-NEXT_AGENCY = {"litigation": "court", "public_security": "police",
-               "criminal_reconciliation": "procuratorate", "petition_handling": "petition"}
+NEXT_AGENCY = {kind: agency for agency, kinds in HANDOFF_KINDS.items() for kind in kinds}
 DEFAULT_REGIONS = ("410602", "410602002", "410611", "410611100", "410611100201",
                    "410621", "410621101", "410622", "410603", "410603200001")
 DEFAULT_UNITS = (("410600", "city"), ("410611", "county"), ("410611100", "township"),
@@ -200,8 +201,7 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
         for s in range(rng.randint(0, 3)):
             med("SessionHeld", reg_at + timedelta(days=s + 1),
                 {"held_on": (reg_at + timedelta(days=s + 1)).date().isoformat(), "notes": "…"})
-        for duty in rng.sample(("investigation", "handling", "counselling", "cessation"),
-                               rng.randint(0, 4)):
+        for duty in rng.sample(DUTIES, rng.randint(0, 4)):
             med("DutyRecorded", reg_at + timedelta(days=1, hours=1), {"duty": duty, "note": "…"})
 
         # The deadlines the case runs on, each from when it applies: the first one, and for
@@ -384,7 +384,7 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
                     "lead": lead, "due_at": format_time(deadlines[1][1]),
                     "petition_matter": True, "reason": "handling_period"})
                 if answer_at is not None:
-                    opinion = rng.choice(("support", "explain", "not_support"))
+                    opinion = rng.choice(OPINIONS)
                     med("PetitionAnswered", answer_at - timedelta(minutes=1), {
                         "case_id": case_id, "opinion": opinion, "summary": "处理意见",
                         "issued_on": _local_day(answer_at, zone)})

@@ -12,7 +12,7 @@ pytest runs every inherited test against your adapter.
 sandbox: calling it twice gives two store objects over the same data.
 
 The suite uses its own small projection (`TALLY`), so it proves the port, not
-reporting's projections; tests/test_store_equivalence.py runs those on both adapters.
+reporting's projections; tests/unit/test_delivery.py runs those on both adapters.
 """
 from __future__ import annotations
 
@@ -80,10 +80,11 @@ def _apply(source, e, docs):
 
 TALLY = ProjectionSpec(
     name="tally", version=1, sources=("a", "b"),
-    tables=(TableSpec("items", {"kind": "text", "region": "text", "n": "int", "total": "int",
-                                "at": "text", "flag": "int"},
-                      [("kind", "at"), ("region",), ("at",)], _item_row),
-            TableSpec("kinds", {"n": "int"}, [], _kind_row)),
+    tables=(TableSpec("items", _item_row,
+                      {"kind": "text", "region": "text", "n": "int", "total": "int",
+                       "at": "text", "flag": "int"},
+                      [("kind", "at"), ("region",), ("at",)]),
+            TableSpec("kinds", _kind_row, {"n": "int"}, [])),
     touches=_touch, apply=_apply)
 TALLY_V2 = ProjectionSpec(name="tally", version=2, sources=TALLY.sources, tables=TALLY.tables,
                           touches=_touch, apply=_apply)

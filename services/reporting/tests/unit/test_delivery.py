@@ -11,9 +11,9 @@ import mongomock
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gm_reporting.domain.projections import CASES, PROJECTIONS, SCREENING
 from gm_reporting.feeds import Feeds
 from gm_reporting.rebuild import Progress, Rebuilder
+from gm_reporting.store.layout import CASES, PROJECTIONS, SCREENING
 from gm_reporting.store.mongo import MongoProjectionStore
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.scenario import ListLog, generate

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from gm_directory import load_directory
-from gm_kernel import RecordedEvent, format_time
-from gm_platform.auth import Forbidden, NotFound, Principal
+from gm_kernel import NotRecorded, RecordedEvent, format_time
+from gm_platform.auth import Forbidden, Principal
 from gm_reporting.domain.casefile import mask_id_number, mask_phone
-from gm_reporting.domain.projections import CASES, PROJECTIONS, SCREENING
 from gm_reporting.handlers import Reporting
+from gm_reporting.store.layout import CASES, PROJECTIONS, SCREENING
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.scenario import generate
 
@@ -25,7 +25,7 @@ import oracle  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 6, 20, 3, 0, tzinfo=timezone.utc)
 ADMIN = Principal("admin-1", ("admin",))
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
@@ -373,7 +373,7 @@ def test_region_scoped_tokens_see_only_their_regions(world):
     outside = next(c for c in cases.values() if c.known and not c.region.startswith("410611"))
     with pytest.raises(Forbidden):
         reporting.case(outside.case_id, qb)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotRecorded):  # 404 over HTTP (gm_platform.http)
         reporting.case("no-such-case", qb)
     with pytest.raises(Forbidden):
         reporting.monthly(qb, "2026-03", "410602")

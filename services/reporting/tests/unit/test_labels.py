@@ -9,14 +9,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from gm_contracts.vocabulary import CASE_OUTCOMES, CASE_STATUSES, REGISTRATION_CHANNELS
 from gm_directory import Directory, Handler, Leader, Unit
 from gm_directory.labels import labels, missing_labels
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Principal
-from gm_reporting.domain.casefile import (HANDLING_STAGES, HANDOFF_STATUSES, OUTCOMES,
-                                          PETITION_DECISIONS, STATUSES)
-from gm_reporting.domain.projections import CASES, PROJECTIONS
-from gm_reporting.handlers import ALL_CHANNELS, CSV_COLUMNS, CSV_COLUMNS_ZH, Reporting
+from gm_reporting.domain.casefile import HANDLING_STAGES, HANDOFF_STATUSES, PETITION_DECISIONS
+from gm_reporting.handlers import CSV_COLUMNS, CSV_COLUMNS_ZH, Reporting
+from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 ADMIN = Principal("admin-1", ("admin",))
@@ -35,8 +35,9 @@ DIRECTORY = Directory([
 
 # -- reporting's own vocabularies have labels ------------------------------------------------
 @pytest.mark.parametrize("vocabulary, values", [
-    ("status", STATUSES), ("handoff_status", HANDOFF_STATUSES), ("outcome", OUTCOMES),
-    ("channel", ALL_CHANNELS), ("field", CSV_COLUMNS), ("field", CSV_COLUMNS_ZH),
+    ("status", CASE_STATUSES), ("handoff_status", HANDOFF_STATUSES),
+    ("outcome", CASE_OUTCOMES), ("channel", REGISTRATION_CHANNELS), ("field", CSV_COLUMNS),
+    ("field", CSV_COLUMNS_ZH),
     ("petition_decision", PETITION_DECISIONS), ("handling_stage", HANDLING_STAGES),
 ])
 def test_every_value_reporting_shows_has_a_chinese_and_an_english_label(vocabulary, values):

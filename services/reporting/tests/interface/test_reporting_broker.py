@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,18 +15,21 @@ import requests
 
 from gm_kernel import NewEvent, format_time
 from gm_platform.base import PlatformService
+from gm_platform.bootstrap import Application, Bootstrapped, Platform
 from gm_platform.clock import FakeClock
+from gm_platform.feed import Feeds
 from gm_platform.store_provider import StoreHandle, find_relay, find_store
 from gm_platform.testing.services import (TEST_TOKENS, free_port, service_settings,
                                           start_service)
-from gm_reporting.domain.projections import PROJECTIONS
+from gm_platform.testing.wait import wait_until
+from gm_reporting.bootstrap import ReportingApp
 from gm_reporting.rebuild import LocalLog, Rebuilder
-from gm_reporting.service import ReportingProvider
+from gm_reporting.store.layout import PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 FEB_1_LOCAL = datetime(2026, 1, 31, 17, 0, tzinfo=timezone.utc)  # 01:00 on 1 Feb, Shanghai
 JAN_31_LOCAL = datetime(2026, 1, 31, 15, 0, tzinfo=timezone.utc)  # 23:00 on 31 Jan
 VILLAGE = "410611100201"
@@ -36,14 +38,30 @@ CLERK = {"Authorization": "Bearer t-clerk"}
 ID_NUMBER = "11010519491231002X"
 
 
+class FollowsNobody(Feeds):
+    """A stand-in's feeds: the events its place in the topology brings it are dropped."""
+
+    def __init__(self):
+        super().__init__({})
+
+    def deliver(self, source: str, body: bytes) -> str:
+        return "ignored"
+
+
+def stand_in(platform: Platform) -> Application:
+    return Application(bus=None, feeds=FollowsNobody())
+
+
 class StandInMediation(PlatformService):
     """Only what every service has: a store with its relay, read_log, /health."""
 
     name = "mediation"
+    app = Bootstrapped(stand_in)
 
 
 class StandInAssignment(PlatformService):
     name = "assignment"
+    app = Bootstrapped(stand_in)
 
 
 def tokens_file(path: Path) -> str:
@@ -76,14 +94,15 @@ def register(intake, **body) -> str:
 
 
 def wait_for(fetch, check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if check(last):
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"not reached in {timeout}s; last: {last}")
+    """What `fetch` gives once `check` accepts it (AssertionError after `timeout`)."""
+    last = []
+
+    def reached():
+        last[:] = [fetch()]
+        return check(last[0])
+
+    wait_until(reached, timeout, what=f"{fetch} to pass {check}")
+    return last[0]
 
 
 def get(svc, path, headers=ANALYST, **params):
@@ -95,8 +114,10 @@ def case_status(reporting, case_id):
     return resp.json().get("status") if resp.status_code == 200 else resp.status_code
 
 
-def provider(svc) -> ReportingProvider:
-    return next(d for d in svc.container.dependencies if isinstance(d, ReportingProvider))
+def app_of(svc) -> ReportingApp:
+    """The service's application (its first worker built it: the /health start_service
+    waits for)."""
+    return next(d for d in svc.container.dependencies if isinstance(d, Bootstrapped)).app
 
 
 def start(name, amqp_uri, data_dir, tokens, clock, cls=None, **overrides):
@@ -282,7 +303,7 @@ def test_killed_mid_stream_and_restarted_gives_identical_projections(tmp_path, a
                         "closed_at": format_time(clock.now())}, cid, clock.now())
 
         burst(12, "before")
-        wait_for(lambda: provider(reporting).feeds.positions()["cases:intake"],
+        wait_for(lambda: app_of(reporting).feeds.positions()["cases:intake"],
                  lambda p: p > 0)
         reporting.kill()  # mid-stream: the burst is still being delivered
         burst(8, "while-down")
@@ -292,12 +313,12 @@ def test_killed_mid_stream_and_restarted_gives_identical_projections(tmp_path, a
         burst(6, "after")
 
         def caught_up():
-            positions = provider(reporting).feeds.positions()
+            positions = app_of(reporting).feeds.positions()
             return all(positions[f"{name}:{s}"] == find_store(sources[s].container).last_position()
                        for name, spec in PROJECTIONS.items() for s in spec.sources)
 
         wait_for(caught_up, bool, timeout=60)
-        live = provider(reporting).store
+        live = app_of(reporting).store
         fresh = SQLiteProjectionStore(":memory:")
         try:
             for spec in PROJECTIONS.values():
@@ -334,14 +355,14 @@ def test_gm_projections_rebuild_over_rpc_while_serving(tmp_path, amqp_uri, clock
         ids = [register(intake, summary=f"case {i}") for i in range(5)]
         wait_for(lambda: get(reporting, "/cases").json()["total"], lambda n: n == 5)
         before = get(reporting, "/stats/monthly", month="2026-02").json()
-        generation = provider(reporting).store.active("cases").number
+        generation = app_of(reporting).store.active("cases").number
 
         monkeypatch.setenv("AMQP_URI", amqp_uri)
         monkeypatch.setenv("GM_DATA_DIR", str(data))
         result = CliRunner().invoke(gm, ["projections", "rebuild"])
         assert result.exit_code == 0, result.output
         assert "cases" in result.output and "events/s" in result.output
-        assert provider(reporting).store.active("cases").number > generation
+        assert app_of(reporting).store.active("cases").number > generation
         after = get(reporting, "/stats/monthly", month="2026-02").json()
         assert after["received"] == before["received"] == 5
         assert {i["case_id"] for i in get(reporting, "/cases").json()["items"]} == set(ids)

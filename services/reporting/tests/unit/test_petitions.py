@@ -13,8 +13,8 @@ import pytest
 from gm_directory import Directory, Handler, Leader, Unit
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Principal
-from gm_reporting.domain.projections import CASES, PROJECTIONS
 from gm_reporting.handlers import Reporting
+from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 
 ADMIN = Principal("admin-1", ("admin",))
