@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from .fields import RegionCode, StrictBoolean, StrictInteger
 from .registry import register_event
-from .vocabulary import LEVELS, TRACKS
+from .vocabulary import HANDLING_STAGES, LEVELS, TRACKS
 
 SERVICE = "assignment"
 
@@ -168,7 +168,7 @@ class HandlingPeriodStarted(_Deadline):
     """`HandlingPeriodStarted`: a petition matter was accepted (受理) on `accepted_on`; its
     handling period (ordinary or 简易办理, `stage`) runs from there."""
 
-    stage = fields.String(required=True, validate=validate.OneOf(("accepted", "accepted_simple")))
+    stage = fields.String(required=True, validate=validate.OneOf(HANDLING_STAGES))
     accepted_on = fields.Date(required=True)
     previous_due_at = fields.String(required=True)
 

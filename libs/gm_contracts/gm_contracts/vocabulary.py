@@ -57,6 +57,12 @@ TRACKS: Tuple[str, ...] = ("people", "administrative", "judicial")
 #: Levels from the bottom up; 重心下移 means a case starts as low as it can.
 LEVELS: Tuple[str, ...] = ("village", "township", "county", "city")
 
+#: A petition matter's handling period runs from 受理: ordinary, or 简易办理 (simple).
+HANDLING_STAGES: Tuple[str, ...] = ("accepted", "accepted_simple")
+
+#: A major project's social-stability risk (稳评); `high` opens a preventive key case.
+RISK_LEVELS: Tuple[str, ...] = ("low", "medium", "high")
+
 #: An agency's answer to a hand-off.
 DECISIONS: Tuple[str, ...] = ("accepted", "rejected")
 

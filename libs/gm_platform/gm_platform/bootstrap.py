@@ -13,6 +13,7 @@ A test builds the same application on a store of its own, without Nameko or a br
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping, Optional
@@ -58,23 +59,33 @@ class Application:
 
 
 class Bootstrapped(DependencyProvider):
-    """The service's application, built on first use (the store provider is set up by
-    then) and shared by the process's workers: its indexes and feeds stay warm."""
+    """The service's application, built once per process on first use (the store
+    provider is set up by then) and shared by its workers: indexes and feeds stay warm.
+
+    Workers get a handle that builds it when they first touch it, so an entrypoint that
+    does not use it (/live, /metrics) answers even while it cannot be built (e.g. the
+    projection store is unreachable); a build that failed is tried again by the next
+    worker that needs it."""
 
     def __init__(self, bootstrap: Callable[[Platform], Application]):
         self.bootstrap = bootstrap
         self.app: Optional[Application] = None
+        self._lock = threading.Lock()  # green under eventlet: one build at a time
 
     def setup(self):
         self.settings = self.container.config["GM_SETTINGS"]
         self.clock = container_clock(self.container)
 
+    def built(self) -> Application:
+        with self._lock:
+            if self.app is None:
+                store = StoreHandle(find_store(self.container), find_relay(self.container))
+                self.app = self.bootstrap(Platform(self.container.service_name,
+                                                   self.settings, store, self.clock.now))
+            return self.app
+
     def get_dependency(self, worker_ctx):
-        if self.app is None:
-            store = StoreHandle(find_store(self.container), find_relay(self.container))
-            self.app = self.bootstrap(Platform(self.container.service_name, self.settings,
-                                               store, self.clock.now))
-        return self.app
+        return _AppHandle(self)
 
     def stop(self):
         if self.app is not None:
@@ -82,3 +93,15 @@ class Bootstrapped(DependencyProvider):
 
     def kill(self):
         self.stop()
+
+
+class _AppHandle:
+    """What a worker holds: the application, built when first touched."""
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: Bootstrapped):
+        self._provider = provider
+
+    def __getattr__(self, name: str):
+        return getattr(self._provider.built(), name)

@@ -5,9 +5,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
 from gm_contracts.inbound import parties_field
-from gm_contracts.vocabulary import CATEGORIES, CHANNELS
+from gm_contracts.vocabulary import CATEGORIES, CHANNELS, RISK_LEVELS
 
-from .domain.screening import RISK_LEVELS
 
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from gm_directory import Directory
 from gm_directory.labels import label, labels
-from gm_contracts.vocabulary import AGENCIES, CATEGORIES, REGISTRATION_CHANNELS
+from gm_contracts.vocabulary import AGENCIES, CATEGORIES, REGISTRATION_CHANNELS, RISK_LEVELS
 from gm_kernel import InvalidValue, NotRecorded, format_time, parse_time
 from gm_platform.auth import Forbidden, Principal
 
@@ -255,7 +255,7 @@ class Reporting:
         figures = monthly_figures(month, previous_month, received, previous, closed, overdue,
                                   handoffs, sub, REGISTRATION_CHANNELS, CATEGORIES)
         figures["risk_assessments"] = {level: risks.get(level, 0)
-                                       for level in ("low", "medium", "high")}
+                                       for level in RISK_LEVELS}
         figures["petitions"] = petitions
         figures["supervised"] = supervised
         figures.update(region=region, regions=list(prefixes) if prefixes is not None else None,

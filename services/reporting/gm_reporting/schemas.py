@@ -8,10 +8,10 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS,
                                            REVIEW_STAGES, SATISFACTION_LEVELS)
 from gm_contracts.vocabulary import (AGENCIES, CASE_OUTCOMES, CASE_STATUSES, CATEGORIES,
-                                     REGISTRATION_CHANNELS)
+                                     HANDLING_STAGES, REGISTRATION_CHANNELS)
 from gm_directory.labels import LANGUAGES
 
-from .domain.casefile import HANDLING_STAGES, HANDOFF_STATUSES, PETITION_DECISIONS, SOURCES
+from .domain.casefile import HANDOFF_STATUSES, PETITION_DECISIONS, SOURCES
 
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month: YYYY-MM")
 REGION = validate.Regexp(r"^\d{2,12}$", error="must be 2 to 12 digits of a division code")

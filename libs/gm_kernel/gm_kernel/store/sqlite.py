@@ -153,7 +153,8 @@ def _translated(method):
 STATEMENT_BUSY_MS = 100
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """The database is locked by another connection or process."""
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
@@ -172,12 +173,26 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
+                if not is_busy(exc) or time.monotonic() >= deadline:
                     raise
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {STATEMENT_BUSY_MS}")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection, timeout: float) -> Iterator[sqlite3.Connection]:
+    """One write transaction holding the database's write lock from its first statement
+    (begin_immediate): committed at the end, rolled back on any error."""
+    begin_immediate(conn, timeout)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def connect_wal(path: str, busy_timeout: float, synchronous: str) -> sqlite3.Connection:
@@ -232,16 +247,8 @@ class SQLiteEventStore(EventStore):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the database's write lock from its first statement."""
-        with self._lock:
-            db = self._db
-            begin_immediate(db, self.busy_timeout)
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        with self._lock, write_transaction(self._db, self.busy_timeout) as db:
+            yield db
 
     def _migrate(self) -> None:
         with self._write() as db:

@@ -45,6 +45,7 @@ from datetime import date
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
+from gm_contracts.vocabulary import HANDLING_STAGES
 from gm_directory.vocabulary import (
     CHANNELS,
     PETITION_CHANNELS,
@@ -58,7 +59,7 @@ DEFAULT_REMIND_EVERY_DAYS = 7
 
 #: When a time limit starts: at registration; for a petition matter also at 受理
 #: (acceptance), ordinary or 简易办理 (simple handling).
-STAGES = ("registered", "accepted", "accepted_simple")
+STAGES = ("registered", *HANDLING_STAGES)
 PERIOD_UNITS = ("days", "months", "working_days")
 
 

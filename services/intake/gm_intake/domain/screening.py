@@ -6,12 +6,11 @@ from typing import Any, Mapping, Optional, Sequence
 
 from gm_contracts import streams
 from gm_contracts import intake_events as events
-from gm_contracts.vocabulary import RISK_ASSESSMENT_CHANNEL
+from gm_contracts.vocabulary import RISK_ASSESSMENT_CHANNEL, RISK_LEVELS
 from gm_kernel import Aggregate, DomainError, InvalidValue, applies
 
 from .case import Registration
 
-RISK_LEVELS = ("low", "medium", "high")
 
 # Cadence from the seed: villages screen every half month, townships, districts and the
 # city every month. Half months are written YYYY-MM-H1 (days 1-15) and YYYY-MM-H2.

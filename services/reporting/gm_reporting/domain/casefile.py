@@ -43,7 +43,6 @@ _RANK = {s: i for i, s in enumerate(SOURCES)}
 # A petition matter's acceptance decision (mediation's PetitionAccepted / PetitionDeclined)
 # and the stage of its handling period (assignment's HandlingPeriodStarted).
 PETITION_DECISIONS = ("accepted", "declined")
-HANDLING_STAGES = ("accepted", "accepted_simple")
 # A hand-off as the board shows it. A confirmation the court refused is `not_confirmed`
 # here (the API's value since the board existed; ConfirmationRuled says `confirmed: false`).
 HANDOFF_STATUSES = ("requested", "accepted", "rejected", "confirmed", "not_confirmed")

@@ -28,7 +28,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable, format_time, utcnow
 
-from gm_kernel.store.sqlite import connect_wal
+from gm_kernel.store.sqlite import connect_wal, is_busy, write_transaction
 
 from .port import (
     ALL,
@@ -101,6 +101,7 @@ def _value(v):
 class SQLiteProjectionStore(ProjectionStore):
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 30.0):
         self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: Optional[sqlite3.Connection] = None
         try:
@@ -124,19 +125,13 @@ class SQLiteProjectionStore(ProjectionStore):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
-            try:
+        try:
+            with self._lock, write_transaction(self._db, self.busy_timeout) as db:
                 yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
                 raise
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc  # locked too long
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 from gm_contracts.mediation_events import DECLINE_ROUTES, OPINIONS, satisfaction_level
-from gm_contracts.vocabulary import CATEGORIES, CHANNELS, DUTIES, HANDOFF_KINDS
+from gm_contracts.vocabulary import CATEGORIES, CHANNELS, RISK_LEVELS, DUTIES, HANDOFF_KINDS
 from gm_kernel import RecordedEvent, format_time
 
 PETITION_CHANNELS = ("visit", "letter", "website")  # of which some are petition matters
@@ -453,7 +453,7 @@ def generate(n_cases: int, seed: int = 1, *, start: datetime, end: datetime, now
         aid = uid()
         drafts.append(_Draft("intake", f"risk-{aid}", "RiskAssessmentRecorded", when, {
             "assessment_id": aid, "project": f"项目{i}", "region": rng.choice(regions),
-            "level": rng.choice(("low", "medium", "high")), "summary": "…",
+            "level": rng.choice(RISK_LEVELS), "summary": "…",
             "assessed_by": "clerk-1"}, "clerk-1", None, (n_cases + reports + i, 0)))
 
     sources: Dict[str, List[RecordedEvent]] = {"intake": [], "assignment": [], "mediation": []}

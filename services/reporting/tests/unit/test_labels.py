@@ -14,7 +14,8 @@ from gm_directory import Directory, Handler, Leader, Unit
 from gm_directory.labels import labels, missing_labels
 from gm_kernel import RecordedEvent, format_time
 from gm_platform.auth import Principal
-from gm_reporting.domain.casefile import HANDLING_STAGES, HANDOFF_STATUSES, PETITION_DECISIONS
+from gm_contracts.vocabulary import HANDLING_STAGES
+from gm_reporting.domain.casefile import HANDOFF_STATUSES, PETITION_DECISIONS
 from gm_reporting.handlers import CSV_COLUMNS, CSV_COLUMNS_ZH, Reporting
 from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
