@@ -721,20 +721,8 @@ def case_row(s: Mapping) -> dict:
     ident = identity(s)
     asg = assignment_of(s) or {}
     closed = closing(s) or {}
-    follow = (s.get("mediation") or {}).get("follow_up") or {}
-    score = follow.get("satisfaction")
-    level = follow_up_level(score, follow.get("satisfaction_level"))
     status = status_of(s)
     a = s.get("assignment") or {}
-    petition = petition_of(s) or {}
-    reviews = {r["stage"]: r for r in petition.get("reviews") or ()}
-    review_columns = {}
-    for stage in REVIEW_STAGES:  # 复查 and 复核: each requested and decided once at most
-        r = reviews.get(stage) or {}
-        decided = r.get("decided") or {}
-        review_columns.update({f"{stage}_requested_on": r.get("requested_on"),
-                               f"{stage}_decided_on": decided.get("issued_on"),
-                               f"{stage}_on_time": decided.get("on_time")})
     return {
         "case_number": ident["case_number"], "status": status, "channel": ident["channel"],
         "source_agency": ident["source_agency"], "category": ident["category"],
@@ -756,17 +744,37 @@ def case_row(s: Mapping) -> dict:
         "outcome": closed.get("outcome"),
         "track": asg.get("track"), "level": asg.get("level"), "unit": asg.get("unit"),
         "lead": asg.get("lead"), "handler": asg.get("handler"),
-        # follow-ups: the 1–5 score when given (its average), the level always (满意率)
-        "satisfaction": score, "scored": score is not None,
-        "satisfaction_level": level, "rated": level is not None,
-        **{lvl: level == lvl for lvl in SATISFACTION_LEVELS},
-        # a petition matter's statutory steps: the acceptance decision (on the day the
-        # petitioner was told), the reviews (复查 review_*, 复核 re_review_*), local dates
-        "petition": bool(petition), "petition_decision": petition.get("decision"),
-        "decided_on": petition.get("notified_on") if petition.get("decision") else None,
-        "decided_timely": petition.get("timely") if petition.get("decision") else None,
-        **review_columns,
+        **_follow_up_columns((s.get("mediation") or {}).get("follow_up") or {}),
+        **_petition_columns(petition_of(s) or {}),
     }
+
+
+def _follow_up_columns(follow: Mapping) -> dict:
+    """The follow-up visit: the 1–5 score when given (its average), the level always
+    (满意率)."""
+    score = follow.get("satisfaction")
+    level = follow_up_level(score, follow.get("satisfaction_level"))
+    return {"satisfaction": score, "scored": score is not None,
+            "satisfaction_level": level, "rated": level is not None,
+            **{lvl: level == lvl for lvl in SATISFACTION_LEVELS}}
+
+
+def _petition_columns(petition: Mapping) -> dict:
+    """A petition matter's statutory steps, in local dates: the acceptance decision (on
+    the day the petitioner was told), and the reviews (复查 review_*, 复核 re_review_*),
+    each requested and decided once at most."""
+    decided = bool(petition.get("decision"))
+    columns = {"petition": bool(petition), "petition_decision": petition.get("decision"),
+               "decided_on": petition.get("notified_on") if decided else None,
+               "decided_timely": petition.get("timely") if decided else None}
+    reviews = {r["stage"]: r for r in petition.get("reviews") or ()}
+    for stage in REVIEW_STAGES:
+        review = reviews.get(stage) or {}
+        decision = review.get("decided") or {}
+        columns.update({f"{stage}_requested_on": review.get("requested_on"),
+                        f"{stage}_decided_on": decision.get("issued_on"),
+                        f"{stage}_on_time": decision.get("on_time")})
+    return columns
 
 
 def late_from(is_open: bool, due_at: Optional[str], escalations: int) -> Optional[str]:
