@@ -100,7 +100,13 @@ def test_a_failing_message_is_parked_storably_and_the_next_one_handled(service, 
 def test_a_store_outage_returns_the_message_and_parks_nothing(service, amqp_uri):
     FAILURES[b"later"] = {"times": 2, "error": StoreUnavailable("database is locked")}
     publish_raw(amqp_uri, b"later", message_id="m1")
-    wait_until(lambda: bodies().count(b"later") == 3, 20, "handled once the store answered")
+    try:
+        wait_until(lambda: bodies().count(b"later") == 3, 30, "handled once the store answered")
+    except AssertionError as exc:  # say where the message is, for the next reader
+        with Connection(amqp_uri) as conn:
+            _, ready, consumers = conn.default_channel.queue_declare(QUEUE_NAME, passive=True)
+        raise AssertionError(f"{exc}: seen {len(SEEN)} deliveries; the queue holds {ready} "
+                             f"ready message(s) and has {consumers} consumer(s)") from None
     store = find_store(service.container)
     assert store.count_dead_letters() == 0
     # the broker delivered it again (nothing was acknowledged while the store was out)
