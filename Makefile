@@ -11,7 +11,7 @@ PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform 
 # Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
 export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
 
-.PHONY: install run test bench contracts docs clean up down k8s-data
+.PHONY: install run test bench chaos contracts docs clean up down k8s-data
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ test: install
 
 bench: install
 	$(PY) -m bench
+
+# Two replicas of every service, faults injected under traffic, three runs in a row
+# (gm_platform/testing/chaos.py; report: bench/results/chaos-latest.json).
+chaos: install
+	$(PY) -m gm_platform.testing.chaos
 
 contracts: install
 	$(PY) -m gm_contracts.asyncapi --out docs/asyncapi.yaml

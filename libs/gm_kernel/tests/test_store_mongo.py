@@ -211,3 +211,25 @@ def test_letters_of_the_older_collection_move_into_commits(db):
     MongoEventStore(db, "svc")  # opening again moves nothing twice
     assert store.count_dead_letters() == 2
     assert store.remove_dead_letter("old-1") and store.count_dead_letters() == 1
+
+
+def test_readers_see_only_majority_commits_and_writes_wait_a_bounded_time(db, monkeypatch):
+    """A reader can never see n+1 before n nor read what a fail-over could take back
+    (read concern majority); a write waits at most `write_timeout` for the majority, and
+    one that times out is StoreUnavailable, never a hang."""
+    from pymongo.errors import WTimeoutError
+
+    from gm_kernel import StoreUnavailable
+
+    store = MongoEventStore(db, "svc")
+    assert store._commits.read_concern.level == "majority"
+    concern = store._commits_w.write_concern.document
+    assert concern["w"] == "majority" and concern["j"] is True
+    assert concern["wtimeout"] == int(store.write_timeout * 1000)
+
+    def times_out(*args, **kwargs):
+        raise WTimeoutError("waiting for replication timed out")
+
+    monkeypatch.setattr(store._commits_w, "insert_one", times_out)
+    with pytest.raises(StoreUnavailable, match="timed out"):
+        store.append("s", NO_STREAM, [ev(n=1)])

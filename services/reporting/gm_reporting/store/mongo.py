@@ -22,6 +22,9 @@ Switching generations (`activate`) cannot be one transaction either: it first se
 the check, compares positions, and then moves the active pointer and unfreezes in one
 single-document update. An applier that still wrote into the old generation afterwards
 fails its position check in the new one (PositionGap) and the feed fills from the log.
+A switch interrupted half way (its process killed while `frozen` is set) cannot freeze
+the projection for good: a freeze older than `stale_freeze` seconds (`frozen_at`) is
+lifted by the next applier, and the active generation stays the one it was.
 
 mongomock caveat: its bulk_write does not work with pymongo 4.15 (ReplaceOne passes a
 `sort` argument it does not know), so documents are written one by one.
@@ -36,7 +39,10 @@ import pymongo
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from gm_kernel import DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable, format_time, utcnow
+from gm_kernel import (
+    DuplicateMessage, RecordedEvent, StoreError, StoreUnavailable, format_time, parse_time,
+    utcnow,
+)
 from gm_kernel.store.mongo import translated
 
 from .port import (
@@ -79,6 +85,7 @@ class MongoProjectionStore(ProjectionStore):
     max_conflicts = 20  # revision conflicts retried before giving up
     switch_grace = 2.0  # seconds `activate` waits after freezing for in-flight appliers
     frozen_wait = 15.0  # seconds an applier waits for a switch to finish
+    stale_freeze = 60.0  # a freeze this old was left by a switch that died half way
 
     def __init__(self, db, *, switch_grace: Optional[float] = None):
         self._db = db
@@ -122,9 +129,21 @@ class MongoProjectionStore(ProjectionStore):
                 raise NoActiveGeneration(f"projection {name} has no active generation")
             if not wait or meta.get("frozen") is None:
                 return meta["active"]
+            if self._lift_stale_freeze(name, meta):
+                continue
             if time.monotonic() > deadline:
                 raise StoreUnavailable(f"projection {name}: switching generations for too long")
             time.sleep(0.05)
+
+    def _lift_stale_freeze(self, name: str, meta: Mapping[str, Any]) -> bool:
+        """Unfreeze a projection whose switch died half way; True if this call did."""
+        since = meta.get("frozen_at")
+        if since is not None and (utcnow() - parse_time(since)).total_seconds() < self.stale_freeze:
+            return False
+        lifted = self._meta.update_one(
+            {"_id": name, "frozen": meta.get("frozen"), "frozen_at": since},
+            {"$set": {"frozen": None, "frozen_at": None}})
+        return lifted.modified_count > 0
 
     def _position_of(self, name: str, number: int, source: str) -> int:
         doc = self._positions.find_one({"_id": f"{name}:{number}:{source}"})
@@ -218,7 +237,8 @@ class MongoProjectionStore(ProjectionStore):
         self._build_indexes(spec, number)
         active = self._meta_doc(spec.name).get("active")
         if active is not None and active != number:
-            self._meta.update_one({"_id": spec.name}, {"$set": {"frozen": number}})
+            self._meta.update_one({"_id": spec.name}, {"$set": {
+                "frozen": number, "frozen_at": format_time(utcnow())}})
             try:
                 time.sleep(self.switch_grace)
                 lags = {}

@@ -147,3 +147,28 @@ def test_sqlite_tables_and_indexes(tmp_path):
         assert "USING INDEX" in plan and "TEMP B-TREE" not in plan
     finally:
         store.close()
+
+
+def test_a_switch_that_died_half_way_does_not_freeze_the_projection(mongo):
+    """`gm projections rebuild` killed after freezing the projection for its switch: the
+    next applier waits at most for a freeze that could still be live, then lifts it; the
+    active generation is the one it was."""
+    from datetime import timedelta
+
+    from gm_kernel import StoreUnavailable, format_time, utcnow
+
+    active = mongo.active("tally").number
+    mongo.apply(TALLY, "a", [ev(1, amount=2)])
+    new = mongo.create_generation(TALLY)
+    mongo.frozen_wait = 0.2
+    mongo._meta.update_one({"_id": "tally"}, {"$set": {  # what the dead switch left
+        "frozen": new.number, "frozen_at": format_time(utcnow())}})
+    with pytest.raises(StoreUnavailable, match="switching"):  # a live switch: wait for it
+        mongo.apply(TALLY, "a", [ev(2, amount=3)])
+    mongo._meta.update_one({"_id": "tally"}, {"$set": {
+        "frozen_at": format_time(utcnow() - timedelta(seconds=mongo.stale_freeze + 1))}})
+    mongo.apply(TALLY, "a", [ev(2, amount=3)])  # stale: lifted, and the event applied
+    assert mongo.active("tally").number == active
+    assert mongo.position("tally", "a") == 2
+    with mongo.reader(TALLY) as r:
+        assert r.get("items", "k1")["total"] == 5
