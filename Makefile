@@ -29,6 +29,7 @@ test: install
 	$(PY) -m pytest
 
 bench: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench
 
 # Two replicas of every service, faults injected under traffic, three runs in a row

@@ -65,6 +65,28 @@ def baseline(path: str, events: List[NewEvent]) -> tuple:
     return write.seconds, read.seconds
 
 
+def eventsourcing_recorder(path: str, events: List[NewEvent]) -> float:
+    """The `eventsourcing` library's SQLite application recorder doing the same appends:
+    one `insert_events` per event, a new originator per event (bench-only dependency)."""
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+    datastore = SQLiteDatastore(path)
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    try:
+        with Timer() as write:
+            for e in events:
+                state = json.dumps(dict(e.data), ensure_ascii=False).encode()
+                recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1,
+                                                    topic=e.type, state=state)])
+    finally:
+        datastore.close()
+    return write.seconds
+
+
 def measure(uri: str, events: List[NewEvent]) -> tuple:
     store = open_store(uri, "bench")
     try:
@@ -91,12 +113,16 @@ def run(n: int = N) -> List[Row]:
     with tempfile.TemporaryDirectory(prefix="gm-bench-store-") as tmp:
         # Fresh event objects per run: a store refuses an event id it already holds.
         b_write, b_read = baseline(os.path.join(tmp, "baseline.db"), _events(n))
+        es_write = eventsourcing_recorder(os.path.join(tmp, "eventsourcing.db"), _events(n))
         for name, uri, count in (
                 ("SQLite", f"sqlite:///{os.path.join(tmp, 'store.db')}", n),
                 ("mongomock", "mongomock://", min(n, N_MONGOMOCK))):
             write, read = measure(uri, _events(count))
             rows.append(Row(f"store append ({name})", "events/s", count, write,
                             f"sqlite3 INSERT, 1 txn/row ({size} B JSON)", n, b_write))
+            if name == "SQLite":
+                rows.append(Row(f"store append ({name})", "events/s", count, write,
+                                "eventsourcing 9.5 SQLiteApplicationRecorder", n, es_write))
             rows.append(Row(f"store read_log ({name}, pages of {PAGE})", "events/s", count,
                             read, "sqlite3 SELECT all rows + json.loads", n, b_read))
     return rows

@@ -139,6 +139,23 @@ def test_wal_full_sync_and_schema_version(tmp_path):
         store.close()
 
 
+def test_only_bookkeeping_commits_skip_the_disk_wait(tmp_path):
+    """Marking sent and renewing a lease commit with synchronous=NORMAL (a power cut costs
+    a re-publish or a renewal); every other commit, before and after, is FULL again."""
+    store = SQLiteEventStore(tmp_path / "svc.db", "svc")
+    seen = []
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if "synchronous =" in sql else None)
+    try:
+        store.append("s-1", NO_STREAM, [NewEvent(type="T", data={})])
+        store.mark_sent([m.outbox_id for m in store.pending_outbox()])
+        store.acquire_lease("relay", "me", 10)
+        store.append("s-2", NO_STREAM, [NewEvent(type="T", data={})])
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+    assert seen == ["PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL"] * 2
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "svc.db"
     SQLiteEventStore(path, "svc").close()

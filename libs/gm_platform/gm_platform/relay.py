@@ -3,6 +3,10 @@
 The broker is a notification path, not the store. A message is marked sent only after
 the broker confirmed it (publisher confirms), so a crash between publish and mark-sent
 re-sends it after restart: at most a duplicate, which consumers ignore by message id.
+A batch is published back to back and its confirms awaited once (one round trip per
+batch, not per message); what the broker nacked or never confirmed stays pending and
+goes out again on the next pass. Marking sent does not wait for the disk (see the store's
+`mark_sent`): losing a mark to a power cut means a duplicate, never a loss.
 
 Replicas of a service share one store, so one relay publishes: the one holding the
 store's `outbox-relay` lease, renewed at half its life (GM_RELAY_LEASE seconds). The
@@ -19,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from functools import partial
 from typing import Callable, Optional
 
 from kombu import Connection, Exchange, Producer
@@ -32,6 +37,10 @@ log = logging.getLogger(__name__)
 RELAY_LEASE = "outbox-relay"
 
 
+class ConfirmTimeout(Exception):
+    """The broker did not confirm a batch in time: the connection is made again."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -42,10 +51,12 @@ class OutboxRelay:
         idle_wait: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         lease_ttl: float = 10.0,
+        confirm_timeout: float = 10.0,
         holder: Optional[str] = None,
     ):
         self.store = store
         self.lease_ttl = lease_ttl
+        self.confirm_timeout = confirm_timeout
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False
         self._lease_until = 0.0  # monotonic
@@ -55,6 +66,10 @@ class OutboxRelay:
         self._sleep = sleep
         self._conn: Optional[Connection] = None
         self._producer: Optional[Producer] = None
+        self._published = 0  # delivery tags used on the current channel
+        self._acked: set = set()  # delivery tags the broker confirmed, not yet collected
+        self._nacked: set = set()
+        self._outstanding: set = set()
         self._declared: set = set()
         self._wake = threading.Event()
         self._stopping = False
@@ -135,10 +150,13 @@ class OutboxRelay:
         if not pending:
             return 0
         producer = self._ensure_producer()
-        sent_ids = []
+        tags = {}  # delivery tag -> outbox id
         try:
             for msg in pending:
                 exchange = self._exchange(msg.exchange)
+                self._published += 1
+                self._outstanding.add(self._published)
+                tags[self._published] = msg.outbox_id
                 producer.publish(
                     json.dumps(self._current(msg), ensure_ascii=False,
                                separators=(",", ":")).encode(),
@@ -154,13 +172,41 @@ class OutboxRelay:
                     headers=dict(msg.headers),
                     retry=False,
                 )
-                sent_ids.append(msg.outbox_id)
+            self._await_confirms(set(tags))
         finally:
             # Whatever the broker confirmed is marked, even if a later publish failed.
+            sent_ids = [tags[t] for t in sorted(self._acked & set(tags))]
+            self._acked -= set(tags)
             if sent_ids:
                 self.store.mark_sent(sent_ids)
                 metrics.OUTBOX_PUBLISHED.labels(self.store.service).inc(len(sent_ids))
+        refused = self._nacked & set(tags)
+        if refused:
+            self._nacked -= refused
+            log.warning("outbox relay: the broker refused %d messages; they stay pending",
+                        len(refused))
         return len(sent_ids)
+
+    def _await_confirms(self, tags: set) -> None:
+        """Read from the broker until it has confirmed or refused every tag (ConfirmTimeout
+        after `confirm_timeout` seconds: the connection is then dropped and, in run(),
+        made again)."""
+        deadline = time.monotonic() + self.confirm_timeout
+        while tags & self._outstanding:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConfirmTimeout(f"{len(tags & self._outstanding)} publishes unconfirmed "
+                                     f"after {self.confirm_timeout:.0f}s")
+            try:
+                self._conn.drain_events(timeout=min(left, 1.0))
+            except socket.timeout:
+                pass
+
+    def _on_confirm(self, into: set, delivery_tag: int, multiple: bool) -> None:
+        done = ({t for t in self._outstanding if t <= delivery_tag} if multiple
+                else {delivery_tag} & self._outstanding)
+        self._outstanding -= done
+        into |= done
 
     def _current(self, msg) -> dict:
         """A domain event goes out in its current schema, as `read_log` would give it:
@@ -177,14 +223,19 @@ class OutboxRelay:
             conn = Connection(
                 self.amqp_uri,
                 # Timeouts so a silently stalled connection fails instead of blocking
-                # the relay for ever; run() then reconnects with back-off.
-                transport_options={"confirm_publish": True, "read_timeout": 10,
-                                   "write_timeout": 10},
+                # the relay for ever; run() then reconnects with back-off. Confirms are
+                # selected on the channel and collected per batch (_await_confirms).
+                transport_options={"read_timeout": 10, "write_timeout": 10},
                 connect_timeout=5,
                 heartbeat=0,
             )
             conn.connect()
             channel = conn.channel()
+            channel.events["basic_ack"].add(partial(self._on_confirm, self._acked))
+            channel.events["basic_nack"].add(partial(self._on_confirm, self._nacked))
+            channel.confirm_select()
+            self._published = 0
+            self._outstanding.clear()
             topology.declare_public(channel)
             self._declared = set()
             self._conn, self._producer = conn, Producer(channel)
@@ -202,6 +253,10 @@ class OutboxRelay:
 
     def _disconnect(self) -> None:
         self.connected = False
+        # Tags belong to the channel: whatever it did not confirm goes out again.
+        self._outstanding.clear()
+        self._acked.clear()
+        self._nacked.clear()
         conn, self._conn, self._producer = self._conn, None, None
         if conn is not None:
             try:

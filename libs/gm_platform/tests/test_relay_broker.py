@@ -268,3 +268,51 @@ def test_two_replicas_relays_publish_each_message_once_and_one_takes_over(
         for relay, s in zip(relays, stores):
             relay.close()
             s.close()
+
+
+def test_a_batch_is_confirmed_in_one_wait_and_marked_sent_in_order(store, listener, amqp_uri,
+                                                                   monkeypatch):
+    events = append_events(store, "thing-batch", 50)
+    relay = OutboxRelay(store, amqp_uri, batch_size=200)
+    waits = []
+    real_wait = relay._await_confirms
+    monkeypatch.setattr(relay, "_await_confirms", lambda tags: (waits.append(len(tags)),
+                                                                real_wait(tags)))
+    try:
+        assert relay.publish_pending() == 50
+    finally:
+        relay.close()
+    assert waits == [50]  # published back to back, confirms awaited once
+    assert store.outbox_backlog() == 0
+    got = listener.receive(50)
+    assert [m.properties["message_id"] for m in got] == [e.id for e in events]
+
+
+def test_what_the_broker_does_not_confirm_in_time_stays_pending(store, listener, amqp_uri,
+                                                                 monkeypatch):
+    """Confirms lost (here: ignored) until the timeout: nothing is marked sent, and the
+    next relay publishes all of it again under the same message ids."""
+    from gm_platform.relay import ConfirmTimeout
+
+    events = append_events(store, "thing-unconfirmed", 5)
+    relay = OutboxRelay(store, amqp_uri, confirm_timeout=1.0)
+    monkeypatch.setattr(relay, "_on_confirm", lambda into, tag, multiple: None)
+    # (the channel binds its callbacks when it connects, after the patch)
+    try:
+        with pytest.raises(ConfirmTimeout):
+            relay.publish_pending()
+    finally:
+        relay.close()
+    assert store.outbox_backlog() == 5
+    first = listener.receive(5)
+
+    again = OutboxRelay(store, amqp_uri)
+    try:
+        assert again.publish_pending() == 5
+    finally:
+        again.close()
+    assert store.outbox_backlog() == 0
+    second = listener.receive(5)
+    ids = [e.id for e in events]
+    assert [m.properties["message_id"] for m in first] == ids
+    assert [m.properties["message_id"] for m in second] == ids
