@@ -253,11 +253,10 @@ def steady(suite: Suite, court: Court, rate: int, seconds: float, offset: int) -
     every = max(1, rate // VISIBILITY_SAMPLES_PER_S)
     seen = Visibility(suite)
     sampled = {}
-    published = {}
 
     def on_answer(rid, case_id, at):
-        if rid in sampled:
-            seen.watch(case_id, published[rid], at)
+        if rid in sampled:  # court.sent is set before the publish, so before any answer
+            seen.watch(case_id, court.sent[rid], at)
 
     court._listeners.append(on_answer)
     bodies = []
@@ -279,7 +278,6 @@ def steady(suite: Suite, court: Court, rate: int, seconds: float, offset: int) -
         if i % every == 0:
             sampled[rid] = True
         court.publish(body, rid, env["id"])
-        published[rid] = court.sent[rid]
     sent_seconds = time.perf_counter() - start
     court.wait_answers(offset + n, answer_timeout(n))
     seen.drain(ANSWER_TIMEOUT)
