@@ -21,7 +21,9 @@ READER_FUNCTIONS = {"_env", "_float", "_int", "_bool", "getenv"}
 
 
 def _is_environ(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+    """os.environ (or a bare `environ`), not a WSGI request's `request.environ`."""
+    return (isinstance(node, ast.Attribute) and node.attr == "environ"
+            and isinstance(node.value, ast.Name) and node.value.id == "os") or (
         isinstance(node, ast.Name) and node.id == "environ")
 
 

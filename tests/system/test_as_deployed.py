@@ -9,12 +9,15 @@ letters, and error lines in the services' logs.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
 
+from gm_contracts.testing import VALID_RESIDENT_ID
 from gm_platform.testing.system import (
     AGENCIES,
+    TOKENS,
     KINDS,
     report,
     today_local,
@@ -340,3 +343,19 @@ def test_story_a_petition_matter_accepted_answered_and_reviewed_twice(deployed):
                      and "ReviewDecided" in timeline_types(v))
     assert timeline_types(view).count("ReviewDecided") == 2
     assert_no_errors_and_only_rejections_parked(suite)
+
+
+# Last in the module: the logs of every run above, stories and bad input included.
+RESIDENT_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{5}[\dXx](?!\d)")
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+
+
+def test_the_logs_hold_no_id_numbers_phones_tokens_or_tracebacks(deployed):
+    suite, _ = deployed
+    text = suite.log_text()
+    assert len(text.splitlines()) > 100  # the module's runs did log
+    assert RESIDENT_ID.findall(text) == []
+    assert ID_NUMBER not in text and VALID_RESIDENT_ID not in text
+    assert MOBILE.findall(text) == []
+    assert [t["token"] for t in TOKENS["tokens"] if t["token"] in text] == []
+    assert "Traceback" not in text

@@ -41,6 +41,10 @@ class Conflict(HttpError):
     status = 409
 
 
+class PayloadTooLarge(HttpError):
+    status = 413
+
+
 class BadRequest(HttpError):
     """400 with field-level errors: {"errors": {"<field>": ["..."]}}."""
 
@@ -68,9 +72,10 @@ class Principal:
             return True
         return bool(region) and any(region.startswith(r) for r in self.regions)
 
-    def require_region(self, region: Optional[str]) -> None:
+    def require_region(self, region: Optional[str], what: str = "the case's region") -> None:
+        """`region`: a region or a unit's division code (both start with the region's)."""
         if not self.may_see_region(region):
-            raise Forbidden("this token does not cover the case's region")
+            raise Forbidden(f"this token does not cover {what}")
 
 
 class TokensFileError(ValueError):

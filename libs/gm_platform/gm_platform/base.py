@@ -7,6 +7,7 @@ catch-up from the sources' logs, and, for a service agencies write to, the consu
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Optional
 
@@ -40,6 +41,36 @@ class ConsumersProvider(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return lambda: sorted(e.queue.name for e in self.container.entrypoints
                               if isinstance(e, QueueConsumer) and not e.connected)
+
+
+class ReadinessProvider(DependencyProvider):
+    """What /health answers from: the last readiness check (`check_readiness`, every
+    GM_HEALTH_INTERVAL seconds). A probe never opens a broker connection nor waits on the
+    store, so a flood of probes costs the broker one connection per interval, and a
+    slow broker never makes /health slow."""
+
+    now = staticmethod(time.monotonic)
+
+    def setup(self):
+        self.checks: Optional[dict] = None
+        self.checked_at = 0.0
+        # A check older than this is not trusted: the checker itself is stuck.
+        self.max_age = max(3 * self.container.config["GM_SETTINGS"].health_interval, 15.0)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def record(self, checks: dict) -> None:
+        self.checks = checks
+        self.checked_at = self.now()
+
+    def last(self) -> dict:
+        if self.checks is None:
+            return {"store": "not checked yet", "broker": "not checked yet"}
+        age = self.now() - self.checked_at
+        if age > self.max_age:
+            return {name: f"last checked {age:.0f} s ago" for name in self.checks}
+        return dict(self.checks)
 
 
 def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
@@ -92,6 +123,7 @@ class PlatformService:
     store = EventStoreProvider()
     settings = SettingsProvider()
     idle_consumers = ConsumersProvider()
+    readiness = ReadinessProvider()
     log_context = LogContext()
 
     def __init_subclass__(cls, **kwargs):
@@ -136,8 +168,15 @@ class PlatformService:
         limit) goes into the dead-letter store, where `gm dlq` shows it."""
         return answers.park_from_broker(self.store, delivery)
 
-    @api("GET", "/health", public=True)
-    def health(self, request):
+    @every("health_interval")
+    def check_readiness(self):
+        """Whether the store and the broker answer, kept for /health."""
+        checks = self.readiness_checks()
+        self.readiness.record(checks)
+        return checks
+
+    def readiness_checks(self) -> dict:
+        """name -> "ok" or what is wrong; a service adds its own (reporting: projections)."""
         checks = {}
         try:
             self.store.ping()
@@ -145,6 +184,11 @@ class PlatformService:
         except Exception as exc:  # any failure means not ready
             checks["store"] = f"unreachable: {type(exc).__name__}"
         checks["broker"] = "ok" if broker_reachable(self.settings.amqp_uri) else "unreachable"
+        return checks
+
+    @api("GET", "/health", public=True)
+    def health(self, request):
+        checks = self.readiness.last()
         idle = self.idle_consumers()
         # Not ready until every queue is declared and consumed: before that, a message an
         # agency publishes could find no queue bound to take it.

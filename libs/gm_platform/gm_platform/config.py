@@ -47,6 +47,8 @@ class Settings:
     rpc_timeout: float
     log_level: str
     log_format: str
+    http_max_body: int = 256 * 1024
+    health_interval: float = 5.0
 
     @property
     def web_address(self) -> str:
@@ -62,15 +64,19 @@ class Settings:
         }
 
 
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
 def load(service: str) -> Settings:
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     upper = service.upper()
-    port_raw = _env(f"GM_{upper}_PORT", str(DEFAULT_PORTS[service]))
-    try:
-        port = int(port_raw)
-    except ValueError:
-        raise ValueError(f"GM_{upper}_PORT must be an integer, got {port_raw!r}") from None
+    port = _int(f"GM_{upper}_PORT", DEFAULT_PORTS[service])
     return Settings(
         service=service,
         amqp_uri=_env("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
@@ -103,6 +109,12 @@ def load(service: str) -> Settings:
         rpc_timeout=_float("GM_RPC_TIMEOUT", 10.0),
         log_level=_env("GM_LOG_LEVEL", "INFO").upper(),
         log_format=_env("GM_LOG_FORMAT", "json"),
+        # HTTP request bodies larger than this many bytes are refused with 413 before
+        # they are read whole (CONTRACT.md §7: 256 KiB).
+        http_max_body=_int("GM_HTTP_MAX_BODY", 256 * 1024),
+        # /health answers from a readiness check run this often, never from a broker
+        # connection opened per request.
+        health_interval=_float("GM_HEALTH_INTERVAL", 5.0),
     )
 
 
@@ -117,6 +129,7 @@ ENV_VARS = (
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
+    "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL",
 )
 # Read by the operator's command line `gm` (cli.py) only, not by the services.
 CLI_ENV_VARS = ("AMQP_URI", "GM_RABBIT_API")

@@ -3,6 +3,7 @@
 `@api("POST", "/cases", roles=("clerk",))` checks the bearer token and role before any
 service code runs and passes the `principal`; `public=True` is the explicit exception
 (health, metrics). Errors become the bodies CONTRACT.md §5 defines; nothing else leaks.
+A body over GM_HTTP_MAX_BODY is refused with 413 before it is read whole (CONTRACT.md §7).
 """
 from __future__ import annotations
 
@@ -16,15 +17,18 @@ from typing import Any, Optional
 from eventlet.event import Event
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from gm_contracts.fields import bound_errors, flatten_errors
 from gm_kernel import ConcurrencyError, DomainError, NotRecorded, Refused
 
 from . import metrics
+from .messagebus import MAX_KEY, Caller, IdempotencyKeyReused
 # Handlers raise these to get CONTRACT.md §5's status codes.
 from .auth import (  # noqa: F401
-    BadRequest, Conflict, Forbidden, HttpError, NotFound, Principal, TokenFile, Unauthorized,
+    BadRequest, Conflict, Forbidden, HttpError, NotFound, PayloadTooLarge, Principal, TokenFile,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,13 @@ def json_response(payload: Any, status: int = 200, headers: Optional[dict] = Non
 
 def load_body(request, schema: Schema) -> dict:
     """Parse and validate a JSON body; any problem is a 400 with field-level errors."""
-    raw = request.get_data(cache=True)
+    limit = request.max_content_length - 1  # see ApiHandler.handle_request
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large(limit) from None
+    if len(raw) > limit:  # a chunked body: Werkzeug stops reading one byte past the limit
+        raise too_large(limit)
     try:
         doc = json.loads(raw.decode("utf-8")) if raw else None
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -58,11 +68,13 @@ def load_body(request, schema: Schema) -> dict:
         raise BadRequest(field_errors(exc)) from None
 
 
+def too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes")
+
+
 def caller(request, principal: Principal):
     """Who gives a command over HTTP: the token's subject, its region check and the
     request's `Idempotency-Key` (at most MAX_KEY characters, not blank)."""
-    from .messagebus import MAX_KEY, Caller
-
     key = request.headers.get("Idempotency-Key")
     if key is not None and not key.strip():
         raise BadRequest({"Idempotency-Key": ["must not be blank"]})
@@ -91,10 +103,21 @@ class ApiHandler(HttpRequestHandler):
         request.shallow = False
         started = time.perf_counter()
         service = self.container.service_name
+        settings = self.container.config["GM_SETTINGS"]
+        # For bodies that do not say their length, Werkzeug stops reading here: one byte
+        # more than allowed tells a body over the limit from one exactly at it.
+        request.max_content_length = settings.http_max_body + 1
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            # eventlet's wsgi.Input decodes chunks and ends at the last one, but does not
+            # say so; without this flag Werkzeug would read a chunked body as empty.
+            request.environ["wsgi.input_terminated"] = True
         try:
+            # Refused from its header alone: a large body is never read, nor is a token
+            # needed to learn the limit.
+            if (request.content_length or 0) > settings.http_max_body:
+                raise too_large(settings.http_max_body)
             args, kwargs = self.get_entrypoint_parameters(request)
             if not self.public:
-                settings = self.container.config["GM_SETTINGS"]
                 kwargs["principal"] = token_file(settings.tokens_file).authorise(
                     request.headers.get("Authorization"), self.roles)
             event = Event()
@@ -131,6 +154,9 @@ class ApiHandler(HttpRequestHandler):
             return json_response({"errors": exc.errors}, 400)
         if isinstance(exc, NotRecorded):
             return json_response({"error": str(exc)}, 404)
+        if isinstance(exc, IdempotencyKeyReused):
+            # The request is well formed but cannot be processed under this key.
+            return json_response({"error": str(exc)}, 422)
         if isinstance(exc, (DomainError, ConcurrencyError)):
             return json_response({"error": str(exc)}, 409)
         incident = uuid.uuid4().hex[:12]

@@ -66,7 +66,7 @@ PAUSE = 0.01
 MAX_KEY = 200
 
 
-def no_region_check(region: Optional[str]) -> None:
+def no_region_check(region: Optional[str], what: str = "") -> None:
     """Callers without a region scope (tools over RPC, the service itself)."""
 
 
@@ -77,7 +77,8 @@ class Caller:
 
     actor: str
     idempotency_key: Optional[str] = None
-    may_see: Callable[[Optional[str]], None] = field(default=no_region_check, compare=False)
+    # may_see(region_or_unit_code, what="the case's region") raises Forbidden outside scope
+    may_see: Callable[..., None] = field(default=no_region_check, compare=False)
 
     @property
     def key(self) -> Optional[str]:

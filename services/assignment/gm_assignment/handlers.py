@@ -90,6 +90,8 @@ def extend_deadline(command: ExtendDeadline, uow: UnitOfWork, *, calendar, warn_
 
 def reassign(command: Reassign, uow: UnitOfWork, *, directory, open_cases, warn_days) -> dict:
     agg = _leaders_case(uow, command.case_id, command.caller)
+    # A leader hands a case only to units inside their own scope, not just from one.
+    _units_in_scope(command.caller, [command.unit] if command.unit else [], directory)
     agg.reassign(command.reason, uow.now, directory, unit=command.unit,
                  handler=command.handler, loads=open_cases.loads(), actor=command.caller.actor)
     return agg.describe(uow.now, warn_days)
@@ -98,6 +100,7 @@ def reassign(command: Reassign, uow: UnitOfWork, *, directory, open_cases, warn_
 def arrange_joint_handling(command: ArrangeJointHandling, uow: UnitOfWork, *, directory,
                            warn_days) -> dict:
     agg = _leaders_case(uow, command.case_id, command.caller)
+    _units_in_scope(command.caller, command.participants, directory)
     agg.arrange_joint_handling(command.participants, command.reason, uow.now, directory,
                                meeting=command.meeting, actor=command.caller.actor)
     return agg.describe(uow.now, warn_days)
@@ -106,6 +109,14 @@ def arrange_joint_handling(command: ArrangeJointHandling, uow: UnitOfWork, *, di
 def assignment_view(case_id: str, caller: Caller, uow: UnitOfWork, *, warn_days) -> dict:
     """GET /cases/{id}/assignment."""
     return _leaders_case(uow, case_id, caller).describe(uow.now, warn_days)
+
+
+def _units_in_scope(caller: Caller, codes, directory) -> None:
+    """Directory units named by a leader's command lie within the token's regions (their
+    codes are division codes); agencies (court, police, ...) have no region."""
+    for code in codes:
+        if code in directory:
+            caller.may_see(code, f"unit {code}")
 
 
 def _leaders_case(uow: UnitOfWork, case_id: str, caller: Caller) -> Assignment:

@@ -9,13 +9,11 @@ generation of the projections.
 """
 from __future__ import annotations
 
-import json
-
 from werkzeug.wrappers import Response
 
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
-from gm_platform.http import Principal, api, json_response
+from gm_platform.http import Principal, api
 
 from . import openapi, schemas, web
 from .bootstrap import bootstrap
@@ -28,20 +26,16 @@ class ReportingService(PlatformService):
     app = Bootstrapped(bootstrap)
 
     # -- readiness -------------------------------------------------------------------------
-    @api("GET", "/health", public=True)
-    def health(self, request):
-        response = PlatformService.health(self, request)
-        doc = json.loads(response.get_data())
+    def readiness_checks(self) -> dict:
+        checks = PlatformService.readiness_checks(self)
         try:
             self.app.store.ping()
             stale = self.app.stale()
-            doc["checks"]["projections"] = "ok" if not stale else \
+            checks["projections"] = "ok" if not stale else \
                 f"rebuild needed (gm projections rebuild): {', '.join(stale)}"
         except Exception as exc:
-            doc["checks"]["projections"] = f"unreachable: {type(exc).__name__}"
-        healthy = all(v == "ok" for v in doc["checks"].values())
-        doc["status"] = "ok" if healthy else "unavailable"
-        return json_response(doc, 200 if healthy else 503)
+            checks["projections"] = f"unreachable: {type(exc).__name__}"
+        return checks
 
     # -- queries (role analyst; admin may do all) --------------------------------------------
     @api("GET", "/cases/<case_id>", roles=("analyst",))

@@ -101,6 +101,7 @@ TEST_TOKENS = {
         {"token": "t-clerk-qb", "subject": "clerk-qb", "roles": ["clerk"], "regions": ["410611"]},
         {"token": "t-mediator", "subject": "mediator-1", "roles": ["mediator"]},
         {"token": "t-leader", "subject": "leader-1", "roles": ["leader"]},
+        {"token": "t-leader-qb", "subject": "leader-qb", "roles": ["leader"], "regions": ["410611"]},
         {"token": "t-analyst", "subject": "analyst-1", "roles": ["analyst"]},
     ]
 }

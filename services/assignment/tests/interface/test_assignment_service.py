@@ -240,6 +240,27 @@ def test_reassignment_and_joint_handling(suite):
     assert arranged["participants"] == ["police", "petition", "410611"] and arranged["meeting"]
 
 
+def test_a_leader_hands_a_case_only_to_units_within_their_regions(suite):
+    intake, assignment = suite["intake"], suite["assignment"]
+    case_id = register(intake, category="land_forest")  # township 410611100, in 淇滨区 410611
+    assignment_of(assignment, case_id)
+    base = f"{assignment.url}/cases/{case_id}"
+    scoped = {"Authorization": "Bearer t-leader-qb"}  # regions ["410611"]
+    outside = requests.post(base + "/reassignment", json={"unit": "410600", "reason": "上交市级"},
+                            headers=scoped)
+    assert outside.status_code == 403 and "unit 410600" in outside.json()["error"]
+    joint = {"participants": ["police", "410602"], "reason": "跨区联合接访"}
+    refused = requests.post(base + "/joint-handling", json=joint, headers=scoped)
+    assert refused.status_code == 403 and "unit 410602" in refused.json()["error"]
+    assert assignment_of(assignment, case_id)["joint_handling"] == []  # nothing was recorded
+    inside = requests.post(base + "/reassignment", json={"unit": "410611", "reason": "案情复杂"},
+                           headers=scoped)
+    assert inside.status_code == 200, inside.text
+    # The same commands from a leader without a region scope are the domain's to judge.
+    assert requests.post(base + "/joint-handling", json=joint,
+                         headers=LEADER).status_code == 200
+
+
 # -- the deadline watch -----------------------------------------------------------------------
 
 wait_for = functools.partial(wait_until, timeout=15.0)

@@ -238,6 +238,40 @@ def test_http_registration_auth_and_validation(env):
     assert events[0].actor == "clerk-qb"
 
 
+def test_a_key_reused_for_another_body_is_422_and_a_large_body_413_unread(env):
+    intake, _, _ = env
+    url = intake.url + "/cases"
+    body = {"channel": "visit", "category": "labour", "summary": "拖欠工资",
+            "region": "410611100", "parties": [{"role": "applicant", "name": "王五"}]}
+    keyed = {"Authorization": "Bearer t-clerk", "Idempotency-Key": "visit-0001"}
+    first = requests.post(url, json=body, headers=keyed)
+    again = requests.post(url, json=body, headers=keyed)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    other = requests.post(url, json=dict(body, summary="拖欠工程款"), headers=keyed)
+    assert other.status_code == 422, other.text
+    assert "Idempotency-Key" in other.json()["error"]
+    assert len(store_of(intake).read_log()) == 1
+
+    limit = 256 * 1024
+    big = dict(body, summary="纠" * limit)  # ~768 KiB of UTF-8, declared by Content-Length
+    refused = requests.post(url, json=big, headers={"Authorization": "Bearer t-clerk"})
+    assert refused.status_code == 413 and str(limit) in refused.json()["error"]
+    # refused from the header alone, before the token is even looked at
+    assert requests.post(url, json=big).status_code == 413
+
+    def chunks():  # no Content-Length: the limit holds while reading
+        for _ in range(40):
+            yield b" " * 16384
+    chunked = requests.post(url, data=chunks(), headers={
+        "Authorization": "Bearer t-clerk", "Content-Type": "application/json"})
+    assert chunked.status_code == 413, chunked.text
+    # a body just under the limit is read and judged on its content
+    fits = requests.post(url, json=dict(body, summary="x" * (limit - 400)),
+                         headers={"Authorization": "Bearer t-clerk"})
+    assert fits.status_code in (201, 400), fits.text
+    assert len(store_of(intake).read_log()) <= 2
+
+
 def test_health_and_metrics_need_no_token(env):
     intake, _, _ = env
     health = requests.get(intake.url + "/health")

@@ -203,6 +203,10 @@ def test_the_same_command_sent_twice_at_once_has_one_effect(suite):
     assert at_once("sessions", {"held_on": "2026-03-10", "notes": "调解"}, keyed) == [200, 200]
     assert results[0].json() == results[1].json()
     assert suite.events(case_id).count("SessionHeld") == 1
+    reused = suite.post(case_id, "sessions", {"held_on": "2026-03-10", "notes": "另一次"},
+                        headers=keyed)
+    assert reused.status_code == 422 and "Idempotency-Key" in reused.json()["error"]
+    assert suite.events(case_id).count("SessionHeld") == 1
     # without a key the case itself refuses the second agreement
     assert at_once("agreement", {"terms": "和解", "signed_on": "2026-03-10"}) == [200, 409]
     assert suite.events(case_id).count("AgreementReached") == 1
