@@ -131,8 +131,11 @@ ENV_VARS = (
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
     "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL",
 )
-# Read by the operator's command line `gm` (cli.py) only, not by the services.
-CLI_ENV_VARS = ("AMQP_URI", "GM_RABBIT_API")
+# Read by the command line `gm` (cli.py, commands/) only, not by the services: the broker,
+# RabbitMQ's management API, the bearer token, and where each service answers
+# (GM_{SERVICE}_URL, else localhost on GM_{SERVICE}_PORT).
+CLI_ENV_VARS = ("AMQP_URI", "GM_RABBIT_API", "GM_TOKEN", "GM_{SERVICE}_URL",
+                "GM_{SERVICE}_PORT")
 
 
 def env_vars(service: str) -> tuple:
