@@ -1,5 +1,7 @@
-"""docs/rules.md is generated from the rules the services load (`make docs`): it must be
-what the generator writes now, so the page never drifts from the data."""
+"""The generated documentation (`make docs`) must be what its generators write now, so
+the pages never drift from the code: docs/rules.md from the rules the services load,
+docs/events.md from the event schemas and handler tables, and the generated blocks of
+docs/architecture.md from the broker topology and the aggregates."""
 from __future__ import annotations
 
 import runpy
@@ -20,3 +22,61 @@ def test_the_page_lists_every_rule_with_its_basis_and_marks_local_defaults():
                    "judicial-confirmation-acceptance", "《信访工作条例》", "**本地默认**",
                    "国办发明电〔2025〕7号", "provisional"):
         assert needle in text, needle
+
+
+def _architecture():
+    return runpy.run_path(str(ROOT / "docs/make_architecture_doc.py"))
+
+
+def test_docs_events_md_is_up_to_date():
+    assert (ROOT / "docs/events.md").read_text(encoding="utf-8") == \
+        _architecture()["render_events"](), "docs/events.md is stale: run `make docs`"
+
+
+def test_docs_architecture_md_generated_blocks_are_up_to_date():
+    text = (ROOT / "docs/architecture.md").read_text(encoding="utf-8")
+    assert text == _architecture()["fill"](text), \
+        "docs/architecture.md is stale: run `make docs`"
+
+
+def test_the_catalogue_names_every_event_with_its_producer_and_consumers():
+    from gm_contracts.registry import all_events
+
+    text = (ROOT / "docs/events.md").read_text(encoding="utf-8")
+    for service, event_type, version in all_events():
+        assert f"## {service} {event_type} v{version}" in text
+    assert "assignment: `place_case` (queue `assignment.from.intake`)" in text
+    assert "| `headcount` | integer | **required** |" in text
+
+
+def test_the_topology_diagrams_name_every_queue_and_exchange_the_suite_declares():
+    from gm_platform import topology
+
+    text = (ROOT / "docs/architecture.md").read_text(encoding="utf-8")
+    for queue in topology.suite_queues():
+        assert f'"{queue.name}' in text or f"<br/>{queue.name}<br/>" in text, queue.name
+    for name in ("gm.inbound", "gm.outbound", "gm.parked", "intake.events",
+                 "assignment.events", "mediation.events"):
+        assert f'"{name}<br/>' in text, name
+
+
+def test_a_lifecycle_naming_an_event_its_aggregate_does_not_apply_is_refused():
+    module = _architecture()
+    cycles = module["lifecycles"]()
+    step = module["Step"]("[*]", "registered", ("CaseClosed",))
+    wrong = cycles[0].__class__(cycles[0].title, cycles[0].aggregates,
+                                (*cycles[0].steps, step))
+    try:
+        module["check"]((wrong, *cycles[1:]))
+    except ValueError as exc:
+        assert "CaseClosed" in str(exc)
+    else:
+        raise AssertionError("a diagram with an event its aggregate does not apply passed")
+    missing = cycles[-1].__class__(cycles[-1].title, cycles[-1].aggregates,
+                                   cycles[-1].steps[1:], cycles[-1].states)
+    try:
+        module["check"]((*cycles[:-1], missing))
+    except ValueError as exc:
+        assert "HandOffRequested" in str(exc)
+    else:
+        raise AssertionError("a diagram missing an applied event passed")
