@@ -80,3 +80,86 @@ def test_a_lifecycle_naming_an_event_its_aggregate_does_not_apply_is_refused():
         assert "HandOffRequested" in str(exc)
     else:
         raise AssertionError("a diagram missing an applied event passed")
+
+
+# -- the lifecycles' transitions, replayed on the aggregates that have a status -------------
+_AT = "2026-03-10T02:00:00.000000Z"
+
+
+def _event_data(event_type: str, step, is_last: bool) -> dict:
+    """Data enough for the aggregate's applier (events are facts: appliers do not check)."""
+    from gm_mediation.testing import assignment, registration
+
+    failed_to = "none" if not is_last else "litigation"  # followed by CaseClosed: no next step
+    return {
+        "MediationOpened": registration(),
+        "MediatorAssigned": {**assignment(), "reason": "assigned"},
+        "SessionHeld": {"held_on": "2026-03-10", "notes": "", "number": 1},
+        "DutyRecorded": {"duty": "investigation", "note": ""},
+        "AgreementReached": {"terms": "t", "signed_on": "2026-03-10",
+                             "confirmation_window_ends_at": None},
+        "ConfirmationRequested": {"handoff_id": "h-1", "agency": "court",
+                                  "kind": "judicial_confirmation"},
+        "MediationFailed": {"reason": "r", "next": failed_to,
+                            "handoff_id": None if failed_to == "none" else "h-2",
+                            "agency": None if failed_to == "none" else "court"},
+        "MediationWithdrawn": {"reason": "r"},
+        "MediationReopened": {"reason": "r", "handoff_id": "h-2"},
+        "FollowUpRecorded": {"satisfaction": 5, "satisfaction_level": "satisfied",
+                             "petition_ceased": True, "visited_at": _AT},
+        "CaseClosed": {"outcome": "agreement"},
+        "HandOffRequested": {"case_id": "c", "case_number": "n", "agency": "court",
+                             "kind": "judicial_confirmation", "agreement": None,
+                             "requested_at": _AT, "due_at": _AT},
+        "HandOffAccepted": {"agency_case_number": "x", "due_at": None},
+        "HandOffRejected": {"reason": "r"},
+        "ConfirmationRuled": {"confirmed": step.target == "confirmed", "ruling_number": None,
+                              "reason": None},
+        "HandOffOverdue": {},
+    }[event_type]
+
+
+def _status_after(cycle, path) -> list:
+    import importlib
+
+    module, name = cycle.aggregates[0].split(":")
+    agg = getattr(importlib.import_module(module), name)("c")
+    statuses = []
+    for step in path:
+        for i, event_type in enumerate(step.events):
+            agg._apply(event_type, _event_data(event_type, step, i == len(step.events) - 1))
+        statuses.append(agg.status)
+    return statuses
+
+
+def _paths_to(cycle, state: str, depth: int = 6):
+    """Paths of steps from the start to `state`, shortest first."""
+    frontier = [[]]
+    for _ in range(depth):
+        following = []
+        for path in frontier:
+            at = path[-1].target if path else "[*]"
+            if at == state and path:
+                yield path
+            following += [path + [s] for s in cycle.steps
+                          if s.source == at and s.events and s not in path]
+        frontier = following
+        if state == "[*]":
+            yield []
+            return
+
+
+def test_every_transition_drawn_is_one_the_aggregate_makes():
+    """Replayed on MediationCase and HandOff (the aggregates with a `status`): for every
+    step of their diagrams some path from the start reaches it with each state as drawn,
+    and the step's events leave the aggregate in the state it points to."""
+    cycles = [c for c in _architecture()["lifecycles"]() if c.states]
+    assert {c.aggregates[0].rsplit(":", 1)[1] for c in cycles} == {"MediationCase", "HandOff"}
+    for cycle in cycles:
+        for step in cycle.steps:
+            if not step.events:
+                continue
+            ok = any(_status_after(cycle, path + [step])
+                     == [s.target for s in path] + [step.target]
+                     for path in _paths_to(cycle, step.source))
+            assert ok, f"{cycle.title}: {step.source} --{step.label()}--> {step.target}"
