@@ -42,7 +42,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 import pytest
@@ -199,11 +199,12 @@ def _gm_subcommand(command: Command) -> Optional[str]:
 
 
 def _named_files(command: Command) -> Optional[str]:
-    """The files given with -f / --file / -k / --kustomize exist in the checkout."""
+    """The paths given with -f / --file / -k / --kustomize exist in the checkout (a value
+    without a slash is no path: `logs -f intake` follows)."""
     words = command.words
     missing = [value for flag, value in zip(words, words[1:])
-               if flag in ("-f", "--file", "-k", "--kustomize") and "<" not in value
-               and not (ROOT / value).exists()]
+               if flag in ("-f", "--file", "-k", "--kustomize") and "/" in value
+               and "<" not in value and not (ROOT / value).exists()]
     return f"missing: {', '.join(missing)}" if missing else None
 
 
@@ -221,10 +222,10 @@ NOT_RUN: Sequence[Tuple[Tuple[str, ...], str, Optional[Callable[[Command], Optio
     (("make", "down"), "stops the compose stack (Docker)", _make_target),
     (("make", "docs"), "rewrites generated files in the checkout; tests/test_docs.py fails "
      "while they are stale", _make_target),
-    (("make", "contracts"), "rewrites docs/asyncapi.yaml; the AsyncAPI test fails while it "
-     "is stale", _make_target),
-    (("make", "k8s-data"), "rewrites deploy/k8s/base/data; tests/deploy compares them",
-     _make_target),
+    (("make", "contracts"), "rewrites docs/asyncapi.yaml; libs/gm_contracts/tests/"
+     "test_contracts_asyncapi.py fails while it is stale", _make_target),
+    (("make", "k8s-data"), "rewrites deploy/k8s/base/data; tests/deploy/test_k8s.py fails "
+     "while the copies differ", _make_target),
     (("make", "install"), "changes the virtualenv this test runs in", _make_target),
     (("make", "clean"), "deletes the virtualenv this test runs in", _make_target),
     (("docker",), "needs a Docker engine and the images or stack of deploy/", _named_files),
@@ -313,13 +314,19 @@ def _registered_and_assigned(suite) -> str:
 
 
 def _parked_letter(suite) -> str:
-    """A message intake parks (it names no agency), for `gm dlq replay`."""
+    """A new message intake parks (it names no agency), for a `gm dlq replay`: each replay
+    parks the message again under a new letter id."""
+    message_id = str(uuid.uuid4())
     with Connection(suite.amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        conn.Producer().publish(b"{}", exchange="gm.inbound", routing_key="nobody.referral",
-                                message_id=str(uuid.uuid4()), content_type="application/json",
+        # a body of its own: the same bytes again would be the same (unanswerable) message
+        conn.Producer().publish(json.dumps({"id": message_id}).encode(), exchange="gm.inbound",
+                                routing_key="nobody.referral",
+                                message_id=message_id, content_type="application/json",
                                 delivery_mode=2)
-    letters = wait_until(lambda: suite.dead_letters("intake"), 60, "the message parked")
-    return letters[0]["id"]
+    [letter] = wait_until(lambda: [
+        d for d in suite.dead_letters("intake")
+        if d["properties"].get("message_id") == message_id], 60, "the message parked")
+    return letter["id"]
 
 
 def _example_client(uri: str, *args: str, timeout: float = 120) -> Tuple[int, List[dict], str]:
@@ -377,11 +384,12 @@ def test_every_command_in_the_docs_runs_against_the_suite(suite, tmp_path):
         if entry.name not in ("var", ".git"):
             (checkout / entry.name).symlink_to(entry)
     (checkout / "var").symlink_to(suite.data_dir)
-    placeholders = {
-        "case_id": _registered_and_assigned(suite),
-        "today": today_local(),
-        "letter_id": _parked_letter(suite),
-        "handoff_id": f"H-docs-{uuid.uuid4().hex[:8]}",  # none such: the suite answers rejected
+    case_id = _registered_and_assigned(suite)
+    placeholders: Dict[str, Callable[[], str]] = {  # a value made for each command using it
+        "case_id": lambda: case_id,
+        "today": today_local,
+        "letter_id": lambda: _parked_letter(suite),
+        "handoff_id": lambda: f"H-docs-{uuid.uuid4().hex[:8]}",  # none such: answered rejected
     }
     env = {**suite.env, "GM_RABBIT_API": MANAGEMENT_URI,
            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -405,7 +413,8 @@ def test_every_command_in_the_docs_runs_against_the_suite(suite, tmp_path):
                             f"{', '.join(f'<{u}>' for u in unknown)} (PLACEHOLDERS)")
             continue
         for name, value in placeholders.items():
-            text = text.replace(f"<{name}>", value)
+            if f"<{name}>" in text:
+                text = text.replace(f"<{name}>", value())
         try:
             done = subprocess.run(["bash", "-o", "pipefail", "-c", text], cwd=checkout, env=env,
                                   capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
