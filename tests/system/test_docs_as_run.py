@@ -10,8 +10,10 @@ How the docs mark a command — the convention this test enforces:
   belongs to the line that opens it; lines that are only a `# comment` are not commands.
   Fences may be indented (inside a list item).
 - `<name>` marks a value the reader fills in. To run a command, the test fills in the
-  values of PLACEHOLDERS (made here, against the running suite); a command to run with
-  another placeholder fails the test: add its value below, or write the command so.
+  values it makes against the running suite (`placeholders` below: `<case_id>` and
+  `<case_number>` of a case registered and assigned, `<today>`, `<month>`, `<letter_id>`
+  of a freshly parked message, `<handoff_id>` of none); a command to run with another
+  placeholder fails the test: add its value there, or write the command so.
 - `localhost:8001`..`8004` (or `127.0.0.1:`) are the services' default ports: the test
   points them at the ports its suite runs on. The suite runs with the development tokens
   of deploy/dev-tokens.json (and the harness's own), so `dev-clerk` etc. work as written.
@@ -300,17 +302,18 @@ def suite(tmp_path_factory):
             assert unclean == [], f"no graceful stop of {unclean}:\n{suite.tail()}"
 
 
-def _registered_and_assigned(suite) -> str:
+def _registered_and_assigned(suite) -> dict:
     reply = suite.http("POST", "intake", "/cases", "clerk", body={
         "channel": "visit", "category": "neighbour", "summary": "邻里纠纷", "region": "410611100201",
         "parties": [{"role": "applicant", "name": "王五"}]})
     assert reply.status_code == 201, reply.text
-    case_id = reply.json()["case_id"]
+    case = reply.json()
+    case_id = case["case_id"]
     wait_until(lambda: (suite.get_json("mediation", f"/cases/{case_id}/mediation", "mediator")
                         or {}).get("status") == "assigned", 60, "mediation has the case")
     wait_until(lambda: suite.get_json("reporting", f"/cases/{case_id}", "analyst"), 60,
                "reporting has the case")
-    return case_id
+    return case
 
 
 def _parked_letter(suite) -> str:
@@ -384,10 +387,12 @@ def test_every_command_in_the_docs_runs_against_the_suite(suite, tmp_path):
         if entry.name not in ("var", ".git"):
             (checkout / entry.name).symlink_to(entry)
     (checkout / "var").symlink_to(suite.data_dir)
-    case_id = _registered_and_assigned(suite)
+    case = _registered_and_assigned(suite)  # registered, assigned, in reporting
     placeholders: Dict[str, Callable[[], str]] = {  # a value made for each command using it
-        "case_id": lambda: case_id,
+        "case_id": lambda: case["case_id"],
+        "case_number": lambda: case["case_number"],
         "today": today_local,
+        "month": lambda: today_local()[:7],
         "letter_id": lambda: _parked_letter(suite),
         "handoff_id": lambda: f"H-docs-{uuid.uuid4().hex[:8]}",  # none such: answered rejected
     }
@@ -410,7 +415,7 @@ def test_every_command_in_the_docs_runs_against_the_suite(suite, tmp_path):
         unknown = sorted(set(re.findall(r"<([a-z_]+)>", text)) - set(placeholders))
         if unknown:
             failures.append(f"{command.where}: {command.text}\n  no value for "
-                            f"{', '.join(f'<{u}>' for u in unknown)} (PLACEHOLDERS)")
+                            f"{', '.join(f'<{u}>' for u in unknown)} (add it to `placeholders`)")
             continue
         for name, value in placeholders.items():
             if f"<{name}>" in text:
