@@ -112,8 +112,9 @@ class _Types:
         return out
 
 
-def _consumers(service: str, event_type: str) -> List[str]:
-    """Who acts on `service`'s `event_type`, and how (the handler or the projection)."""
+def _consumers(service: str, event_type: str) -> List[Tuple[str, str]]:
+    """Who acts on `service`'s `event_type`, and how (the handler or the projection):
+    (who, what it does — the handler's docstring)."""
     from gm_reporting.domain import casefile, screening
 
     out = []
@@ -126,22 +127,25 @@ def _consumers(service: str, event_type: str) -> List[str]:
             table = importlib.import_module(HANDLER_MODULES[consumer]).EVENTS
             for schema, handler in table.items():
                 if schema.event_service == service and schema.event_type == event_type:
-                    out.append(f"{consumer}: `{handler.__name__}` ({how})")
+                    out.append((f"{consumer}: `{handler.__name__}` ({how})",
+                                _first_paragraph(handler.__doc__)))
         elif consumer == "reporting":
             if event_type in casefile.CASE_FILE_TYPES:
-                out.append(f"reporting: the case file ({how})")
+                out.append((f"reporting: the case file ({how})",
+                            "changes the case's view, ledger row and figures (`cases`)"))
             elif event_type in (screening.REPORT_FILED, screening.RISK_ASSESSED):
-                out.append(f"reporting: screening ({how})")
+                out.append((f"reporting: screening ({how})", "screening coverage (`screening`)"))
             elif service != "intake":
-                out.append(f"reporting: the case's timeline only ({how})")
+                out.append((f"reporting: the case's timeline only ({how})", ""))
     return out
 
 
-def _agency_messages(service: str, event_type: str) -> List[str]:
+def _agency_messages(service: str, event_type: str) -> List[Tuple[str, str]]:
     if service not in HANDLER_MODULES:
         return []
     rules = getattr(importlib.import_module(HANDLER_MODULES[service]), "OUTBOX_RULES", {})
-    return [f"`{rule.__name__}`: `<agency>.{rule.__name__}` to the referring agency"
+    return [(f"agencies: `<agency>.{rule.__name__}` on `{topology.OUTBOUND.name}`, in the "
+             f"event's commit (`OUTBOX_RULES`)", _first_paragraph(rule.__doc__))
             for schema, rule in rules.items() if schema.event_type == event_type]
 
 
@@ -171,15 +175,17 @@ def render_events() -> str:
         consumers = _consumers(service, event_type) + _agency_messages(service, event_type)
         anchor = f"{service}-{event_type}-v{version}".lower()
         out.append(f"| [{event_type}](#{anchor}) v{version} | {service} | "
-                   + (_cell("; ".join(consumers)) or "—") + " |")
+                   + (_cell("; ".join(who for who, _ in consumers)) or "—") + " |")
     for (service, event_type, version), schema_cls in events.items():
         consumers = _consumers(service, event_type) + _agency_messages(service, event_type)
         out += ["", f"## {service} {event_type} v{version}", "",
                 f"Exchange `{topology.events_exchange(service).name}`, routing key "
                 f"`{event_type}`, schema `{schema_cls.__module__}.{schema_cls.__name__}`.", "",
                 _first_paragraph(schema_cls.__doc__), "",
-                "Consumed by: " + ("; ".join(consumers) if consumers else "no service (kept in "
-                                   "the log, shown where a reader asks for it)") + ".", "",
+                "Consumed by:" if consumers else "Consumed by no service (kept in the log, "
+                                                 "read where a reader asks for it).", "",
+                *[f"- {who}" + (f": {what}" if what else "") for who, what in consumers],
+                *([""] if consumers else []),
                 *types.table(schema_cls)]
     shown: set = set()
     while set(types.nested) - shown:  # objects inside objects, each once
