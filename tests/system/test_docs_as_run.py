@@ -281,6 +281,17 @@ def test_the_docs_hold_the_commands_this_test_is_for():
         assert any(expected in t for t in texts), expected
 
 
+def test_the_example_agency_client_needs_only_kombu_and_the_standard_library():
+    import ast
+
+    tree = ast.parse((ROOT / "docs/examples/agency_client.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - set(sys.stdlib_module_names) == {"kombu"}
+
+
 # -- the suite --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
