@@ -40,9 +40,12 @@ chaos: install
 contracts: install
 	$(PY) -m gm_contracts.asyncapi --out docs/asyncapi.yaml
 
-# docs/rules.md from the rules the services load (a test fails while it is stale).
+# docs/rules.md from the rules the services load, docs/events.md and the generated blocks
+# of docs/architecture.md from the schemas, handler tables, topology and aggregates
+# (a test fails while any is stale).
 docs: install
 	$(PY) docs/make_rules_doc.py --out docs/rules.md
+	$(PY) docs/make_architecture_doc.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

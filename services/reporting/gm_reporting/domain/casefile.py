@@ -524,6 +524,9 @@ _MEDIATION_HANDLERS = _by_type({
     mediation_events.ReviewDecided: _review_decided,
     **{event_type: _handoff for event_type in _HANDOFF_STEPS},
 })
+#: The event types that change a case's file; a case's other events join only its
+#: timeline (docs/events.md lists which is which).
+CASE_FILE_TYPES = frozenset({CASE_REGISTERED, *_ASSIGNMENT_HANDLERS, *_MEDIATION_HANDLERS})
 
 
 # -- what is shown, derived from the parts -------------------------------------------------
