@@ -124,7 +124,7 @@ class WatchFeed(EventFeed):
                  source_log: SourceLog, page_size: int = 500):
         self.make_watch, self.bus = make_watch, bus
         self.watch = make_watch()
-        super().__init__(_Positions(f"reporting/warnings"), source, self._apply, source_log,
+        super().__init__(_Positions("reporting/warnings"), source, self._apply, source_log,
                          page_size=page_size)
 
     def _apply(self, event: RecordedEvent, tracking: Tracking) -> bool:
