@@ -24,6 +24,7 @@ START = datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in S
 NEW_YEAR = SensitivePeriod("2027-new-year", "元旦", date(2027, 1, 1), date(2027, 1, 3),
                            lead_days=7, lower_by=0.5)
 RULES = WarningRules(periods=(NEW_YEAR,))
+CHECKPOINT_NEW_YEAR = datetime(2026, 12, 25, 0, 0, tzinfo=TZ)
 _ids = count(1)
 
 
@@ -230,3 +231,31 @@ def test_a_warning_is_raised_once_acknowledged_then_closed_by_a_leader():
     assert entry["acknowledgement"]["note"] == "已安排排查"
     assert entry["closure"] == {"by": "leader-qb", "note": "已化解",
                                 "at": "2026-11-04T02:00:00.000000Z"}
+
+
+def test_a_control_month_of_ordinary_traffic_raises_nothing():
+    """November: two cases a day across categories and counties, some repeat or
+    collective (never all three), a medium-risk project, key cases all closed or due
+    after the next sensitive period."""
+    intake, assignment = IntakeWatch(RULES, TZ), AssignmentWatch(RULES, TZ)
+    categories = ("neighbour", "labour", "contract", "marriage_family")
+    counties = (QIBIN, SHANCHENG, "410621")
+    events, key_events = [assessed(START, level="medium")], []
+    for day in range(28):
+        for k in range(2):
+            n = day * 2 + k
+            at = START + timedelta(days=day, hours=3 * k)
+            flags = {"repeat": True, "repeat_of": [{"case_id": "c-old"}]} if n % 5 == 0 \
+                else {"collective": True, "headcount": 6} if n % 7 == 0 else {}
+            e = registered(at, categories[n % 4], counties[n % 3] + "100", **flags)
+            events.append(e)
+            if flags:
+                key_events.append(made(e.data["case_id"], at, at + timedelta(days=10)))
+                key_events.append(event("AssignmentClosed", at + timedelta(days=5),
+                                        case_id=e.data["case_id"]))
+    key_events.append(made("k-late", START, datetime(2027, 1, 10, tzinfo=TZ)))
+    key_events.sort(key=lambda e: e.occurred_at)
+    key_events.append(made("k-after", CHECKPOINT_NEW_YEAR + timedelta(hours=1),
+                           CHECKPOINT_NEW_YEAR + timedelta(days=30), key=False))
+    assert feed(intake, events) == []
+    assert feed(assignment, key_events) == []
