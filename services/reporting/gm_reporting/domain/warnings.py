@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -175,7 +175,7 @@ class IntakeWatch:
 
     def __init__(self, rules: WarningRules, tz: tzinfo):
         self.rules, self.tz = rules, tz
-        self._by_hotspot: Dict[Tuple[str, str], List[Tuple[datetime, str]]] = defaultdict(list)
+        self._by_hotspot: Dict[Tuple[str, str], deque] = defaultdict(deque)
         self._quiet_until: Dict[Tuple[str, str], datetime] = {}
         self._projects: Dict[str, _Project] = {}
 
@@ -203,9 +203,13 @@ class IntakeWatch:
         key = (d["category"], county_of(d["region"]))
         cases = self._by_hotspot[key]
         cases.append((at, d["case_id"]))
-        if rule is None or at < self._quiet_until.get(key, at):
+        if rule is None:
             return None
         window = timedelta(days=rule.window_days)
+        while cases[0][0] <= at - window * (rule.baseline_windows + 1):
+            cases.popleft()  # older than the baseline reaches: never counted again
+        if at < self._quiet_until.get(key, at):
+            return None
         in_window = [c for t, c in cases if at - window < t <= at]
         before = sum(1 for t, _ in cases
                      if at - window * (rule.baseline_windows + 1) < t <= at - window)
@@ -285,7 +289,6 @@ class _KeyCase:
     registered_at: datetime
     due_at: datetime
     lead: Optional[str]
-    closed: bool = False
 
 
 class AssignmentWatch:
@@ -317,7 +320,7 @@ class AssignmentWatch:
                 case.due_at = _instant(d["due_at"])
                 case.lead = d.get("lead", case.lead)
             elif event.type == AssignmentClosed.event_type:
-                case.closed = True
+                del self._cases[case_id]  # settled: never in a warning again
         return out
 
     def advance(self, now: datetime) -> List[Candidate]:
@@ -334,7 +337,7 @@ class AssignmentWatch:
         period_end = datetime.combine(period.end + timedelta(days=1), time(0), self.tz)
         by_county: Dict[str, List[_KeyCase]] = defaultdict(list)
         for case in self._cases.values():
-            if not case.closed and case.registered_at < at and case.due_at < period_end:
+            if case.registered_at < at and case.due_at < period_end:
                 by_county[case.county].append(case)
         out = []
         for county, cases in sorted(by_county.items()):
