@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gm_contracts.testing import valid_resident_id
 from gm_platform.testing.system import ROLE_TOKENS, valid_referral, today_local, wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -117,3 +118,39 @@ def test_refusals_and_outages_are_said_with_their_exit_codes(deployed, tmp_path)
     assert rejected.returncode == 1 and "police.rejected" in rejected.stdout
     assert "kind" in rejected.stdout
     assert os.path.exists(GM)
+
+
+def test_a_warning_is_raised_once_and_acknowledged_with_gm(deployed):
+    """预警: a petition at the county while the same applicant's matter is at a village
+    committee (越级访), repeat and collective — one escalation-risk warning, addressed to
+    淇滨区's leaders, acknowledged by a leader."""
+    suite, _ = deployed
+    applicant = "applicant:张三:" + valid_resident_id("41061119751203004")
+
+    def register(region, *more):
+        return gm_json(suite, "case", "register", "--channel", "visit", "--category",
+                       "land_acquisition", "--summary", "征地补偿款未到位", "--region", region,
+                       "--party", applicant, *more, role="clerk")
+
+    low = register("410611100201")
+    high = register("410611", "--headcount", "8")
+
+    def mine():
+        doc = gm_json(suite, "warnings", "list", role="leader")
+        return [w for w in doc["items"] if high["case_id"] in w["evidence"]["case_ids"]]
+
+    [warning] = wait_until(mine, 60, "the escalation-risk warning")
+    assert (warning["rule"], warning["region"], warning["status"]) == (
+        "escalation_risk", "410611", "open")
+    assert warning["evidence"]["case_ids"] == [high["case_id"], low["case_id"]]
+    assert warning["addressed_to"]  # 淇滨区's leaders, from the directory
+    acked = gm_json(suite, "warnings", "ack", warning["warning_id"], "--note",
+                    "已约谈信访人，乡镇和区联合接访", role="leader")
+    assert acked == {"warning_id": warning["warning_id"], "status": "acknowledged"}
+    again = gm(suite, "warnings", "ack", warning["warning_id"], "--note", "x", role="leader")
+    assert again.returncode == 1 and "HTTP 409" in again.stderr
+    [after] = mine()  # raised once
+    assert after["status"] == "acknowledged"
+    assert after["acknowledgement"]["note"] == "已约谈信访人，乡镇和区联合接访"
+    table = gm(suite, "warnings", "list", "--status", "acknowledged", role="analyst")
+    assert table.returncode == 0 and "warnings:" in table.stdout

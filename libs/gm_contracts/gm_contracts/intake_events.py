@@ -34,6 +34,8 @@ class EarlierCase(_Event):
     case_id = fields.String(required=True)
     case_number = fields.String(required=True)
     registered_at = fields.String(required=True)
+    region = RegionCode(allow_none=True, metadata={
+        "description": "absent (or null) in events of early versions"})
 
 
 @register_event(SERVICE, "CaseRegistered")
@@ -65,6 +67,11 @@ class CaseRegistered(_Event):
     repeat_of = fields.List(fields.Nested(EarlierCase), required=True)
     key_case = StrictBoolean(required=True)
     key_reasons = fields.List(fields.String(), required=True)
+    level_skipping = StrictBoolean(metadata={
+        "description": "越级访: the same matter is registered at a lower level within this "
+                       "region (absent in events of early versions: false)"})
+    level_skipping_of = fields.List(fields.String(), metadata={
+        "description": "the lower-level cases of the same matter (ids among `repeat_of`)"})
     registered_at = fields.String(required=True)
 
 

@@ -22,6 +22,7 @@ EVENT_MODULES: list[str] = [
     "gm_contracts.intake_events",
     "gm_contracts.assignment_events",
     "gm_contracts.mediation_events",
+    "gm_contracts.reporting_events",
 ]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)

@@ -1,10 +1,12 @@
 """Wiring the reporting service: the directory, the projection store (opened, and each
 projection given a first generation if it has none), the feeds of intake's, assignment's
-and mediation's events into it, and the queries on it."""
+and mediation's events into it, and the queries on it; the early-warning watch, its
+message bus on reporting's event store and the warnings board (early_warning.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import List, Optional
+from zoneinfo import ZoneInfo
 
 from gm_directory import load_directory
 from gm_platform import topology
@@ -12,8 +14,10 @@ from gm_platform.bootstrap import Application, Platform
 from gm_platform.feed import RpcSourceLog
 from gm_platform.messagebus import MessageBus
 
+from . import early_warning
 from .feeds import Feeds
 from .handlers import Reporting
+from .warnings_file import load_warning_rules
 from .store import ProjectionStore, open_projection_store
 from .store.layout import PROJECTIONS
 
@@ -21,11 +25,13 @@ from .store.layout import PROJECTIONS
 @dataclass
 class ReportingApp(Application):
     """Reporting's application: the projection store, the feeds filling it and the
-    queries reading it. Reporting decides nothing, so it has no message bus."""
+    queries reading it; and the one thing reporting decides, early warnings: their
+    message bus (on reporting's event store) and board."""
 
     bus: Optional[MessageBus] = None
     store: Optional[ProjectionStore] = None
     queries: Optional[Reporting] = None
+    warnings: Optional[early_warning.WarningBoard] = None
 
     def stale(self) -> List[str]:
         """Projections whose active generation was built by another version of the code."""
@@ -44,6 +50,7 @@ class ReportingApp(Application):
 def bootstrap(platform: Platform) -> ReportingApp:
     settings = platform.settings
     directory = load_directory(settings.directory_file)
+    rules = load_warning_rules(settings.rules_file)
     store = open_projection_store(settings.store_uri, platform.service, settings.data_dir)
     try:
         for spec in PROJECTIONS.values():
@@ -53,5 +60,10 @@ def bootstrap(platform: Platform) -> ReportingApp:
         raise
     logs = {source: RpcSourceLog(settings.amqp_uri, source, settings.rpc_timeout)
             for source in topology.SUBSCRIPTIONS[platform.service]}
-    return ReportingApp(feeds=Feeds(store, PROJECTIONS.values(), logs), store=store,
-                        queries=Reporting(store, directory, settings.timezone, platform.clock))
+    bus = MessageBus(platform.store, platform.clock, commands=early_warning.COMMANDS,
+                     dependencies=dict(directory=directory))
+    watch = early_warning.watch_feeds(rules, ZoneInfo(settings.timezone), bus, logs)
+    return ReportingApp(bus=bus, feeds=Feeds(store, PROJECTIONS.values(), logs, others=watch),
+                        store=store,
+                        queries=Reporting(store, directory, settings.timezone, platform.clock),
+                        warnings=early_warning.WarningBoard(platform.store))

@@ -77,13 +77,16 @@ class Feeds(feed.Feeds):
     (`catch_up` and `positions` as the platform's, per projection and source)."""
 
     def __init__(self, store: ProjectionStore, specs: Iterable[ProjectionSpec],
-                 logs: Mapping[str, SourceLog], page_size: int = 500):
-        super().__init__({f"{spec.name}:{source}": ProjectionFeed(store, spec, source,
-                                                                   logs[source], page_size)
-                          for spec in specs for source in spec.sources})
+                 logs: Mapping[str, SourceLog], page_size: int = 500,
+                 others: Mapping[str, EventFeed] = {}):
+        """`others`: more feeds by `<name>:<source>` (the early-warning watch)."""
+        super().__init__({**{f"{spec.name}:{source}": ProjectionFeed(store, spec, source,
+                                                                     logs[source], page_size)
+                             for spec in specs for source in spec.sources}, **others})
 
-    def of_source(self, source: str) -> List[ProjectionFeed]:
-        return [f for f in self.by_source.values() if f.source == source]
+    def of_source(self, source: str) -> Dict[str, EventFeed]:
+        return {name.split(":")[0]: f for name, f in self.by_source.items()
+                if f.source == source}
 
     def deliver(self, source: str, body: bytes) -> Dict[str, str]:
         """A domain event of `source` from the broker, to every projection it feeds.
@@ -94,11 +97,11 @@ class Feeds(feed.Feeds):
         except (ValueError, UnicodeDecodeError):
             raise ValueError(f"not a domain event of {source}: undecodable body") from None
         outcomes, failure = {}, None
-        for projection_feed in self.of_source(source):
+        for name, source_feed in self.of_source(source).items():
             try:
-                outcomes[projection_feed.spec.name] = projection_feed.deliver_event(event)
+                outcomes[name] = source_feed.deliver_event(event)
             except Exception as exc:  # the others still get the event
-                outcomes[projection_feed.spec.name] = f"{type(exc).__name__}: {exc}"
+                outcomes[name] = f"{type(exc).__name__}: {exc}"
                 failure = failure or exc
         if failure is not None:
             raise failure

@@ -47,6 +47,12 @@ ROUTES = [
           "and raw values)", None, schemas.ExportQuery, content="csv"),
     Route("GET", "/vocabulary", "The labels of every closed vocabulary and the ledger's "
           "field names (Chinese by default)", schemas.Vocabulary, schemas.VocabularyQuery),
+    Route("GET", "/warnings", "Early warnings (预警), oldest raised first",
+          schemas.WarningsPage, schemas.WarningsQuery, roles=("leader", "analyst")),
+    Route("POST", "/warnings/{warning_id}/acknowledgement", "A leader acknowledges a warning "
+          "(body {\"note\"})", schemas.WarningAnswer, roles=("leader",), not_found=True),
+    Route("POST", "/warnings/{warning_id}/closure", "A leader closes a warning (body "
+          "{\"note\"})", schemas.WarningAnswer, roles=("leader",), not_found=True),
     Route("GET", "/openapi.json", "This document", None, roles=(), content="openapi"),
 ]
 
@@ -81,14 +87,16 @@ def document() -> dict:
         if route.query is not None:
             responses["400"] = _error("invalid query parameters", "Errors")
         if route.not_found:
-            responses["404"] = _error("no such case", "Error")
+            responses["404"] = _error("no such " + ("warning" if "warning" in route.path
+                                                    else "case"), "Error")
         operation = {"summary": route.summary, "security": [{"bearer": []}],
                      "responses": responses,
                      "x-roles": list(route.roles) or ["any"]}
         parameters = []
-        if "{case_id}" in route.path:
-            parameters.append({"in": "path", "name": "case_id", "required": True,
-                               "schema": {"type": "string"}})
+        for name in ("case_id", "warning_id"):
+            if "{%s}" % name in route.path:
+                parameters.append({"in": "path", "name": name, "required": True,
+                                   "schema": {"type": "string"}})
         if route.query is not None:
             parameters.append({"in": "query", "schema": route.query})
         if parameters:

@@ -393,6 +393,8 @@ class MonthlyStats(Schema):
     petitions = fields.Nested(PetitionFigures)
     supervised = fields.Integer(metadata={
         "description": "督办数: cases supervised in the month (or escalated, older streams)"})
+    warnings = fields.Nested(lambda: WarningFigures(), metadata={
+        "description": "预警: warnings raised in the month (CONTRACT.md §9)"})
     previous = fields.Dict()
     rising_categories = fields.List(fields.Nested(Rising))
     rising_regions = fields.List(fields.Nested(Rising))
@@ -558,3 +560,64 @@ class Errors(Schema):
 
 class Error(Schema):
     error = fields.String()
+
+
+# -- early warnings (预警, CONTRACT.md §9) -----------------------------------------------------
+
+from gm_contracts.reporting_events import WARNING_LEVELS, WARNING_RULES, WARNING_STATUSES  # noqa: E402
+
+
+class WarningsQuery(Query):
+    """GET /warnings: the warnings board, oldest raised first."""
+
+    status = fields.String(validate=validate.OneOf(WARNING_STATUSES))
+    region = region_field()
+
+
+class WarningNote(Schema):
+    """A leader's note acknowledging or closing a warning."""
+
+    note = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class WarningEvidence(Schema):
+    case_ids = fields.List(fields.String())
+    counts = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class WarningStep(Schema):
+    by = fields.String()
+    note = fields.String()
+    at = fields.String()
+
+
+class WarningItem(Schema):
+    warning_id = fields.String()
+    rule = fields.String(validate=validate.OneOf(WARNING_RULES))
+    level = fields.String(validate=validate.OneOf(WARNING_LEVELS))
+    region = fields.String()
+    category = _nullable(fields.String())
+    sensitive_period = _nullable(fields.String())
+    raised_at = fields.String()
+    evidence = fields.Nested(WarningEvidence)
+    addressed_to = fields.List(fields.String())
+    status = fields.String(validate=validate.OneOf(WARNING_STATUSES))
+    acknowledgement = _nullable(fields.Nested(WarningStep))
+    closure = _nullable(fields.Nested(WarningStep))
+
+
+class WarningsPage(Schema):
+    items = fields.List(fields.Nested(WarningItem))
+    total = fields.Integer()
+
+
+class WarningAnswer(Schema):
+    warning_id = fields.String()
+    status = fields.String(validate=validate.OneOf(WARNING_STATUSES))
+
+
+class WarningFigures(Schema):
+    raised = fields.Integer()
+    open = fields.Integer()
+    by_rule = fields.Dict(keys=fields.String(), values=fields.Integer())
+    warning_ids = fields.List(fields.String())

@@ -13,10 +13,12 @@ from werkzeug.wrappers import Response
 
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
-from gm_platform.http import Principal, api
+from gm_platform.http import Principal, api, caller, load_body
 
 from . import openapi, schemas, web
 from .bootstrap import bootstrap
+from .early_warning import AcknowledgeWarning, CloseWarning
+from .warnings_file import load_warning_rules
 
 
 class ReportingService(PlatformService):
@@ -24,6 +26,11 @@ class ReportingService(PlatformService):
 
     name = "reporting"
     app = Bootstrapped(bootstrap)
+
+    @staticmethod
+    def check_config(settings) -> None:
+        PlatformService.check_config(settings)
+        load_warning_rules(settings.rules_file)  # early_warning: a malformed one stops start-up
 
     # -- readiness -------------------------------------------------------------------------
     def readiness_checks(self) -> dict:
@@ -50,7 +57,10 @@ class ReportingService(PlatformService):
     @api("GET", "/stats/monthly", roles=("analyst",))
     def monthly(self, request, principal: Principal):
         q = _query(request, schemas.MonthQuery())
-        return self.app.queries.monthly(principal, q["month"], q.get("region"))
+        figures = self.app.queries.monthly(principal, q["month"], q.get("region"))
+        figures["warnings"] = self.app.warnings.monthly(
+            principal, figures["month"], q.get("region"), self.app.queries.tz)
+        return figures
 
     @api("GET", "/stats/trend", roles=("analyst",))
     def trend(self, request, principal: Principal):
@@ -90,6 +100,25 @@ class ReportingService(PlatformService):
     def vocabulary(self, request, principal: Principal):
         q = _query(request, schemas.VocabularyQuery())
         return self.app.queries.vocabulary(q["lang"])
+
+    # -- early warnings (预警, CONTRACT.md §9; early_warning.py) -----------------------------
+    @api("GET", "/warnings", roles=("leader", "analyst"))
+    def warnings(self, request, principal: Principal):
+        q = _query(request, schemas.WarningsQuery())
+        self.app.queries.scope(principal, q.get("region"))  # 403 for a region outside
+        return self.app.warnings.list(principal, q.get("status"), q.get("region"))
+
+    @api("POST", "/warnings/<warning_id>/acknowledgement", roles=("leader",))
+    def acknowledge_warning(self, request, principal: Principal, warning_id: str):
+        body = load_body(request, schemas.WarningNote())
+        return self.app.bus.handle(AcknowledgeWarning(warning_id, body["note"],
+                                                      caller(request, principal)))
+
+    @api("POST", "/warnings/<warning_id>/closure", roles=("leader",))
+    def close_warning(self, request, principal: Principal, warning_id: str):
+        body = load_body(request, schemas.WarningNote())
+        return self.app.bus.handle(CloseWarning(warning_id, body["note"],
+                                                caller(request, principal)))
 
     @api("GET", "/openapi.json", roles=())
     def openapi(self, request, principal: Principal):

@@ -25,7 +25,8 @@ class RegisteredApplicants(LogFollower):
             return
         d = event.data
         at = event.occurred_at.astimezone(self.tz)
-        earlier = EarlierCase(d["case_id"], d["case_number"], d["registered_at"])
+        earlier = EarlierCase(d["case_id"], d["case_number"], d["registered_at"],
+                              d.get("region"))
         for p in d["parties"]:
             if p.get("role") == "applicant" and p.get("id_number"):
                 self.index.add(p["id_number"], d["category"], earlier, at)

@@ -2,7 +2,7 @@
 // user's bearer token and draws this month's figures (with the petition indicators
 // 及时受理率 and 按期办结率 of petition matters, and 督办), the 12-month trend, categories,
 // channels, rising categories and regions, the overdue list (with the supervising
-// leader) and the hand-off board.
+// leader), the hand-off board and the early warnings (预警, GET /warnings).
 // The page itself holds no data; every figure comes from the token-protected API.
 "use strict";
 
@@ -25,6 +25,12 @@ const I18N = {
     unit: "责任单位", handler: "承办人", due_at: "办结时限", agency: "对接单位",
     handoff_kind: "对接事项", handoff_status: "对接状态", categories: "纠纷类别",
     regions: "区域", cases: "件",
+    warnings: "预警", warning_rule: "预警规则", warning_level: "预警等级", raised_at: "预警时间",
+    warning_region: "区域", warning_cases: "涉及案件", warning_status: "处理状态",
+    hotspot_surge: "热点激增", escalation_risk: "升级风险（重复、集体、越级）",
+    key_cases_sensitive_period: "敏感期重点案件", high_risk_project: "稳评高风险项目",
+    blue: "蓝色", yellow: "黄色", orange: "橙色", red: "红色",
+    open: "待签收", acknowledged: "已签收", closed: "已关闭",
   },
   en: {
     title: "Grand Mediation Linkage · Dashboard", month: "Month", region: "Region",
@@ -43,6 +49,13 @@ const I18N = {
     case_number: "Case number", category: "Category", unit: "Unit", handler: "Handler",
     due_at: "Due", agency: "Agency", handoff_kind: "Kind", handoff_status: "Status",
     categories: "Categories", regions: "Regions", cases: "cases",
+    warnings: "Early warnings", warning_rule: "Rule", warning_level: "Level",
+    raised_at: "Raised", warning_region: "Region", warning_cases: "Cases",
+    warning_status: "Status", hotspot_surge: "Hotspot surge",
+    escalation_risk: "Escalation risk (repeat, collective, level-skipping)",
+    key_cases_sensitive_period: "Key cases before a sensitive period",
+    high_risk_project: "High-risk project", blue: "Blue", yellow: "Yellow", orange: "Orange",
+    red: "Red", open: "Open", acknowledged: "Acknowledged", closed: "Closed",
   },
 };
 
@@ -185,12 +198,13 @@ async function refresh() {
   status.textContent = t("loading");
   document.body.dataset.loaded = "false";
   try {
-    const [, stats, trend, overdue, board] = await Promise.all([
+    const [, stats, trend, overdue, board, warnings] = await Promise.all([
       loadVocabulary(),
       api("stats/monthly", { month, region }),
       api("stats/trend", { months: 12, region, until: month }),
       api("overdue", { region }),
       api("handoffs", { region }),
+      api("warnings", { region }),
     ]);
     figureCards(stats);
     risingList(stats);
@@ -212,6 +226,15 @@ async function refresh() {
       ["handoff_status", (r) => term("handoff_status", r.status)],
       ["due_at", (r) => localTime(r.due_at)],
     ], board.items || []);
+    // 预警: newest first, open ones before those a leader has taken in hand
+    const order = { open: 0, acknowledged: 1, closed: 2 };
+    table("warnings", [
+      ["raised_at", (r) => localTime(r.raised_at)], ["warning_rule", (r) => t(r.rule)],
+      ["warning_level", (r) => t(r.level)], ["warning_region", (r) => r.region],
+      ["warning_cases", (r) => String(r.evidence.case_ids.length)],
+      ["warning_status", (r) => t(r.status)],
+    ], (warnings.items || []).slice().sort((a, b) => (order[a.status] - order[b.status])
+      || b.raised_at.localeCompare(a.raised_at)));
     status.textContent = `${t("loaded")} ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";
   } catch (err) {

@@ -39,16 +39,17 @@ def registered(position: int, case_id: str) -> bytes:
 def test_the_app_holds_every_projection_its_feeds_and_the_queries(platform):
     app = bootstrap(platform)
     try:
-        assert isinstance(app, ReportingApp) and app.bus is None
+        assert isinstance(app, ReportingApp) and app.bus is not None  # early warnings
         assert isinstance(app.feeds, PlatformFeeds)
         for spec in PROJECTIONS.values():
             assert app.store.active(spec.name).version == spec.version
         assert app.stale() == []
         assert app.feeds.positions() == {"cases:intake": 0, "cases:assignment": 0,
-                                         "cases:mediation": 0, "screening:intake": 0}
-        # an intake event goes to both projections intake feeds
-        assert app.feeds.deliver("intake", registered(1, "c1")) == {"cases": "applied",
-                                                                    "screening": "applied"}
+                                         "cases:mediation": 0, "screening:intake": 0,
+                                         "warnings:intake": 0, "warnings:assignment": 0}
+        # an intake event goes to both projections intake feeds, and the warnings' watch
+        assert app.feeds.deliver("intake", registered(1, "c1")) == {
+            "cases": "applied", "screening": "applied", "warnings": "applied"}
         assert app.feeds.positions()["screening:intake"] == 1
         assert app.queries.ledger(ADMIN, {})["total"] == 1
     finally:
