@@ -54,4 +54,5 @@ def bootstrap(platform: Platform) -> ReportingApp:
     logs = {source: RpcSourceLog(settings.amqp_uri, source, settings.rpc_timeout)
             for source in topology.SUBSCRIPTIONS[platform.service]}
     return ReportingApp(feeds=Feeds(store, PROJECTIONS.values(), logs), store=store,
-                        queries=Reporting(store, directory, settings.timezone, platform.clock))
+                        queries=Reporting(store, directory, settings.timezone, platform.clock,
+                                          sources=logs))
