@@ -291,6 +291,33 @@ def test_a_version_3_store_is_linked_one_event_a_link(tmp_path):
         store.close()
 
 
+def test_events_an_older_replica_wrote_after_the_head_are_linked_by_the_next_commit(tmp_path):
+    """During an upgrade a replica still on the old release appends events without links;
+    the next commit of a new one links them (one a link) before itself. A link missing
+    inside the chain is never made again: only what follows the head."""
+    path = tmp_path / "svc.db"
+    store = SQLiteEventStore(path, "svc")
+    try:
+        store.append("a", NO_STREAM, [NewEvent("T", {"n": 1})])
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.executemany(  # what the old release writes: events, no link
+            "INSERT INTO events (position, id, stream_id, version, type, schema_version, "
+            "occurred_at, data) VALUES (?, ?, 'old', ?, 'T', 1, '2026-11-30T03:00:00.000000Z',"
+            " '{}')", [(2, "o1", 1), (3, "o2", 2)])
+        raw.close()
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.problem) == (2, "not chained")
+        store.append("a", 1, [NewEvent("T", {"n": 4}), NewEvent("T", {"n": 5})])
+        report = store.verify_chain()
+        assert (report.ok, report.commits, report.events, report.migrated_through) == (
+            True, 4, 5, 3)
+        SQLiteTampering().unlink_commit(store, 2)
+        store.append("a", 3, [NewEvent("T", {"n": 6})])
+        assert store.verify_chain().broken.position == 2
+    finally:
+        store.close()
+
+
 HUB_PROBE = r'''
 import eventlet
 eventlet.monkey_patch()

@@ -140,11 +140,12 @@ _MIGRATIONS = {
         )""",
         "CREATE INDEX IF NOT EXISTS commits_stream ON commits (stream_id)",
         "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        lambda db: _chain_existing_events(db),
+        lambda db: _link_loose_events(db, 0, chain.GENESIS),
     ],
 }
 
-#: store_meta key: the last position linked by the migration to version 4.
+#: store_meta key: the last position linked one event a link, by the migration to version 4
+#: (or after events an older replica wrote during the upgrade).
 CHAIN_MIGRATED_THROUGH = "chain_migrated_through"
 
 _EVENT_COLUMNS = ("position, id, stream_id, version, type, schema_version, occurred_at, data, "
@@ -163,15 +164,19 @@ def _stored(row) -> dict:
     return stored
 
 
-def _chain_existing_events(db: sqlite3.Connection, page: int = 1000) -> None:
-    """Link the events written before version 4, one link per event: commit boundaries
-    were not recorded then, and one event per link names a later change precisely. The
-    links vouch for the log as it is at the migration, which store_meta records
-    (CHAIN_MIGRATED_THROUGH); the history before cannot be vouched for by anything here."""
-    prev, after = chain.GENESIS, 0
+def _link_loose_events(db: sqlite3.Connection, after: int, prev: str,
+                       up_to: Optional[int] = None, page: int = 1000) -> str:
+    """Link the events after position `after` (up to `up_to`) that have no link, one event
+    a link, chained to `prev`; return the last hash. The migration to version 4 links the
+    whole log so: commit boundaries were not recorded before, and one event a link names a
+    later change to the event. An append does it for events an older replica wrote at the
+    end of the log during an upgrade. Those links vouch for the log as it was then, which
+    store_meta records (CHAIN_MIGRATED_THROUGH)."""
+    last = after
     while True:
         rows = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
-                          "ORDER BY position LIMIT ?", (after, page)).fetchall()
+                          "AND position <= ? ORDER BY position LIMIT ?",
+                          (last, 2**63 - 1 if up_to is None else up_to, page)).fetchall()
         if not rows:
             break
         links = []
@@ -180,10 +185,12 @@ def _chain_existing_events(db: sqlite3.Connection, page: int = 1000) -> None:
             links.append((row[0], row[0], row[2], prev, digest))
             prev = digest
         db.executemany(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)", links)
-        after = rows[-1][0]
-    if after:
-        db.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
-                   (CHAIN_MIGRATED_THROUGH, str(after)))
+        last = rows[-1][0]
+    if last > after:
+        db.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+                   "UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS "
+                   "INTEGER))", (CHAIN_MIGRATED_THROUGH, str(last)))
+    return prev
 
 
 def _translated(method):
@@ -370,10 +377,13 @@ class SQLiteEventStore(EventStore):
 
     @staticmethod
     def _link(db: sqlite3.Connection, recorded: List[RecordedEvent]) -> None:
-        """The commit's link, chained to the head's (under the write lock, like positions)."""
-        head = db.execute("SELECT hash FROM commits ORDER BY first_position DESC LIMIT 1"
-                          ).fetchone()
-        prev = head[0] if head else chain.GENESIS
+        """The commit's link, chained to the head's (under the write lock, like positions);
+        events an older replica wrote after the head are linked first."""
+        head = db.execute("SELECT last_position, hash FROM commits "
+                          "ORDER BY first_position DESC LIMIT 1").fetchone()
+        last, prev = head if head else (0, chain.GENESIS)
+        if last < recorded[0].position - 1:
+            prev = _link_loose_events(db, last, prev, recorded[0].position - 1)
         db.execute(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)",
                    (recorded[0].position, recorded[-1].position, recorded[0].stream_id, prev,
                     chain.link_hash(prev, [chain.stored_event(e) for e in recorded])))
