@@ -83,8 +83,8 @@ def audit():
 @audit.command("verify")
 @click.option("--service", type=click.Choice(config.SERVICES), default=None,
               help="One service (default: every one).")
-@click.option("--timeout", default=600.0, show_default=True,
-              help="Seconds a service may take to walk its chain.")
+@click.option("--timeout", default=300.0, show_default=True,
+              help="Seconds a service may take to walk its chain (about 12,000 events/s).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def audit_verify(service, timeout, as_json):
     """Walk each service's chain from its first commit to its head. Exit 1 and the first
