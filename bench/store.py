@@ -1,4 +1,5 @@
-"""Event store throughput: append N single-event commits, then read the log back.
+"""Event store throughput: append N single-event commits (each a link of the hash chain),
+read the log back, then walk the chain (`verify_chain`).
 
 Baseline: plain sqlite3 with the same pragmas (WAL, synchronous=FULL), one transaction per
 row, the same event columns (data as JSON text), in a fresh file; then one SELECT of all rows.
@@ -88,6 +89,7 @@ def eventsourcing_recorder(path: str, events: List[NewEvent]) -> float:
 
 
 def measure(uri: str, events: List[NewEvent]) -> tuple:
+    """Seconds to append, to read the log back, and to walk the chain."""
     store = open_store(uri, "bench")
     try:
         with Timer() as write:
@@ -102,9 +104,12 @@ def measure(uri: str, events: List[NewEvent]) -> tuple:
                 got += len(page)
                 after = page[-1].position
         assert got == len(events), (got, len(events))
+        with Timer() as verify:
+            report = store.verify_chain()
+        assert report.ok and report.events == len(events), report
     finally:
         store.close()
-    return write.seconds, read.seconds
+    return write.seconds, read.seconds, verify.seconds
 
 
 def run(n: int = N) -> List[Row]:
@@ -117,7 +122,7 @@ def run(n: int = N) -> List[Row]:
         for name, uri, count in (
                 ("SQLite", f"sqlite:///{os.path.join(tmp, 'store.db')}", n),
                 ("mongomock", "mongomock://", min(n, N_MONGOMOCK))):
-            write, read = measure(uri, _events(count))
+            write, read, verify = measure(uri, _events(count))
             rows.append(Row(f"store append ({name})", "events/s", count, write,
                             f"sqlite3 INSERT, 1 txn/row ({size} B JSON)", n, b_write))
             if name == "SQLite":
@@ -125,4 +130,6 @@ def run(n: int = N) -> List[Row]:
                                 "eventsourcing 9.5 SQLiteApplicationRecorder", n, es_write))
             rows.append(Row(f"store read_log ({name}, pages of {PAGE})", "events/s", count,
                             read, "sqlite3 SELECT all rows + json.loads", n, b_read))
+            rows.append(Row(f"store verify_chain ({name})", "events/s", count, verify,
+                            "sqlite3 SELECT all rows + json.loads", n, b_read))
     return rows

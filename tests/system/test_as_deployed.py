@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 
 import pytest
@@ -345,7 +346,7 @@ def test_story_a_petition_matter_accepted_answered_and_reviewed_twice(deployed):
     assert_no_errors_and_only_rejections_parked(suite)
 
 
-# Last in the module: the logs of every run above, stories and bad input included.
+# Near the end of the module: the logs of every run above, stories and bad input included.
 RESIDENT_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{5}[\dXx](?!\d)")
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
 
@@ -359,3 +360,57 @@ def test_the_logs_hold_no_id_numbers_phones_tokens_or_tracebacks(deployed):
     assert MOBILE.findall(text) == []
     assert [t["token"] for t in TOKENS["tokens"] if t["token"] in text] == []
     assert "Traceback" not in text
+
+
+def test_the_record_verifies_until_a_row_is_edited_in_the_file(deployed):
+    """`gm audit verify` walks every service's hash chain: OK after everything this module
+    did; after one event row is edited directly in intake's SQLite file, exit 1 naming
+    that commit, and the case view with ?verify=true says which of the case's commits
+    fails. (Last in the module: it leaves intake's chain broken.)"""
+    suite, agencies = deployed
+    court = agencies["court"]
+    case_id = refer(suite, court)["case_id"]
+    handoff_id = agree_and_request_confirmation(suite, court, case_id)
+    view = case_view(suite, case_id, lambda v: v["handoffs"])
+    clean = suite.gm("audit", "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "BROKEN" not in clean.stdout
+    for service in ("intake", "assignment", "mediation", "reporting"):
+        assert f"{service}: head at position" in clean.stdout
+    chains = json.loads(suite.gm("audit", "verify", "--json").stdout)
+    assert all(chains[s]["ok"] and chains[s]["commits"] > 0
+               for s in ("intake", "assignment", "mediation")), chains
+    audit = suite.get_json("reporting", f"/cases/{case_id}", "analyst", verify="true")["audit"]
+    assert audit["ok"] is True, audit
+    streams = {st["stream_id"]: st for s in audit["services"] for st in s["streams"]}
+    assert {f"case-{case_id}", f"assignment-{case_id}", f"mediation-{case_id}",
+            f"handoff-{handoff_id}"} <= set(streams)
+    assert all(st["commits"] for st in streams.values())
+    assert "audit" not in view  # only when asked
+
+    refer(suite, court)  # intake's head is another case's now: its link vouches for ours
+    intake_db = sqlite3.connect(suite.data_dir / "intake.db", timeout=30)
+    try:
+        with intake_db:
+            [(position,)] = intake_db.execute(
+                "SELECT position FROM events WHERE stream_id = ? AND type = 'CaseRegistered'",
+                (f"case-{case_id}",)).fetchall()
+            intake_db.execute("UPDATE events SET data = json_set(data, '$.summary', '另一事由') "
+                              "WHERE position = ?", (position,))
+    finally:
+        intake_db.close()
+
+    broken = suite.gm("audit", "verify")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"intake: first broken link: commit at position {position} (stream " \
+           f"case-{case_id}): events altered" in broken.stdout, broken.stdout
+    assert "assignment: head at position" in broken.stdout
+    one = json.loads(suite.gm("audit", "verify", "--service", "intake", "--json").stdout)
+    assert one["intake"]["broken"]["position"] == position
+    audit = suite.get_json("reporting", f"/cases/{case_id}", "analyst", verify="true")["audit"]
+    assert audit["ok"] is False
+    [intake] = [s for s in audit["services"] if s["service"] == "intake"]
+    [commit] = intake["streams"][0]["commits"]
+    assert (commit["ok"], commit["first_position"], commit["broken"]["problem"]) == (
+        False, position, "events altered")
+    assert all(s["ok"] for s in audit["services"] if s["service"] != "intake")

@@ -8,7 +8,7 @@ those fields.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional, Sequence
 
 #: Stream prefixes of the suite's aggregates (their `stream_prefix`).
 CASE = "case-"                  # intake: the registration
@@ -41,3 +41,17 @@ def handoff_id_of(event: Any) -> Optional[str]:
     if event.stream_id.startswith(HANDOFF):
         return event.stream_id[len(HANDOFF):]
     return None
+
+
+#: Which of a service's own streams are about a case (its hand-offs' streams aside).
+_CASE_STREAMS_OF = {"intake": (CASE,), "assignment": (ASSIGNMENT,), "mediation": (MEDIATION,)}
+
+
+def case_streams(service: str, case_id: str, handoff_ids: Sequence[str] = ()) -> List[str]:
+    """The streams `service` keeps about a case (and its hand-offs): what that service
+    verifies when asked about the case's history. Asked of the service, never built by
+    another from its names."""
+    names = [prefix + case_id for prefix in _CASE_STREAMS_OF.get(service, ())]
+    if service == "mediation":
+        names += [HANDOFF + h for h in handoff_ids]
+    return names

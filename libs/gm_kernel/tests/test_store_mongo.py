@@ -18,6 +18,7 @@ from gm_kernel import (
 )
 from gm_kernel.store.mongo import MongoEventStore
 from gm_kernel.testing import StoreContract
+from gm_kernel.testing.tampering import MongoTampering
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,7 +27,7 @@ def ev(**data) -> NewEvent:
     return NewEvent("Tick", data)
 
 
-class TestMongoStore(StoreContract):
+class TestMongoStore(MongoTampering, StoreContract):
     @pytest.fixture(autouse=True)
     def _server(self):
         self.client = mongomock.MongoClient()  # one in-memory server per test
@@ -83,26 +84,30 @@ def test_commit_is_marked_sent_when_all_its_messages_are(db):
 def test_taken_position_is_retried(db, monkeypatch):
     a, b = MongoEventStore(db, "svc"), MongoEventStore(db, "svc")
     a.append("a", NO_STREAM, [ev(i=0)])
-    real = MongoEventStore._write_position
+    real = MongoEventStore._write_head
     calls = []
 
     def stale_once(self):
-        position = real(self)
-        if not calls:  # b writes after we read the end of the log
-            calls.append(position)
+        head = real(self)
+        if not calls:  # b writes after we read the end of the log (and its hash)
+            calls.append(head)
             b.append("b", NO_STREAM, [ev(i=1), ev(i=2)])
-        return position
+        return head
 
-    monkeypatch.setattr(MongoEventStore, "_write_position", stale_once)
+    monkeypatch.setattr(MongoEventStore, "_write_head", stale_once)
     [recorded] = a.append("a", 1, [ev(i=3)])
     assert recorded.position == 4
     assert [e.position for e in a.read_log()] == [1, 2, 3, 4]
+    # The retry linked to b's commit, not to the stale head it first read.
+    assert db.commits.find_one({"_id": 4})["prev_hash"] == db.commits.find_one({"_id": 2})["hash"]
+    report = a.verify_chain()
+    assert report.ok and (report.commits, report.events) == (3, 4)
 
 
 def test_position_retries_are_bounded(db, monkeypatch):
     store = MongoEventStore(db, "svc")
     store.append("a", NO_STREAM, [ev()])
-    monkeypatch.setattr(MongoEventStore, "_write_position", lambda self: 0)
+    monkeypatch.setattr(MongoEventStore, "_write_head", lambda self: (0, "0" * 64))
     monkeypatch.setattr(MongoEventStore, "max_position_attempts", 3)
     with pytest.raises(StoreError, match="3 attempts"):
         store.append("b", NO_STREAM, [ev()])
@@ -233,3 +238,23 @@ def test_readers_see_only_majority_commits_and_writes_wait_a_bounded_time(db, mo
     monkeypatch.setattr(store._commits_w, "insert_one", times_out)
     with pytest.raises(StoreUnavailable, match="timed out"):
         store.append("s", NO_STREAM, [ev(n=1)])
+
+
+def test_commits_from_before_the_chain_are_linked_once_at_start(db):
+    """A database written before the chain (or by an older replica during an upgrade):
+    its commits at the end of the log get links when a store opens or appends, the same
+    links whoever makes them; `meta` records how far the migration went."""
+    old = MongoEventStore(db, "svc")
+    old.append("a", NO_STREAM, [ev(i=0), ev(i=1)])
+    old.append("b", NO_STREAM, [ev(i=2)])
+    expected = old.verify_chain()
+    db.commits.update_many({}, {"$unset": {"hash": "", "prev_hash": ""}})
+    assert not old.verify_chain().ok
+    store = MongoEventStore(db, "svc")
+    report = store.verify_chain()
+    assert (report.ok, report.commits, report.head_hash, report.migrated_through) == (
+        True, 2, expected.head_hash, 3)
+    db.commits.update_one({"_id": 3}, {"$unset": {"hash": "", "prev_hash": ""}})  # the head
+    old.append("c", NO_STREAM, [ev(i=3)])  # links it first, then itself
+    report = store.verify_chain()
+    assert report.ok and (report.commits, report.events) == (3, 4)

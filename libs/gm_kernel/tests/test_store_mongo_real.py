@@ -15,6 +15,7 @@ from gm_kernel import NO_STREAM, DuplicateMessage, NewEvent, Processed
 from gm_kernel.store.factory import open_store
 from gm_kernel.store.mongo import MongoEventStore
 from gm_kernel.testing import StoreContract, run_in_threads
+from gm_kernel.testing.tampering import MongoTampering
 from gm_kernel.testing.docker import compose_command, why_no_docker
 
 COMPOSE_FILE = Path(__file__).with_name("docker-compose.mongo.yml")
@@ -77,7 +78,7 @@ def mongo_client(mongo_uri):
     client.close()
 
 
-class TestMongoRealStore(StoreContract):
+class TestMongoRealStore(MongoTampering, StoreContract):
     @pytest.fixture(autouse=True)
     def _server(self, mongo_client):
         self.client, self.databases = mongo_client
@@ -102,6 +103,8 @@ class TestMongoRealStore(StoreContract):
         assert [e.position for e in log] == list(range(1, 321))
         for w in range(4):
             assert [e.version for e in stores[0].read_stream(f"w{w}")] == list(range(1, 81))
+        report = stores[0].verify_chain()  # the writers' retries kept one chain
+        assert report.ok and (report.commits, report.events) == (160, 320)
 
     def test_server_enforces_unique_keys_inside_arrays(self, monkeypatch):
         """What mongomock cannot show: the index alone refuses a key in another commit."""

@@ -12,6 +12,7 @@ import pytest
 from gm_kernel import NO_STREAM, NewEvent, StoreError, StoreUnavailable
 from gm_kernel.store.sqlite import SCHEMA_VERSION, SQLiteEventStore
 from gm_kernel.testing import StoreContract, run_in_threads
+from gm_kernel.testing.tampering import SQLiteTampering
 from gm_kernel.testing.store_workers import append_concurrently, append_until_killed
 
 pytestmark = pytest.mark.timeout(120)
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 SPAWN = multiprocessing.get_context("spawn")
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(SQLiteTampering, StoreContract):
     def make_store(self, service="svc", upcasters=None):
         return SQLiteEventStore(self.tmp_path / f"{service}.db", service, upcasters)
 
@@ -64,6 +65,8 @@ def test_two_processes_append_gap_free(tmp_path):
         commits = {(e.data["worker"], e.data["commit"]) for e in store.read_log(0, 10**6)}
         assert len(commits) == 600
         assert store.outbox_backlog() == total == store.last_position()
+        report = store.verify_chain()  # BEGIN IMMEDIATE serialised the links too
+        assert report.ok and (report.commits, report.events) == (600, total)
     finally:
         store.close()
 
@@ -99,6 +102,7 @@ def test_killed_writer_leaves_only_whole_commits(tmp_path):
                 assert sum(1 for m in extra if m.body["run"] == run) == len(commits)
                 assert reopened.outbox_backlog() == total + len(extra)
                 assert reopened._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+                assert reopened.verify_chain().ok  # a link goes with its commit or not at all
             finally:
                 reopened.close()
     finally:
@@ -216,7 +220,7 @@ def test_a_version_2_store_is_migrated_and_its_old_positions_prunable(tmp_path):
     raw.close()
     store = SQLiteEventStore(path, "svc")
     try:
-        assert store.schema_version() == 3
+        assert store.schema_version() == SCHEMA_VERSION
         store.append(None, None, tracking=Tracking("feed:intake", 3))
         assert store.prune(utcnow() - timedelta(days=1))["tracking"] == 2  # 1 and 2
         assert store.tracked_position("feed:intake") == 3
@@ -243,12 +247,73 @@ def test_a_version_1_store_is_migrated_with_its_letters(tmp_path):
     raw.close()
     store = SQLiteEventStore(path, "svc")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         old = store.dead_letter("old")
         assert (old.body, old.body_size, old.attempts, old.truncated) == (b"{}", 2, 2, False)
         store.park(DeadLetter(id="new", source="q", reason="r", body=b"x" * 10))
         assert store.dead_letter("new").body_size == 10
         assert [d.id for d in store.dead_letters()] == ["old", "new"]
+    finally:
+        store.close()
+
+
+def test_a_version_3_store_is_linked_one_event_a_link(tmp_path):
+    """Commit boundaries were not recorded before version 4: the migration links each event
+    already there on its own (so a later change is named to the event), records how far,
+    and the log's own commits go on from there."""
+    from gm_kernel.store.sqlite import _MIGRATIONS
+
+    path = tmp_path / "svc.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    for version in (1, 2, 3):
+        for statement in _MIGRATIONS[version]:
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 3")
+    raw.executemany(  # a commit of two events in stream a, one in b
+        "INSERT INTO events (position, id, stream_id, version, type, schema_version, "
+        "occurred_at, data) VALUES (?, ?, ?, ?, 'T', 1, '2026-11-30T03:00:00.000000Z', ?)",
+        [(1, "e1", "a", 1, '{"n":1}'), (2, "e2", "a", 2, '{"n":2}'), (3, "e3", "b", 1, '{"n":3}')])
+    raw.close()
+    store = SQLiteEventStore(path, "svc")
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        report = store.verify_chain()
+        assert (report.ok, report.commits, report.events, report.migrated_through) == (
+            True, 3, 3, 3)
+        store.append("a", 2, [NewEvent("T", {"n": 4}), NewEvent("T", {"n": 5})])
+        report = store.verify_chain()
+        assert (report.ok, report.commits, report.events, report.head_position) == (
+            True, 4, 5, 5)
+        SQLiteTampering().alter_event_data(store, 2, {"n": 20})
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.last_position, broken.problem) == (2, 2, "events altered")
+    finally:
+        store.close()
+
+
+def test_events_an_older_replica_wrote_after_the_head_are_linked_by_the_next_commit(tmp_path):
+    """During an upgrade a replica still on the old release appends events without links;
+    the next commit of a new one links them (one a link) before itself. A link missing
+    inside the chain is never made again: only what follows the head."""
+    path = tmp_path / "svc.db"
+    store = SQLiteEventStore(path, "svc")
+    try:
+        store.append("a", NO_STREAM, [NewEvent("T", {"n": 1})])
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.executemany(  # what the old release writes: events, no link
+            "INSERT INTO events (position, id, stream_id, version, type, schema_version, "
+            "occurred_at, data) VALUES (?, ?, 'old', ?, 'T', 1, '2026-11-30T03:00:00.000000Z',"
+            " '{}')", [(2, "o1", 1), (3, "o2", 2)])
+        raw.close()
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.problem) == (2, "not chained")
+        store.append("a", 1, [NewEvent("T", {"n": 4}), NewEvent("T", {"n": 5})])
+        report = store.verify_chain()
+        assert (report.ok, report.commits, report.events, report.migrated_through) == (
+            True, 4, 5, 3)
+        SQLiteTampering().unlink_commit(store, 2)
+        store.append("a", 3, [NewEvent("T", {"n": 6})])
+        assert store.verify_chain().broken.position == 2
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
 """What every service serves: health (readiness) and metrics over HTTP without a token,
-over RPC its event log and its dead-letter store; and the entrypoints every service has
+over RPC its event log, the verification of its hash chain and its dead-letter store; and the entrypoints every service has
 in the same shape, written once: a consumer per followed service's events
 (`<service>.from.<source>`, topology.SUBSCRIPTIONS) feeding `app.feeds`, the periodic
 catch-up from the sources' logs, and, for a service agencies write to, the consumer of
@@ -15,6 +15,7 @@ from kombu import Connection
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
+from gm_contracts import streams
 from gm_kernel import utcnow
 from werkzeug.wrappers import Response
 
@@ -223,6 +224,25 @@ class PlatformService:
     @rpc
     def last_position(self) -> int:
         return self.store.last_position()
+
+    @rpc
+    def verify_chain(self) -> dict:
+        """Walk this service's hash chain (gm audit verify): OK with the counts and the
+        head, or the first broken link, named."""
+        report = self.store.verify_chain()
+        if not report.ok:
+            log.warning("the event log's hash chain is broken: %s", report.broken.describe())
+        return {"service": self.settings.service, **report.to_dict()}
+
+    @rpc
+    def verify_case(self, case_id: str, handoff_ids=()) -> dict:
+        """Whether this service's streams of a case (and its hand-offs) verify: the
+        commits holding their events, each against its hash and its neighbours' links
+        (reporting's GET /cases/{id}?verify=true)."""
+        audits = [self.store.verify_stream(s) for s in streams.case_streams(
+            self.settings.service, str(case_id), [str(h) for h in handoff_ids])]
+        return {"service": self.settings.service, "ok": all(a.ok for a in audits),
+                "streams": [a.to_dict() for a in audits]}
 
     @rpc
     def list_dead_letters(self, limit: int = 100, offset: int = 0) -> dict:

@@ -49,8 +49,8 @@ class SourceLog(Protocol):
 
 class RpcSourceLog:
     """A source service's log, read through its `read_log` RPC with a bounded wait, on one
-    connection kept open between reads (reopened, and the read tried once more, if it
-    broke meanwhile)."""
+    connection kept open between reads (reopened, and the call tried once more, if it
+    broke meanwhile); and whether the source's streams of a case verify (`verify_case`)."""
 
     def __init__(self, amqp_uri: str, source: str, timeout: float = 10.0):
         self.amqp_uri, self.source, self.timeout = amqp_uri, source, timeout
@@ -59,15 +59,22 @@ class RpcSourceLog:
         self._lock = threading.Lock()
 
     def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        return [RecordedEvent.from_dict(row)
+                for row in self._call("read_log", after_position, limit)]
+
+    def verify_case(self, case_id: str, handoff_ids: Sequence[str] = ()) -> dict:
+        """The source's answer to whether its streams of the case verify."""
+        return self._call("verify_case", case_id, list(handoff_ids))
+
+    def _call(self, method: str, *args):
         with self._lock:
             try:
-                rows = self._service().read_log(after_position, limit)
+                return getattr(self._service(), method)(*args)
             except Exception as exc:
                 if not self._broken(exc):
                     raise
-                self._close()  # e.g. the broker restarted since the last read
-                rows = self._service().read_log(after_position, limit)
-        return [RecordedEvent.from_dict(row) for row in rows]
+                self._close()  # e.g. the broker restarted since the last call
+                return getattr(self._service(), method)(*args)
 
     def _service(self):
         if self._proxy is None:

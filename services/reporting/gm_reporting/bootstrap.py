@@ -65,5 +65,6 @@ def bootstrap(platform: Platform) -> ReportingApp:
     watch = early_warning.watch_feeds(rules, ZoneInfo(settings.timezone), bus, logs)
     return ReportingApp(bus=bus, feeds=Feeds(store, PROJECTIONS.values(), logs, others=watch),
                         store=store,
-                        queries=Reporting(store, directory, settings.timezone, platform.clock),
+                        queries=Reporting(store, directory, settings.timezone, platform.clock,
+                                          sources=logs),
                         warnings=early_warning.WarningBoard(platform.store))

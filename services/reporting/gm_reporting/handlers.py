@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence,
+                    Tuple)
 from zoneinfo import ZoneInfo
 
 from gm_directory import Directory
@@ -88,12 +89,20 @@ def sub_column(prefixes: Optional[Sequence[str]]) -> Optional[str]:
         "region" if length < 12 else None
 
 
+class CaseHistory(Protocol):
+    """A source service asked whether its streams of a case verify (RpcSourceLog)."""
+
+    def verify_case(self, case_id: str, handoff_ids: Sequence[str] = ()) -> dict: ...
+
+
 class Reporting:
     def __init__(self, store: ProjectionStore, directory: Directory, tz: str = "Asia/Shanghai",
-                 clock: Callable[[], datetime] = None):
+                 clock: Callable[[], datetime] = None,
+                 sources: Optional[Mapping[str, "CaseHistory"]] = None):
         from gm_kernel import utcnow
 
         self.store = store
+        self.sources = dict(sources or {})  # the services whose logs the case view is from
         self.directory = directory
         self.tz_name = tz
         self.tz = ZoneInfo(tz)
@@ -127,7 +136,10 @@ class Reporting:
         return month or current_month(self.clock(), self.tz)
 
     # -- one case ------------------------------------------------------------------------
-    def case(self, case_id: str, principal: Principal) -> dict:
+    def case(self, case_id: str, principal: Principal, verify: bool = False) -> dict:
+        """The case view; with `verify`, also whether its history verifies where it is
+        recorded (`audit`: each source service checks its streams of the case against its
+        hash chain — opt-in, as it asks every source)."""
         with self.store.reader(CASES) as r:
             state = r.get("cases", case_id)
         if state is None or identity(state)["registered_at"] is None:
@@ -139,7 +151,24 @@ class Reporting:
         view["overdue"] = is_overdue({"escalations": asg.get("escalations", 0),
                                       "open": view["status"] != "closed",
                                       "due_at": asg.get("due_at")}, now)
+        if verify:
+            view["audit"] = self.audit_case(case_id, [h["handoff_id"] for h in view["handoffs"]])
         return view
+
+    def audit_case(self, case_id: str, handoff_ids: Sequence[str]) -> dict:
+        """Each source's verification of its streams of the case. `ok` is False if any
+        stream fails, None if a source did not answer (and none failed), else True."""
+        _, now = self._now()
+        services = []
+        for name, source in self.sources.items():
+            try:
+                services.append(source.verify_case(case_id, handoff_ids))
+            except Exception as exc:  # one source down must not hide the others' answer
+                services.append({"service": name, "ok": None,
+                                 "error": f"{type(exc).__name__}: {exc}", "streams": []})
+        oks = [s["ok"] for s in services]
+        return {"ok": False if False in oks else None if None in oks else True,
+                "verified_at": now, "services": services}
 
     # -- the ledger (台账) ----------------------------------------------------------------
     def ledger_item(self, row: Mapping, now: datetime, now_text: str) -> dict:

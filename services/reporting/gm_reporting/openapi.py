@@ -28,8 +28,9 @@ class Route:
 
 
 ROUTES = [
-    Route("GET", "/cases/{case_id}", "A case with its full timeline", schemas.CaseView,
-          not_found=True),
+    Route("GET", "/cases/{case_id}", "A case with its full timeline (and, with verify=true, "
+          "whether its history verifies against the services' hash chains)", schemas.CaseView,
+          schemas.CaseQuery, not_found=True),
     Route("GET", "/cases", "The ledger (台账), newest registration first", schemas.LedgerPage,
           schemas.LedgerQuery),
     Route("GET", "/stats/monthly", "Monthly analysis (研判)", schemas.MonthlyStats,

@@ -107,6 +107,13 @@ class VocabularyQuery(Query):
     lang = lang_field("language of the labels: zh (default) or en")
 
 
+class CaseQuery(Query):
+    verify = fields.Boolean(load_default=False, metadata={
+        "description": "also ask intake, assignment and mediation whether their streams of "
+                       "the case verify against their hash chains (adds `audit`; slower: "
+                       "off by default)"})
+
+
 # -- responses (documentation) ---------------------------------------------------------------
 def _nullable(field):
     field.allow_none = True
@@ -217,6 +224,49 @@ class FollowUp(Schema):
     visited_at = fields.String(metadata={"format": "date-time"})
 
 
+class ChainBreakView(Schema):
+    position = fields.Integer(metadata={"description": "the commit's first position"})
+    last_position = fields.Integer()
+    stream_id = _nullable(fields.String())
+    problem = fields.String(metadata={"description": "events altered, hash altered, events "
+                                                     "or hash altered, link broken, events "
+                                                     "missing, commit missing, not chained ..."})
+    expected = fields.String()
+    found = fields.String()
+    description = fields.String()
+
+
+class CommitAuditView(Schema):
+    first_position = fields.Integer()
+    last_position = fields.Integer()
+    ok = fields.Boolean()
+    broken = _nullable(fields.Nested(ChainBreakView))
+
+
+class StreamAuditView(Schema):
+    stream_id = fields.String()
+    ok = fields.Boolean()
+    commits = fields.List(fields.Nested(CommitAuditView), metadata={
+        "description": "the commits holding the stream's events, in log order"})
+
+
+class ServiceAudit(Schema):
+    service = fields.String(validate=validate.OneOf(SOURCES))
+    ok = _nullable(fields.Boolean(metadata={"description": "null: the service did not answer"}))
+    error = fields.String(metadata={"description": "why there is no answer"})
+    streams = fields.List(fields.Nested(StreamAuditView))
+
+
+class CaseAudit(Schema):
+    """Whether the case's history verifies where it is recorded (`?verify=true`)."""
+
+    ok = _nullable(fields.Boolean(metadata={
+        "description": "false: a commit of the case's streams fails; null: a service did not "
+                       "answer; true: every commit holding the case's events verifies"}))
+    verified_at = fields.String(metadata={"format": "date-time"})
+    services = fields.List(fields.Nested(ServiceAudit))
+
+
 class CaseView(Schema):
     """GET /cases/{case_id}: the case with its full timeline (oldest first)."""
 
@@ -251,6 +301,7 @@ class CaseView(Schema):
     follow_up = _nullable(fields.Nested(FollowUp))
     parties = fields.List(fields.Nested(Party))
     timeline = fields.List(fields.Nested(TimelineEntry))
+    audit = fields.Nested(CaseAudit, metadata={"description": "only with ?verify=true"})
 
 
 class LedgerItem(Schema):

@@ -47,7 +47,8 @@ class ReportingService(PlatformService):
     # -- queries (role analyst; admin may do all) --------------------------------------------
     @api("GET", "/cases/<case_id>", roles=("analyst",))
     def get_case(self, request, principal: Principal, case_id: str):
-        return self.app.queries.case(case_id, principal)
+        q = _query(request, schemas.CaseQuery())
+        return self.app.queries.case(case_id, principal, verify=q["verify"])
 
     @api("GET", "/cases", roles=("analyst",))
     def ledger(self, request, principal: Principal):

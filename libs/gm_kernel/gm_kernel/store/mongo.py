@@ -14,6 +14,7 @@ outbox messages, the processed keys with their results and the tracking record:
      tracking: {name, position},                               # only when tracked
      letter: {id, source, reason, body, routing_key, properties, parked_at, attempts,
               body_size, body_sha256},                         # only when parking
+     prev_hash, hash,                      # the link of the hash chain (with events)
      committed_at}
 
 A parked message (dead letter) lives in the commit that parked it, so an agency's
@@ -33,7 +34,13 @@ first, and the writer re-reads E and tries again (bounded). By induction the com
 tile 1..M exactly: a writer that saw a stale E < M collides with the commit that starts
 at E + 1 and retries; only a writer that saw the commit ending at M can insert M + 1.
 So a commit starting at E + 1 is only ever inserted AFTER the commit ending at E was
-visible to its writer - a reader that sees n + 1 therefore also sees n. Commits are
+visible to its writer - a reader that sees n + 1 therefore also sees n. The hash chain
+(chain.py) rides on the same step: the writer reads the hash of the commit ending at E
+with E, and its commit carries prev_hash = that hash. The insert at E + 1 succeeding is
+the compare-and-set: only the writer that saw the commit ending at E gets E + 1, so
+replicas appending to one database make one chain. Commits written before the chain
+(or by an older replica during an upgrade) at the end of the log are linked by the next
+writer or at start-up (`_link_unchained`; `meta` records how far). Commits are
 never updated in those fields nor deleted, so nothing seen can disappear. On a replica
 set, E + 1 lands after E in the oplog, so the majority commit point (which readers use,
 read concern "majority") also passes E before E + 1; writes use w="majority", j=True,
@@ -64,7 +71,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pymongo
 from pymongo import ReturnDocument, WriteConcern
@@ -84,7 +91,7 @@ from ..events import (
     utcnow,
 )
 from ..upcasting import Upcasters
-from . import _commit
+from . import _commit, chain
 from .port import (
     ConcurrencyError,
     DuplicateMessage,
@@ -158,9 +165,11 @@ class MongoEventStore(EventStore):
         self._old_letters = db.get_collection("dead_letters", write_concern=durable)
         self._leases = db.get_collection("leases", write_concern=durable,
                                          read_concern=ReadConcern("majority"))
+        self._meta = db.get_collection("meta", write_concern=durable)
         try:
             self._ensure_indexes()
             self._move_old_letters()
+            self._link_unchained()
         except ConnectionFailure as exc:
             raise StoreUnavailable(f"mongodb {db.name}: {exc}") from exc
 
@@ -238,8 +247,9 @@ class MongoEventStore(EventStore):
                 self._insert_or_explain(commit, self._document(commit, f"m:{uuid.uuid4()}", []))
                 return []
             for attempt in range(self.max_position_attempts):
-                recorded = commit.record(self._write_position() + 1)
-                doc = self._document(commit, recorded[0].position, recorded)
+                end, prev_hash = self._write_head()
+                recorded = commit.record(end + 1)
+                doc = self._document(commit, recorded[0].position, recorded, prev_hash)
                 if self._insert_or_explain(commit, doc):
                     return recorded
                 # Another writer took the position: back off a little, re-read, retry.
@@ -303,7 +313,7 @@ class MongoEventStore(EventStore):
             return False
 
     def _document(self, commit: _commit.Commit, commit_id: CommitId,
-                  recorded: List[RecordedEvent]) -> dict:
+                  recorded: List[RecordedEvent], prev_hash: str = chain.GENESIS) -> dict:
         messages = _commit.event_messages(self.events_exchange, recorded) + list(commit.outbox)
         doc: Dict[str, Any] = {"_id": commit_id}
         if recorded:
@@ -311,7 +321,9 @@ class MongoEventStore(EventStore):
             # events: the partial unique indexes then skip the document entirely.
             doc.update(stream_id=commit.stream_id, version_start=recorded[0].version,
                        version_end=recorded[-1].version, position_end=recorded[-1].position,
-                       events=[_event_doc(e) for e in recorded])
+                       events=[_event_doc(e) for e in recorded], prev_hash=prev_hash,
+                       hash=chain.link_hash(prev_hash,
+                                            [chain.stored_event(e) for e in recorded]))
         doc["outbox"] = [{"exchange": m.exchange, "routing_key": m.routing_key,
                           "body": dict(m.body), "message_id": m.message_id,
                           "headers": dict(m.headers)} for m in messages]
@@ -329,18 +341,61 @@ class MongoEventStore(EventStore):
         doc["committed_at"] = format_time(utcnow())
         return doc
 
-    def _write_position(self) -> int:
-        """The writer's view of the highest position (primary, latest state)."""
-        return self._highest_position(self._commits_w)
+    def _write_head(self) -> Tuple[int, str]:
+        """The writer's view of the highest position and the hash of the link ending
+        there (primary, latest state), linking first what an older version left unlinked."""
+        for _ in range(2):
+            doc = self._head(self._commits_w, {"position_end": 1, "hash": 1})
+            if doc is None:
+                return 0, chain.GENESIS
+            if "hash" in doc:
+                return doc["position_end"], doc["hash"]
+            self._link_unchained()
+        raise StoreError(f"the commit ending at {doc['position_end']} stays unlinked")
+
+    def _link_unchained(self) -> None:
+        """Link the commits with events at the end of the log that have no link: all of
+        them in a store from before the chain (the migration), or what an older replica
+        wrote during an upgrade. Only the run after the last link: a commit inside the
+        chain that lost its hash stays so, and verify_chain names it. Deterministic, so
+        two replicas doing it at once write the same values (each $set only if unset)."""
+        last = next(iter(self._commits_w.find(
+            {"position_end": {"$gt": 0}, "hash": {"$exists": True}},
+            {"position_end": 1, "hash": 1}).sort("position_end", -1).limit(1)), None)
+        prev = last["hash"] if last else chain.GENESIS
+        through = 0
+        for doc in self._commits_w.find(
+                {"position_end": {"$gt": last["position_end"] if last else 0}},
+                {"stream_id": 1, "events": 1, "position_end": 1, "hash": 1}
+        ).sort("position_end", 1):
+            if "hash" not in doc:
+                digest = chain.link_hash(prev, _stored_events(doc))
+                done = self._commits_w.update_one({"_id": doc["_id"], "hash": {"$exists": False}},
+                                                  {"$set": {"prev_hash": prev, "hash": digest}})
+                if done.modified_count:
+                    through = doc["position_end"]
+                else:  # another replica linked it meanwhile (to the same value)
+                    digest = self._commits_w.find_one({"_id": doc["_id"]}, {"hash": 1})["hash"]
+                prev = digest
+            else:
+                prev = doc["hash"]
+        if through:
+            self._meta.update_one({"_id": "chain"}, {"$max": {"migrated_through": through}},
+                                  upsert=True)
 
     def _stream_version_for_write(self, stream_id: str) -> int:
         return self._version(self._commits_w, stream_id)
 
     # -- reading -------------------------------------------------------------------------
     @staticmethod
-    def _highest_position(collection) -> int:
-        doc = next(iter(collection.find({"position_end": {"$gt": 0}}, {"position_end": 1})
-                        .sort("position_end", -1).limit(1)), None)
+    def _head(collection, projection: dict) -> Optional[dict]:
+        """The commit with the highest position."""
+        return next(iter(collection.find({"position_end": {"$gt": 0}}, projection)
+                         .sort("position_end", -1).limit(1)), None)
+
+    @classmethod
+    def _highest_position(cls, collection) -> int:
+        doc = cls._head(collection, {"position_end": 1})
         return doc["position_end"] if doc else 0
 
     @staticmethod
@@ -386,6 +441,33 @@ class MongoEventStore(EventStore):
     @translated
     def last_position(self) -> int:
         return self._highest_position(self._commits)
+
+    # -- the chain -----------------------------------------------------------------------
+    _LINK_FIELDS = {"stream_id": 1, "events": 1, "position_end": 1, "prev_hash": 1, "hash": 1}
+
+    def _chain_links(self) -> Iterator[chain.Link]:
+        for doc in self._commits.find({"position_end": {"$gt": 0}}, self._LINK_FIELDS
+                                      ).sort("position_end", 1):
+            yield _link(doc)
+
+    @translated
+    def _chain_migrated_through(self) -> int:
+        doc = self._meta.find_one({"_id": "chain"})
+        return int(doc["migrated_through"]) if doc else 0
+
+    @translated
+    def _stream_links(self, stream_id: str):
+        out = []
+        for doc in self._commits.find({"stream_id": _present({"$eq": stream_id})},
+                                      self._LINK_FIELDS).sort("version_start", 1):
+            link = _link(doc)
+            before = self._commits.find_one({"position_end": link.first_position - 1},
+                                            {"hash": 1})
+            after = self._commits.find_one({"_id": link.last_position + 1}, {"prev_hash": 1})
+            previous = chain.GENESIS if link.first_position == 1 else \
+                before.get("hash") if before else None
+            out.append((link, previous, after.get("prev_hash") if after else None))
+        return sorted(out, key=lambda item: item[0].first_position)
 
     # -- idempotency and tracking ----------------------------------------------------------
     @translated
@@ -554,6 +636,17 @@ def _event_doc(e: RecordedEvent) -> dict:
             "occurred_at": format_time(e.occurred_at), "data": dict(e.data),
             "actor": e.actor, "agency": e.agency, "correlation_id": e.correlation_id,
             "causation_id": e.causation_id}
+
+
+def _stored_events(doc: Mapping[str, Any]) -> List[dict]:
+    """A commit's events as chain.py hashes them (the stream is the commit's)."""
+    return [{**{f: e.get(f) for f in chain.STORED_FIELDS}, "stream_id": doc.get("stream_id")}
+            for e in doc.get("events", ())]
+
+
+def _link(doc: Mapping[str, Any]) -> chain.Link:
+    return chain.Link(doc["_id"], doc["position_end"], doc.get("stream_id"),
+                      doc.get("prev_hash"), doc.get("hash"), _stored_events(doc))
 
 
 def _recorded(stream_id: str, e: Mapping[str, Any]) -> RecordedEvent:

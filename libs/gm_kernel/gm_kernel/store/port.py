@@ -15,13 +15,18 @@ Guarantees every adapter must give (proved by gm_kernel.testing.StoreContract):
 - a `Processed.key` or a `Tracking` (name, position) already recorded makes the whole
   commit fail with DuplicateMessage, carrying the first result; nothing is written;
 - a dead letter is stored as `DeadLetter.storable()` gives it, so no input can make
-  parking fail; parking an id again (alone) updates that letter and keeps its place.
+  parking fail; parking an id again (alone) updates that letter and keeps its place;
+- every commit with events is a link of the service's hash chain (chain.py): its hash
+  covers its events as stored and the previous link's hash, and is written in the same
+  atomic step as the positions, so replicas appending to one database make one chain.
+  Outbox messages, idempotency keys, tracking records and dead letters are pruned or
+  removed, so no hash covers them; events are never pruned.
 """
 from __future__ import annotations
 
 import abc
 from datetime import datetime
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..events import (
     DeadLetter,
@@ -33,6 +38,8 @@ from ..events import (
     Tracking,
 )
 from ..upcasting import Upcasters
+from . import chain
+from .chain import ChainReport, CommitAudit, Link, StreamAudit
 
 NO_STREAM = 0  # expected_version for a stream that must not exist yet
 
@@ -156,6 +163,37 @@ class EventStore(abc.ABC):
         name's highest (which `tracked_position` keeps answering). Events, dead letters
         and unsent messages stay. Inside the retention window nothing changes: a message
         re-sent then is still recognised. Returns what was removed, by kind."""
+
+    # -- the tamper-evident record (chain.py) -----------------------------------------------
+    def verify_chain(self) -> ChainReport:
+        """Walk the whole chain from the first link to the head: OK with the counts and
+        the head's position and hash, or the first broken link (where, what, expected vs
+        found). Reads in pages; appends go on meanwhile (the walk ends at a head it saw)."""
+        return chain.walk(self._chain_links(), self._chain_migrated_through())
+
+    def verify_stream(self, stream_id: str) -> StreamAudit:
+        """The commits holding `stream_id`'s events (or recorded as its commits), each
+        checked against its hash and its neighbours' links."""
+        return StreamAudit(stream_id, [
+            CommitAudit(link.first_position, link.last_position,
+                        chain.check_link(link, previous_hash, next_prev_hash))
+            for link, previous_hash, next_prev_hash in self._stream_links(stream_id)])
+
+    @abc.abstractmethod
+    def _chain_links(self) -> Iterator[Link]:
+        """Every link in position order, events as stored; events no link covers as
+        Links without a hash."""
+
+    @abc.abstractmethod
+    def _chain_migrated_through(self) -> int:
+        """The last position whose link was made by the migration to the chain (0: none)."""
+
+    @abc.abstractmethod
+    def _stream_links(self, stream_id: str
+                      ) -> List[Tuple[Link, Optional[str], Optional[str]]]:
+        """The stream's links in position order, each with the hash of the link ending
+        just before it (GENESIS for position 1, None when there is none) and the prev_hash
+        of the link just after it (None at the head)."""
 
     # -- dead letters --------------------------------------------------------------------
     def park(self, letter: DeadLetter) -> None:

@@ -7,6 +7,9 @@ Why it is safe:
   behind it (busy_timeout) instead of failing half way;
 - positions are assigned inside that transaction as last_position + 1..., so they are
   gap-free and commit in order: a reader can never see position n+1 before n;
+- so is the commit's link of the hash chain (chain.py; table `commits`): the head's hash
+  is read and the new link written under the same lock, so processes appending to one
+  file make one chain;
 - `synchronous=FULL` in WAL mode syncs the WAL on every commit, so a commit that
   `append` acknowledged survives a crash or power cut; a process killed mid-transaction
   leaves nothing behind (the uncommitted WAL frames are ignored on the next open).
@@ -24,6 +27,7 @@ the rare moments a reader meets a checkpoint.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -45,7 +49,7 @@ from ..events import (
     utcnow,
 )
 from ..upcasting import Upcasters
-from . import _commit
+from . import _commit, chain
 from .port import (
     ConcurrencyError,
     DuplicateMessage,
@@ -54,7 +58,7 @@ from .port import (
     StoreUnavailable,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migrations by target version (PRAGMA user_version). Append, never edit a released one.
 _MIGRATIONS = {
@@ -125,10 +129,68 @@ _MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS processed_recorded ON processed (recorded_at)",
     ],
+    # The tamper-evident record: one link of the hash chain per commit with events.
+    4: [
+        """CREATE TABLE IF NOT EXISTS commits (
+            first_position INTEGER PRIMARY KEY,      -- the commit's events: first..last
+            last_position  INTEGER NOT NULL,
+            stream_id      TEXT NOT NULL,
+            prev_hash      TEXT NOT NULL,            -- the previous link's (chain.GENESIS)
+            hash           TEXT NOT NULL             -- SHA-256(prev_hash || events as stored)
+        )""",
+        "CREATE INDEX IF NOT EXISTS commits_stream ON commits (stream_id)",
+        "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        lambda db: _link_loose_events(db, 0, chain.GENESIS),
+    ],
 }
 
+#: store_meta key: the last position linked one event a link, by the migration to version 4
+#: (or after events an older replica wrote during the upgrade).
+CHAIN_MIGRATED_THROUGH = "chain_migrated_through"
+
 _EVENT_COLUMNS = ("position, id, stream_id, version, type, schema_version, occurred_at, data, "
-                  "actor, agency, correlation_id, causation_id")
+                  "actor, agency, correlation_id, causation_id")  # chain.STORED_FIELDS' order
+_LINK_COLUMNS = "first_position, last_position, stream_id, prev_hash, hash"
+
+
+def _stored(row) -> dict:
+    """An event row as chain.py hashes it. Data that is no longer JSON stays text: it
+    cannot give the recorded hash, and the walk says so instead of failing."""
+    stored = dict(zip(chain.STORED_FIELDS, row))
+    try:
+        stored["data"] = json.loads(stored["data"])
+    except (TypeError, ValueError):
+        pass
+    return stored
+
+
+def _link_loose_events(db: sqlite3.Connection, after: int, prev: str,
+                       up_to: Optional[int] = None, page: int = 1000) -> str:
+    """Link the events after position `after` (up to `up_to`) that have no link, one event
+    a link, chained to `prev`; return the last hash. The migration to version 4 links the
+    whole log so: commit boundaries were not recorded before, and one event a link names a
+    later change to the event. An append does it for events an older replica wrote at the
+    end of the log during an upgrade. Those links vouch for the log as it was then, which
+    store_meta records (CHAIN_MIGRATED_THROUGH)."""
+    last = after
+    while True:
+        rows = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
+                          "AND position <= ? ORDER BY position LIMIT ?",
+                          (last, 2**63 - 1 if up_to is None else up_to, page)).fetchall()
+        if not rows:
+            break
+        links = []
+        for row in rows:
+            digest = chain.link_hash(prev, [_stored(row)])
+            links.append((row[0], row[0], row[2], prev, digest))
+            prev = digest
+        db.executemany(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)", links)
+        last = rows[-1][0]
+    if last > after:
+        db.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+                   "UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS "
+                   "INTEGER))", (CHAIN_MIGRATED_THROUGH, str(last)))
+    return prev
 
 
 def _translated(method):
@@ -270,7 +332,10 @@ class SQLiteEventStore(EventStore):
                                  f"this code ({SCHEMA_VERSION}); upgrade gm_kernel")
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[version]:
-                    db.execute(statement)
+                    if callable(statement):  # a step SQL alone cannot do
+                        statement(db)
+                    else:
+                        db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version}")
 
     def schema_version(self) -> int:
@@ -306,7 +371,22 @@ class SQLiteEventStore(EventStore):
             first = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0] + 1
             recorded = commit.record(first)
             self._insert(db, commit, recorded)
+            if recorded:
+                self._link(db, recorded)
         return recorded
+
+    @staticmethod
+    def _link(db: sqlite3.Connection, recorded: List[RecordedEvent]) -> None:
+        """The commit's link, chained to the head's (under the write lock, like positions);
+        events an older replica wrote after the head are linked first."""
+        head = db.execute("SELECT last_position, hash FROM commits "
+                          "ORDER BY first_position DESC LIMIT 1").fetchone()
+        last, prev = head if head else (0, chain.GENESIS)
+        if last < recorded[0].position - 1:
+            prev = _link_loose_events(db, last, prev, recorded[0].position - 1)
+        db.execute(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)",
+                   (recorded[0].position, recorded[-1].position, recorded[0].stream_id, prev,
+                    chain.link_hash(prev, [chain.stored_event(e) for e in recorded])))
 
     def _refuse_duplicates(self, db: sqlite3.Connection, commit: _commit.Commit) -> None:
         keys = commit.processed_keys
@@ -409,6 +489,88 @@ class SQLiteEventStore(EventStore):
     @_translated
     def last_position(self) -> int:
         return self._query("SELECT COALESCE(MAX(position), 0) FROM events")[0][0]
+
+    # -- the chain -----------------------------------------------------------------------
+    chain_page = 500  # links per read while walking the chain
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that see one state of the file (a read transaction: in WAL mode it
+        blocks no writer)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    def _chain_links(self) -> Iterator[chain.Link]:
+        after = 0
+        while True:
+            links, events, last_page = self._chain_page(after)
+            yield from chain.assemble(links, events)
+            if last_page:
+                return
+            after = links[-1][1]
+            time.sleep(0)  # let other (green) threads use the store between pages
+
+    @_translated
+    def _chain_page(self, after: int):
+        """Up to chain_page links after position `after` and the events they cover, from
+        one snapshot; on the last page, every event left (those no link covers too)."""
+        with self._snapshot() as db:
+            links = db.execute(f"SELECT {_LINK_COLUMNS} FROM commits WHERE first_position > ? "
+                               "ORDER BY first_position LIMIT ?",
+                               (after, self.chain_page)).fetchall()
+            last_page = len(links) < self.chain_page
+            bound = "" if last_page else " AND position <= ?"
+            params = (after,) if last_page else (after, links[-1][1])
+            events = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ?"
+                                f"{bound} ORDER BY position", params).fetchall()
+        return links, [_stored(r) for r in events], last_page
+
+    @_translated
+    def _chain_migrated_through(self) -> int:
+        rows = self._query("SELECT value FROM store_meta WHERE key = ?",
+                           (CHAIN_MIGRATED_THROUGH,))
+        return int(rows[0][0]) if rows else 0
+
+    @_translated
+    def _stream_links(self, stream_id: str):
+        with self._snapshot() as db:
+            found = {r[0]: r for r in db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM commits WHERE stream_id = ?", (stream_id,))}
+            loose = []  # the stream's events no link of the stream covers
+            for (position,) in db.execute("SELECT position FROM events WHERE stream_id = ? "
+                                          "ORDER BY position", (stream_id,)).fetchall():
+                if any(r[0] <= position <= r[1] for r in found.values()):
+                    continue
+                row = db.execute(f"SELECT {_LINK_COLUMNS} FROM commits WHERE first_position "
+                                 "<= ? ORDER BY first_position DESC LIMIT 1",
+                                 (position,)).fetchone()
+                if row is not None and row[1] >= position:
+                    found[row[0]] = row
+                else:
+                    loose.append(position)
+            out = []
+            for first, last, stream, prev_hash, hash_ in sorted(found.values()):
+                events = [_stored(r) for r in db.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE position BETWEEN ? AND ? "
+                    "ORDER BY position", (first, last))]
+                before = db.execute("SELECT last_position, hash FROM commits WHERE "
+                                    "first_position < ? ORDER BY first_position DESC LIMIT 1",
+                                    (first,)).fetchone()
+                previous = chain.GENESIS if first == 1 else \
+                    before[1] if before is not None and before[0] == first - 1 else None
+                after = db.execute("SELECT prev_hash FROM commits WHERE first_position = ?",
+                                   (last + 1,)).fetchone()
+                out.append((chain.Link(first, last, stream, prev_hash, hash_, events),
+                            previous, after[0] if after else None))
+            for position in loose:
+                row = db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE position = ?",
+                                 (position,)).fetchone()
+                out.append((chain.unchained(_stored(row)), None, None))
+        return sorted(out, key=lambda item: item[0].first_position)
 
     # -- idempotency and tracking ----------------------------------------------------------
     @_translated

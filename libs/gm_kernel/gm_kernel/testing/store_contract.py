@@ -12,6 +12,10 @@ your adapter.
 test's sandbox: calling it twice with the same service gives two store objects over the
 same data (the tests use this for reopening and for two writers). `self.tmp_path` is the
 test's temporary directory. Stores are closed after each test (see `open`).
+
+The hash chain's tests also need the adapter to tamper with what it stored, behind the
+store's back as someone editing the database would: `alter_event_data`, `delete_event`,
+`swap_events`, `alter_link_hash`, `delete_commit`, `unlink_commit`.
 """
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ import pytest
 from ..events import (
     MAX_LETTER_BODY, DeadLetter, NewEvent, OutboxMessage, Processed, RecordedEvent, Tracking,
     utcnow,
+)
+from ..store.chain import (
+    ALTERED, COMMIT_MISSING, EVENTS_ALTERED, EVENTS_MISSING, GENESIS, HASH_ALTERED, UNCHAINED,
+    link_hash, stored_event,
 )
 from ..store.port import (
     NO_STREAM,
@@ -68,6 +76,31 @@ class StoreContract:
     # -- the adapter's part ----------------------------------------------------------------
     def make_store(self, service: str = "svc", upcasters: Optional[Upcasters] = None
                    ) -> EventStore:
+        raise NotImplementedError
+
+    # -- the adapter's part for the chain tests: edit the database directly -------------------
+    def alter_event_data(self, store: EventStore, position: int, data: dict) -> None:
+        """Overwrite the stored data of the event at `position`."""
+        raise NotImplementedError
+
+    def delete_event(self, store: EventStore, position: int) -> None:
+        """Remove the event at `position` (its commit's link stays)."""
+        raise NotImplementedError
+
+    def swap_events(self, store: EventStore, a: int, b: int) -> None:
+        """The events at positions a and b trade places (each takes the other's position)."""
+        raise NotImplementedError
+
+    def alter_link_hash(self, store: EventStore, first_position: int, new_hash: str) -> None:
+        """Overwrite the recorded hash of the commit starting at `first_position`."""
+        raise NotImplementedError
+
+    def delete_commit(self, store: EventStore, first_position: int) -> None:
+        """Remove the commit starting at `first_position`: its link and its events."""
+        raise NotImplementedError
+
+    def unlink_commit(self, store: EventStore, first_position: int) -> None:
+        """Remove the link of the commit starting at `first_position`, keep its events."""
         raise NotImplementedError
 
     # -- sandbox ---------------------------------------------------------------------------
@@ -618,6 +651,167 @@ class StoreContract:
         with pytest.raises(ValueError):
             store.append("s", NO_STREAM, [NewEvent("T", {}, occurred_at=datetime(2026, 1, 1))])
         assert store.last_position() == 0
+
+    # -- the tamper-evident record ----------------------------------------------------------
+    def test_a_link_hashes_prev_hash_and_its_events_as_stored(self):
+        """The format, pinned: SHA-256 over the previous hash (hex) and the canonical JSON
+        of the stored events (sorted keys, no whitespace, ASCII) — the same on every adapter."""
+        store = self.open()
+        when = datetime(2026, 11, 30, 3, 48, 17, 123456, tzinfo=timezone.utc)
+        event = NewEvent(type="CaseRegistered", id="e-1", occurred_at=when, actor="clerk-7",
+                         correlation_id="case-42",
+                         data={"summary": "邻里纠纷", "n": 3,  # personal fields come encrypted
+                               "parties": [{"role": "applicant", "name": {"enc": "v1:AbC="}}]})
+        store.append("case-42", NO_STREAM, [event])
+        stored = (b'[{"actor":"clerk-7","agency":null,"causation_id":null,'
+                  b'"correlation_id":"case-42","data":{"n":3,"parties":[{"name":{"enc":'
+                  b'"v1:AbC="},"role":"applicant"}],"summary":"\\u90bb\\u91cc\\u7ea0\\u7eb7"},'
+                  b'"id":"e-1","occurred_at":"2026-11-30T03:48:17.123456Z","position":1,'
+                  b'"schema_version":1,"stream_id":"case-42","type":"CaseRegistered",'
+                  b'"version":1}]')
+        first = hashlib.sha256(b"0" * 64 + stored).hexdigest()
+        assert first == "367d9c8c7671b1ae41bff4871294f84073fcc36ab57fa38a6fb4410d3af2367f"
+        report = store.verify_chain()
+        assert (report.ok, report.commits, report.events, report.head_position,
+                report.head_hash) == (True, 1, 1, 1, first)
+        [more] = store.append("case-42", 1, [ev("Closed")])
+        assert store.verify_chain().head_hash == link_hash(first, [stored_event(more)])
+
+    def _logged(self, store: EventStore) -> List[str]:
+        """Four commits: a 1..2, b 3, a 4..5, c 6, with commits without events between
+        them; the links' hashes as the chain defines them, from what a read gives back."""
+        store.append("a", NO_STREAM, [ev(n=1), ev(n=2)], processed=[Processed("m-1")])
+        store.append(None, None, outbox=[OutboxMessage("gm.outbound", "ack", {})])
+        store.append("b", NO_STREAM, [ev(n=3)], tracking=Tracking("feed:x", 1))
+        store.park(DeadLetter(id="d-1", source="q", reason="bad", body=b"x"))
+        store.append("a", 2, [ev(n=4), ev(n=5)])
+        store.append("c", NO_STREAM, [ev(n=6)])
+        log = self.all_events(store)
+        hashes, prev = [], GENESIS
+        for span in ((0, 2), (2, 3), (3, 5), (5, 6)):
+            prev = link_hash(prev, [stored_event(e) for e in log[span[0]:span[1]]])
+            hashes.append(prev)
+        return hashes
+
+    def test_an_untouched_log_verifies_whatever_is_pruned_or_sent(self):
+        store = self.open()
+        empty = store.verify_chain()
+        assert (empty.ok, empty.commits, empty.events, empty.head_hash) == (True, 0, 0, GENESIS)
+        hashes = self._logged(store)
+        store.mark_sent([m.outbox_id for m in store.pending_outbox()])
+        store.remove_dead_letter("d-1")
+        store.prune(utcnow() + timedelta(seconds=1))  # outbox, keys, tracking: not chained
+        for handle in (store, self.open()):
+            report = handle.verify_chain()
+            assert report.to_dict() == {
+                "ok": True, "commits": 4, "events": 6, "head_position": 6,
+                "head_hash": hashes[-1], "migrated_through": 0, "broken": None}
+        audit = store.verify_stream("a")
+        assert audit.ok and [(c.first_position, c.last_position) for c in audit.commits] == [
+            (1, 2), (4, 5)]
+        assert store.verify_stream("nobody").commits == []
+
+    def test_writers_on_two_handles_and_threads_make_one_chain(self):
+        a, b = self.open(), self.open()
+        for i in range(6):
+            (a if i % 2 == 0 else b).append(f"s{i}", NO_STREAM, [ev(i=i)])
+
+        def writer(w: int) -> None:
+            for i in range(10):
+                a.append(f"w{w}", i, [ev(w=w, i=i)])
+
+        assert run_in_threads(writer, 3, timeout=30) == []
+        report = b.verify_chain()
+        assert report.ok and (report.commits, report.events) == (36, 36)
+
+    def test_changed_event_data_is_named(self):
+        store = self.open()
+        hashes = self._logged(store)
+        self.alter_event_data(store, 4, {"n": 40})
+        broken = store.verify_chain()
+        assert not broken.ok and (broken.commits, broken.events) == (2, 3)
+        log = self.all_events(store)
+        found = link_hash(hashes[1], [stored_event(e) for e in log[3:5]])
+        assert broken.broken.to_dict() == {
+            "position": 4, "last_position": 5, "stream_id": "a", "problem": EVENTS_ALTERED,
+            "expected": hashes[2], "found": found,
+            "description": f"commit at positions 4..5 (stream a): events altered: "
+                           f"expected {hashes[2]}, found {found}"}
+        audit = store.verify_stream("a")
+        assert [(c.first_position, c.ok) for c in audit.commits] == [(1, True), (4, False)]
+        assert audit.commits[1].broken.problem == EVENTS_ALTERED
+        assert store.verify_stream("b").ok and store.verify_stream("c").ok
+
+    def test_a_deleted_event_is_named(self):
+        store = self.open()
+        self._logged(store)
+        self.delete_event(store, 5)
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.last_position, broken.problem, broken.expected,
+                broken.found) == (4, 5, EVENTS_MISSING, "positions 4..5", "positions 4")
+        self.delete_event(store, 3)  # the only event of its commit
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.problem, broken.found) == (3, EVENTS_MISSING, "no event")
+        assert not store.verify_stream("b").ok
+
+    def test_a_deleted_commit_is_named(self):
+        store = self.open()
+        self._logged(store)
+        self.delete_commit(store, 3)
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.last_position, broken.problem, broken.expected,
+                broken.found) == (3, 3, COMMIT_MISSING, "a commit from position 3",
+                                  "the next commit from position 4")
+        [a1, a2] = store.verify_stream("a").commits
+        assert a1.ok and a2.broken.problem == COMMIT_MISSING
+
+    def test_reordered_events_are_named(self):
+        store = self.open()
+        hashes = self._logged(store)
+        self.swap_events(store, 2, 3)
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.last_position, broken.problem, broken.expected) == (
+            1, 2, EVENTS_ALTERED, hashes[0])
+        # a's second event and b's traded commits: both streams show it
+        assert (1, False) in [(c.first_position, c.ok) for c in store.verify_stream("a").commits]
+        assert (3, False) in [(c.first_position, c.ok) for c in store.verify_stream("b").commits]
+
+    def test_an_altered_hash_is_named(self):
+        store = self.open()
+        hashes = self._logged(store)
+        self.alter_link_hash(store, 3, "f" * 64)
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.problem, broken.expected, broken.found) == (
+            3, HASH_ALTERED, hashes[1], "f" * 64)
+        self.alter_link_hash(store, 3, hashes[1])
+        assert store.verify_chain().ok
+        self.alter_link_hash(store, 6, "e" * 64)  # the head: nothing after it to tell which
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.problem, broken.expected, broken.found) == (
+            6, ALTERED, "e" * 64, hashes[3])
+
+    def test_events_without_a_link_are_named(self):
+        store = self.open()
+        self._logged(store)
+        self.unlink_commit(store, 3)
+        broken = store.verify_chain().broken
+        assert (broken.position, broken.last_position, broken.problem) == (3, 3, UNCHAINED)
+        # Nothing links it again: not a handle opened later, not the next append.
+        again = self.open()
+        again.append("c", 1, [ev(n=7)])
+        assert again.verify_chain().broken.position == 3
+        assert [c.ok for c in again.verify_stream("b").commits] == [False]
+
+    def test_a_tail_cut_off_is_what_the_head_noted_elsewhere_shows(self):
+        """SHA-256 has no key: removing the last commits leaves a shorter chain that
+        verifies. Only a head noted outside the store (gm audit verify prints it) shows."""
+        store = self.open()
+        hashes = self._logged(store)
+        self.delete_commit(store, 6)
+        report = store.verify_chain()
+        assert report.ok and (report.head_position, report.head_hash) == (5, hashes[2])
+        store.append("c", NO_STREAM, [ev(n=7)])  # the log goes on from the shorter chain
+        assert store.verify_chain().ok
 
     # -- lifecycle ---------------------------------------------------------------------------
     def test_ping(self):

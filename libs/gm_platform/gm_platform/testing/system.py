@@ -220,12 +220,15 @@ class Suite:
     # -- the operator's view -----------------------------------------------------------------
     def dead_letters(self, service: str) -> List[dict]:
         """`gm dlq list --service S --json`, all of them."""
-        gm = Path(sys.executable).with_name("gm")
-        proc = subprocess.run([str(gm), "dlq", "list", "--service", service, "--json",
-                               "--limit", "1000"], env=self.env, capture_output=True,
-                              text=True, timeout=60, cwd=ROOT)
+        proc = self.gm("dlq", "list", "--service", service, "--json", "--limit", "1000")
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)["items"]
+
+    def gm(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The operator's `gm ARGS` against this suite: its exit code and output."""
+        gm = Path(sys.executable).with_name("gm")
+        return subprocess.run([str(gm), *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT)
 
     # -- the logs --------------------------------------------------------------------------
     def log_text(self) -> str:
