@@ -66,6 +66,11 @@ class CaseRegistered(_Event):
     key_case = StrictBoolean(required=True)
     key_reasons = fields.List(fields.String(), required=True)
     registered_at = fields.String(required=True)
+    applicant_pseudonyms = fields.List(fields.String(), metadata={
+        "description": "keyed hashes (HMAC-SHA256 under a key derived from the deployment's "
+                       "master key) of the applicants' resident id numbers: repeat detection "
+                       "matches on them, and they stay when a person is erased; absent on "
+                       "older events"})
 
 
 @register_event(SERVICE, "ScreeningReportFiled")

@@ -189,3 +189,15 @@ def test_the_audit_fields_and_the_log_are_unchanged_by_erasure(store, tmp_path):
     before = rows()
     store.erase_person(ALICE_ID)
     assert rows() == before
+
+
+def test_an_answer_recorded_with_its_key_is_sealed_and_given_back_opened(store, tmp_path):
+    from gm_kernel import DuplicateMessage, Processed
+
+    answer = {"findings": [{"parties": [ALICE]}]}
+    store.append(None, None, processed=[Processed("command:clerk:k1", answer)])
+    assert "王小丫".encode() not in at_rest(tmp_path)
+    assert store.processed_result("command:clerk:k1").result == answer
+    with pytest.raises(DuplicateMessage) as dup:
+        store.append(None, None, processed=[Processed("command:clerk:k1", answer)])
+    assert dup.value.result == answer

@@ -5,7 +5,7 @@ The README's configuration table lists each variable read here; keep them in ste
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SERVICES = ("intake", "assignment", "mediation", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "assignment": 8002, "mediation": 8003, "reporting": 8004}
@@ -47,6 +47,8 @@ class Settings:
     rpc_timeout: float
     log_level: str
     log_format: str
+    # Never in a repr (logs, tracebacks).
+    master_key: str | None = field(default=None, repr=False)
 
     @property
     def web_address(self) -> str:
@@ -103,6 +105,10 @@ def load(service: str) -> Settings:
         rpc_timeout=_float("GM_RPC_TIMEOUT", 10.0),
         log_level=_env("GM_LOG_LEVEL", "INFO").upper(),
         log_format=_env("GM_LOG_FORMAT", "json"),
+        # Base64 of 32 bytes, the same for every service: wraps the data keys that seal
+        # personal data at rest (gm_kernel.privacy). Unset: a development key generated
+        # into GM_DATA_DIR, with a warning — never in a deployment.
+        master_key=_env("GM_MASTER_KEY"),
     )
 
 
@@ -117,6 +123,7 @@ ENV_VARS = (
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
+    "GM_MASTER_KEY",
 )
 # Read by the operator's command line `gm` (cli.py) only, not by the services.
 CLI_ENV_VARS = ("AMQP_URI", "GM_RABBIT_API")

@@ -3,7 +3,9 @@
     (none) / sqlite:///…/<name>.db   SQLite file <name>.keys.db beside the event store
                                      (<GM_DATA_DIR>/<service>.keys.db by default)
     sqlite:///:memory:               in memory (tests)
-    mongodb://host/<db>              database <db>_keys on the same deployment
+    mongodb://host/<db>              collections data_keys, key_owners, erased_keys and
+                                     key_meta in the service's database <db> (its user
+                                     may use that database only)
     mongomock://…                    an in-memory stand-in (tests)
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ def key_store_location(uri: Optional[str], service: str, data_dir: Optional[str]
     """The SQLite path or MongoDB database name of the key store (for messages and docs)."""
     scheme = uri.split(":", 1)[0].lower() if uri and ":" in uri else ""
     if scheme in ("mongodb", "mongodb+srv", "mongomock"):
-        return mongo_database_name(uri, service) + "_keys"  # type: ignore[arg-type]
+        return mongo_database_name(uri, service)  # type: ignore[arg-type]
     if scheme == "sqlite":
         path = sqlite_path(uri)  # type: ignore[arg-type]
         if path == ":memory:":

@@ -1,6 +1,6 @@
-"""Data keys in MongoDB: collections of their own in a database apart from the event
-store's (`<database>_keys` by default, gm_kernel.privacy.factory), so that they can be
-backed up, restored and access-controlled apart from the data they protect.
+"""Data keys in MongoDB: collections of their own beside the event store's, in the
+service's database (whose user may use no other; gm_kernel.privacy.factory), so that a
+backup can leave them out or keep them apart from the data they protect.
 
     data_keys   {_id: key id, subject (unique), wrapped, created_at}
     key_owners  {_id: "<key id>|<person>", key_id, person}

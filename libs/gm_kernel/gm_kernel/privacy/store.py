@@ -13,7 +13,9 @@ What is sealed, on the way in (gm_kernel.privacy.personal says which values):
 - outbox messages a command adds (e.g. a hand-off to an agency, with the parties), under
   the same case key, or a key of their own in a commit without events. Events' own outbox
   copies are made by the adapter from the sealed events, so they are sealed too;
-- a dead letter's raw body, whole (gm_kernel.privacy.vault.Vault.seal_letter).
+- a dead letter's raw body, whole (gm_kernel.privacy.vault.Vault.seal_letter);
+- the results recorded with idempotency keys (a screening report's answer lists its
+  findings' parties), so the answer given again to a re-sent request is opened on read.
 
 And undone on the way out: `read_stream`, `read_log` (so the log served over RPC to
 other services and to reporting's rebuild is plaintext, with markers where a person was
@@ -22,8 +24,8 @@ messages carry personal data in transit, over the broker's connections, as befor
 what is at rest is sealed), and dead letters.
 
 Recorded events returned by `append` carry the data as given (what a read would give).
-Idempotency results, tracking records and leases pass through unchanged: they hold ids
-and numbers, no personal data.
+Tracking records, leases and idempotency keys pass through unchanged: they hold ids,
+positions and digests, no personal data.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ..events import (
     MAX_LETTER_BODY, DeadLetter, NewEvent, OutboxMessage, PendingMessage, Processed,
     RecordedEvent, Tracking,
 )
-from ..store.port import EventStore
+from ..store.port import DuplicateMessage, EventStore
 from ..upcasting import Upcasters
 from .vault import Vault
 
@@ -60,13 +62,21 @@ class PrivateEventStore(EventStore):
                          if isinstance(e, NewEvent) else e for e in events]
         sealed_outbox = [replace(m, body=self.vault.seal(
             dict(m.body), case or f"message:{m.message_id}")) for m in outbox]
+        sealed_processed = [p if not isinstance(p, Processed) or p.result is None else replace(
+            p, result=self.vault.seal(dict(p.result), case or f"message:{p.key}"))
+            for p in processed]
         if dead_letter is not None and isinstance(dead_letter, DeadLetter):
             kept = dead_letter.storable()
             dead_letter = replace(kept, body=self.vault.seal_letter(kept.id, kept.body,
                                                                     MAX_LETTER_BODY))
-        recorded = self.inner.append(stream_id, expected_version, sealed_events,
-                                     outbox=sealed_outbox, processed=processed,
-                                     tracking=tracking, dead_letter=dead_letter)
+        try:
+            recorded = self.inner.append(stream_id, expected_version, sealed_events,
+                                         outbox=sealed_outbox, processed=sealed_processed,
+                                         tracking=tracking, dead_letter=dead_letter)
+        except DuplicateMessage as dup:
+            if dup.result is None:
+                raise
+            raise DuplicateMessage(dup.key, self.vault.unseal(dup.result)) from None
         return [replace(r, data=dict(e.data)) for r, e in zip(recorded, events)]
 
     # -- reading -------------------------------------------------------------------------
@@ -88,7 +98,10 @@ class PrivateEventStore(EventStore):
         return self.inner.last_position()
 
     def processed_result(self, key: str) -> Optional[Processed]:
-        return self.inner.processed_result(key)
+        found = self.inner.processed_result(key)
+        if found is None or found.result is None:
+            return found
+        return replace(found, result=self.vault.unseal(found.result))
 
     def tracked_position(self, name: str) -> int:
         return self.inner.tracked_position(name)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, 
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..events import utcnow
+from ..events import format_time, utcnow
 from . import personal
 from .crypto import KEY_BYTES, SEAL_OVERHEAD, MasterKey, MasterKeyError, open_bytes, seal_bytes
 from .keystore import KeyStore, StoredKey
@@ -185,8 +185,9 @@ class Vault:
             for stone in destroyed:
                 self._ciphers.pop(stone.key_id, None)
         every = self.keys.erased(person)
+        first = min((s.erased_at for s in every), default=None)
         return {"destroyed": _by_kind(destroyed), "erased_in_all": _by_kind(every),
-                "first_erased_at": min((s.erased_at for s in every), default=None)}
+                "first_erased_at": None if first is None else format_time(first)}
 
 
 def _by_kind(stones) -> Dict[str, int]:

@@ -137,7 +137,9 @@ class Case(Aggregate):
         self.registration: Optional[dict] = None
 
     def register(self, reg: Registration, number: str, flags: Flags,
-                 earlier: Sequence[EarlierCase], registered_at: datetime, **meta) -> None:
+                 earlier: Sequence[EarlierCase], registered_at: datetime,
+                 pseudonyms: Sequence[str] = (), **meta) -> None:
+        """`pseudonyms`: the applicants' keyed hashes, recorded for repeat detection."""
         if self.exists:
             raise DomainError(f"case {self.id} is already registered")
         data = asdict(reg)
@@ -151,6 +153,7 @@ class Case(Aggregate):
             key_case=flags.key_case,
             key_reasons=list(flags.key_reasons),
             registered_at=registered_at.isoformat(),
+            applicant_pseudonyms=list(pseudonyms),
         )
         self._record(events.CaseRegistered, data, occurred_at=registered_at, **meta)
 
