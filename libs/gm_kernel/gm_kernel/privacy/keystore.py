@@ -66,8 +66,10 @@ class KeyStore(abc.ABC):
         """The subject's key, unless it has none (never had one, or it was destroyed)."""
 
     @abc.abstractmethod
-    def add(self, key: StoredKey) -> StoredKey:
-        """Keep `key` unless its subject has a live key already; return the live one."""
+    def add(self, key: StoredKey, owners: Iterable[str] = ()) -> StoredKey:
+        """Keep `key`, erased with `owners`, unless its subject has a live key already
+        (then nothing is written); return the live one. One write: a new person's data
+        costs one durable commit here."""
 
     @abc.abstractmethod
     def keys(self, key_ids: Iterable[str]) -> Dict[str, StoredKey]:

@@ -87,12 +87,15 @@ class MongoKeyStore(KeyStore):
         return self._key(doc) if doc else None
 
     @_translated
-    def add(self, key: StoredKey) -> StoredKey:
+    def add(self, key: StoredKey, owners: Iterable[str] = ()) -> StoredKey:
+        # The owners first: a key is never live without the links that erase it (links of
+        # a key that lost the race name a key id that never becomes live: harmless).
+        self.link(key.key_id, owners)
         try:
             self._keys.insert_one({"_id": key.key_id, "subject": key.subject,
                                    "wrapped": key.wrapped, "created_at": key.created_at})
         except DuplicateKeyError:
-            pass  # another writer's key for this subject won
+            self._owners.delete_many({"key_id": key.key_id})
         return self._key(self._keys.find_one({"subject": key.subject}))
 
     @_translated

@@ -119,11 +119,15 @@ class SQLiteKeyStore(KeyStore):
         return self._key(rows[0]) if rows else None
 
     @_translated
-    def add(self, key: StoredKey) -> StoredKey:
+    def add(self, key: StoredKey, owners: Iterable[str] = ()) -> StoredKey:
         with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO data_keys (key_id, subject, wrapped, created_at) "
-                       "VALUES (?,?,?,?)",
-                       (key.key_id, key.subject, key.wrapped, format_time(key.created_at)))
+            added = db.execute(
+                "INSERT OR IGNORE INTO data_keys (key_id, subject, wrapped, created_at) "
+                "VALUES (?,?,?,?)",
+                (key.key_id, key.subject, key.wrapped, format_time(key.created_at))).rowcount
+            if added:
+                db.executemany("INSERT OR IGNORE INTO key_owners (key_id, person) "
+                               "VALUES (?, ?)", [(key.key_id, o) for o in dict.fromkeys(owners)])
             row = db.execute("SELECT key_id, subject, wrapped, created_at FROM data_keys "
                              "WHERE subject = ?", (key.subject,)).fetchone()
         return self._key(row)

@@ -67,13 +67,17 @@ class Vault:
     # -- keys ----------------------------------------------------------------------------------
     def key(self, subject: str, owners: Iterable[str] = ()) -> Key:
         """The subject's live key (made now if it has none), erased with `owners` too."""
+        owners = list(dict.fromkeys(owners))
         stored = self.keys.live_key(subject)
         if stored is None:
             key_id = str(uuid.uuid4())
             stored = self.keys.add(StoredKey(key_id, subject,
                                              self.master.wrap(key_id, os.urandom(KEY_BYTES)),
-                                             self.clock()))
-        new = [o for o in dict.fromkeys(owners) if (stored.key_id, o) not in self._linked]
+                                             self.clock()), owners)
+            if stored.key_id == key_id:
+                with self._lock:
+                    self._linked.update((key_id, o) for o in owners)
+        new = [o for o in owners if (stored.key_id, o) not in self._linked]
         if new:
             self.keys.link(stored.key_id, new)
             with self._lock:

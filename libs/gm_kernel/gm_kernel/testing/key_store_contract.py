@@ -54,6 +54,13 @@ class KeyStoreContract:
         assert second.add(key("k2", "case:c1", b"two")) == won
         assert first.keys(["k1", "k2"]) == {"k1": won} and first.count() == 1
 
+    def test_a_key_added_with_owners_is_destroyed_with_them(self):
+        store = self.open()
+        store.add(key("kc", "case:c1"), ["alice", "bob"])
+        assert self.open().add(key("kx", "case:c1"), ["carol"]).key_id == "kc"
+        assert store.destroy("carol", T0) == []  # the loser's owners are not the key's
+        assert [s.key_id for s in store.destroy("bob", T0)] == ["kc"]
+
     def test_meta_is_written_once(self):
         store = self.open()
         assert store.meta("check") is None
