@@ -25,7 +25,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ..store.port import StoreError
 
@@ -70,6 +70,21 @@ class KeyStore(abc.ABC):
         """Keep `key`, erased with `owners`, unless its subject has a live key already
         (then nothing is written); return the live one. One write: a new person's data
         costs one durable commit here."""
+
+    def live_keys(self, subjects: Iterable[str]) -> Dict[str, StoredKey]:
+        """The live keys of those of `subjects` that have one, by subject."""
+        found = {}
+        for subject in dict.fromkeys(subjects):
+            key = self.live_key(subject)
+            if key is not None:
+                found[subject] = key
+        return found
+
+    def add_many(self, keys: Sequence[Tuple[StoredKey, Sequence[str]]]
+                 ) -> Dict[str, StoredKey]:
+        """`add` for several keys (with their owners), by subject; an adapter that can
+        makes it one write (a new case with a new person: one durable commit, not two)."""
+        return {k.subject: self.add(k, owners) for k, owners in keys}
 
     @abc.abstractmethod
     def keys(self, key_ids: Iterable[str]) -> Dict[str, StoredKey]:

@@ -15,9 +15,11 @@ IMMEDIATE taken in green sleeps, one connection per object guarded by a lock.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Dict, Iterable, Iterator, List, Optional, Set
@@ -26,6 +28,8 @@ from ..events import format_time, parse_time
 from ..store.port import StoreUnavailable
 from ..store.sqlite import connect_wal, write_transaction
 from .keystore import KeyStore, StoredKey, Tombstone
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS data_keys (
@@ -118,19 +122,38 @@ class SQLiteKeyStore(KeyStore):
                            "WHERE subject = ?", (subject,))
         return self._key(rows[0]) if rows else None
 
-    @_translated
     def add(self, key: StoredKey, owners: Iterable[str] = ()) -> StoredKey:
+        return self.add_many([(key, list(owners))])[key.subject]
+
+    @_translated
+    def live_keys(self, subjects: Iterable[str]) -> Dict[str, StoredKey]:
+        wanted = list(dict.fromkeys(subjects))
+        found: Dict[str, StoredKey] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            rows = self._query("SELECT key_id, subject, wrapped, created_at FROM data_keys "
+                               f"WHERE subject IN ({','.join('?' * len(part))})", part)
+            found.update((r[1], self._key(r)) for r in rows)
+        return found
+
+    @_translated
+    def add_many(self, keys) -> Dict[str, StoredKey]:
+        out: Dict[str, StoredKey] = {}
         with self._write() as db:
-            added = db.execute(
-                "INSERT OR IGNORE INTO data_keys (key_id, subject, wrapped, created_at) "
-                "VALUES (?,?,?,?)",
-                (key.key_id, key.subject, key.wrapped, format_time(key.created_at))).rowcount
-            if added:
-                db.executemany("INSERT OR IGNORE INTO key_owners (key_id, person) "
-                               "VALUES (?, ?)", [(key.key_id, o) for o in dict.fromkeys(owners)])
-            row = db.execute("SELECT key_id, subject, wrapped, created_at FROM data_keys "
-                             "WHERE subject = ?", (key.subject,)).fetchone()
-        return self._key(row)
+            for key, owners in keys:
+                added = db.execute(
+                    "INSERT OR IGNORE INTO data_keys (key_id, subject, wrapped, created_at) "
+                    "VALUES (?,?,?,?)",
+                    (key.key_id, key.subject, key.wrapped, format_time(key.created_at))
+                ).rowcount
+                if added:
+                    db.executemany("INSERT OR IGNORE INTO key_owners (key_id, person) "
+                                   "VALUES (?, ?)",
+                                   [(key.key_id, o) for o in dict.fromkeys(owners)])
+                row = db.execute("SELECT key_id, subject, wrapped, created_at FROM data_keys "
+                                 "WHERE subject = ?", (key.subject,)).fetchone()
+                out[key.subject] = self._key(row)
+        return out
 
     @_translated
     def keys(self, key_ids: Iterable[str]) -> Dict[str, StoredKey]:
@@ -177,9 +200,27 @@ class SQLiteKeyStore(KeyStore):
             db.executemany("DELETE FROM data_keys WHERE key_id = ?", [(i,) for i in ids])
             db.executemany("DELETE FROM key_owners WHERE key_id = ?", [(i,) for i in ids])
         if ids:
-            with self._lock:  # the zeroed pages into the file, the old ones out of the WAL
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._checkpoint()
         return [Tombstone(key_id, subject, person, at) for key_id, subject in rows]
+
+    #: How long a destruction waits for readers in other connections to let the WAL go.
+    checkpoint_timeout = 5.0
+
+    def _checkpoint(self) -> None:
+        """The zeroed pages into the database file and the WAL (with the key's earlier
+        page images) emptied. A reader in another connection or process can hold the WAL
+        for a moment: try again, in green sleeps, for a bounded time."""
+        deadline = time.monotonic() + self.checkpoint_timeout
+        while True:
+            with self._lock:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("%s: the write-ahead log is still in use; destroyed keys leave "
+                            "it at the next checkpoint", self.path)
+                return
+            time.sleep(0.05)
 
     @_translated
     def erased(self, person: str) -> List[Tombstone]:

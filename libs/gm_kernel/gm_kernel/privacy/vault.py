@@ -20,14 +20,13 @@ destroyed it. Only the unwrapped cipher of a key read is kept, by key id.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
 import threading
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Set, Tuple
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -67,22 +66,36 @@ class Vault:
     # -- keys ----------------------------------------------------------------------------------
     def key(self, subject: str, owners: Iterable[str] = ()) -> Key:
         """The subject's live key (made now if it has none), erased with `owners` too."""
-        owners = list(dict.fromkeys(owners))
-        stored = self.keys.live_key(subject)
-        if stored is None:
-            key_id = str(uuid.uuid4())
-            stored = self.keys.add(StoredKey(key_id, subject,
-                                             self.master.wrap(key_id, os.urandom(KEY_BYTES)),
-                                             self.clock()), owners)
-            if stored.key_id == key_id:
-                with self._lock:
-                    self._linked.update((key_id, o) for o in owners)
-        new = [o for o in owners if (stored.key_id, o) not in self._linked]
-        if new:
-            self.keys.link(stored.key_id, new)
+        return self.keys_for({subject: list(owners)})[subject]
+
+    def keys_for(self, wanted: Mapping[str, Sequence[str]]) -> Dict[str, Key]:
+        """Each subject's live key, erased with its owners too; the missing ones made in
+        one key-store write."""
+        live = self.keys.live_keys(wanted)
+        missing = [s for s in wanted if s not in live]
+        if missing:
+            new = []
+            for subject in missing:
+                key_id = str(uuid.uuid4())
+                new.append((StoredKey(key_id, subject,
+                                      self.master.wrap(key_id, os.urandom(KEY_BYTES)),
+                                      self.clock()), list(dict.fromkeys(wanted[subject]))))
+            added = self.keys.add_many(new)
             with self._lock:
-                self._linked.update((stored.key_id, o) for o in new)
-        return stored.key_id, self._cipher(stored)
+                for stored, owners in new:
+                    if added[stored.subject].key_id == stored.key_id:  # ours won
+                        self._linked.update((stored.key_id, o) for o in owners)
+            live.update(added)
+        out: Dict[str, Key] = {}
+        for subject, stored in live.items():
+            new_owners = [o for o in dict.fromkeys(wanted[subject])
+                          if (stored.key_id, o) not in self._linked]
+            if new_owners:
+                self.keys.link(stored.key_id, new_owners)
+                with self._lock:
+                    self._linked.update((stored.key_id, o) for o in new_owners)
+            out[subject] = (stored.key_id, self._cipher(stored))
+        return out
 
     def person_key(self, id_number: str) -> Key:
         return self.key(f"p:{self.pseudonym(id_number)}")
@@ -124,22 +137,35 @@ class Vault:
     # -- sealing trees (events, messages, projections) ---------------------------------------------
     def seal(self, tree: Any, case_subject: str) -> Any:
         """`tree` with its personal data sealed: each party with an id number under their
-        own key, the rest under the key of `case_subject` (erased with the main parties)."""
-        if not any(True for _ in personal.parties_in(tree)) and not _has_applicants(tree):
+        own key, the rest under the key of `case_subject` (erased with the main parties).
+        The keys it needs are fetched, and the missing ones made, together."""
+        parties = list(personal.parties_in(tree))
+        has_names = _has_applicants(tree)
+        if not parties and not has_names:
             return tree
-        owners = [self.pseudonym(n) for n in personal.main_id_numbers(tree)]
-        case: List[Key] = []
-
-        def case_key() -> Key:
-            if not case:
-                case.append(self.key(case_subject, owners))
-            return case[0]
+        wanted: Dict[str, List[str]] = {}
+        persons: Dict[str, str] = {}
+        for p in parties:
+            id_number = p.get("id_number")
+            if isinstance(id_number, str):
+                persons[id_number] = f"p:{self.pseudonym(id_number)}"
+                wanted[persons[id_number]] = []
+            elif any(isinstance(p.get(f), str) for f in personal.PARTY_FIELDS):
+                wanted[case_subject] = []
+        if has_names:
+            wanted[case_subject] = []
+        if not wanted:
+            return tree
+        if case_subject in wanted:
+            wanted[case_subject] = [self.pseudonym(n) for n in personal.main_id_numbers(tree)]
+        keys = self.keys_for(wanted)
 
         def key_of_party(p: Mapping) -> Key:
             id_number = p.get("id_number")
-            return self.person_key(id_number) if isinstance(id_number, str) else case_key()
+            return keys[persons[id_number]] if isinstance(id_number, str) \
+                else keys[case_subject]
 
-        return personal.seal_tree(tree, key_of_party, case_key)
+        return personal.seal_tree(tree, key_of_party, lambda: keys[case_subject])
 
     def unseal(self, tree: Any) -> Any:
         ids = personal.sealed_key_ids(tree)
@@ -204,7 +230,7 @@ def _by_kind(stones) -> Dict[str, int]:
 
 
 def _has_applicants(tree: Any) -> bool:
-    if isinstance(tree, Mapping):
+    if isinstance(tree, dict):
         return any(k == "applicants" or _has_applicants(v) for k, v in tree.items())
     if isinstance(tree, list):
         return any(_has_applicants(v) for v in tree)
