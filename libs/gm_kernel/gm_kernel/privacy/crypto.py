@@ -117,15 +117,20 @@ class MasterKey:
             return False
 
 
+_warned: set = set()
+
+
 def load_master_key(value: Optional[str], data_dir: str) -> MasterKey:
     """GM_MASTER_KEY's key, or, when it is unset, the development key in `data_dir`
     (generated on first use, with a warning every start)."""
     if value:
         return MasterKey.from_base64(value)
     path = os.path.join(data_dir, MASTER_KEY_FILE)
-    log.warning("GM_MASTER_KEY is not set: personal data is encrypted under the "
-                "development key in %s, which protects nothing against a copy of that "
-                "directory; set GM_MASTER_KEY in any deployment", path)
+    if path not in _warned:  # once per process and file
+        _warned.add(path)
+        log.warning("GM_MASTER_KEY is not set: personal data is encrypted under the "
+                    "development key in %s, which protects nothing against a copy of that "
+                    "directory; set GM_MASTER_KEY in any deployment", path)
     return MasterKey.from_base64(_development_key(path), source=path)
 
 

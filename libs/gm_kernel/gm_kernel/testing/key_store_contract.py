@@ -61,6 +61,17 @@ class KeyStoreContract:
         assert store.destroy("carol", T0) == []  # the loser's owners are not the key's
         assert [s.key_id for s in store.destroy("bob", T0)] == ["kc"]
 
+    def test_keys_are_found_and_added_many_at_once(self):
+        store = self.open()
+        store.add(key("k1", "p:alice"))
+        assert set(store.live_keys(["p:alice", "p:nobody"])) == {"p:alice"}
+        added = store.add_many([(key("k9", "p:alice"), ["x"]), (key("k2", "case:c1"), ["alice"]),
+                                (key("k3", "letter:l1"), [])])
+        assert {s: k.key_id for s, k in added.items()} == {
+            "p:alice": "k1", "case:c1": "k2", "letter:l1": "k3"}
+        assert sorted(s.key_id for s in store.destroy("alice", T0)) == ["k1", "k2"]
+        assert store.destroy("x", T0) == []  # k9 lost to k1: its owners are nobody's
+
     def test_meta_is_written_once(self):
         store = self.open()
         assert store.meta("check") is None
