@@ -122,3 +122,22 @@ def test_a_case_file_written_after_the_erasure_stays_erased(world, tmp_path):
     finally:
         store.close()
         vault.keys.close()
+
+
+# -- still a projection store: the whole contract over the sealing layer -----------------------
+from gm_reporting.testing.store_contract import ProjectionStoreContract  # noqa: E402
+
+
+class TestPrivateSQLiteProjections(ProjectionStoreContract):
+    @pytest.fixture(autouse=True)
+    def _key_stores(self):
+        self.key_stores = []
+        yield
+        for keys in self.key_stores:
+            keys.close()
+
+    def make_store(self):
+        keys = SQLiteKeyStore(self.tmp_path / "reporting.keys.db")
+        self.key_stores.append(keys)
+        return PrivateProjectionStore(SQLiteProjectionStore(self.tmp_path / "p.db"),
+                                      Vault(MasterKey(b"c" * 32), keys))
