@@ -141,3 +141,19 @@ class TestPrivateSQLiteProjections(ProjectionStoreContract):
         self.key_stores.append(keys)
         return PrivateProjectionStore(SQLiteProjectionStore(self.tmp_path / "p.db"),
                                       Vault(MasterKey(b"c" * 32), keys))
+
+
+class TestPrivateMongoProjections(ProjectionStoreContract):
+    @pytest.fixture(autouse=True)
+    def _server(self):
+        import mongomock
+
+        self.client = mongomock.MongoClient()  # one in-memory server per test
+
+    def make_store(self):
+        from gm_kernel.privacy.keystore_mongo import MongoKeyStore
+        from gm_reporting.store.mongo import MongoProjectionStore
+
+        db = self.client.get_database("gm_reporting")
+        return PrivateProjectionStore(MongoProjectionStore(db, switch_grace=0),
+                                      Vault(MasterKey(b"c" * 32), MongoKeyStore(db)))
