@@ -201,3 +201,4 @@ def test_an_answer_recorded_with_its_key_is_sealed_and_given_back_opened(store, 
     with pytest.raises(DuplicateMessage) as dup:
         store.append(None, None, processed=[Processed("command:clerk:k1", answer)])
     assert dup.value.result == answer
+

@@ -72,6 +72,9 @@ def dlq_replay(service, letter_id):
     if replayed is None:
         click.echo(f"no parked message {letter_id!r} in {service}", err=True)
         sys.exit(1)
+    if replayed.get("refused"):
+        click.echo(f"not replayed {letter_id}: {replayed['refused']}", err=True)
+        sys.exit(1)
     click.echo(f"replayed {letter_id} to {replayed['routing_key'] or replayed['source']}")
 
 
