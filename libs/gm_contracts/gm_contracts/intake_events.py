@@ -73,6 +73,11 @@ class CaseRegistered(_Event):
     level_skipping_of = fields.List(fields.String(), metadata={
         "description": "the lower-level cases of the same matter (ids among `repeat_of`)"})
     registered_at = fields.String(required=True)
+    applicant_pseudonyms = fields.List(fields.String(), metadata={
+        "description": "keyed hashes (HMAC-SHA256 under a key derived from the deployment's "
+                       "master key) of the applicants' resident id numbers: repeat detection "
+                       "matches on them, and they stay when a person is erased; absent on "
+                       "older events"})
 
 
 @register_event(SERVICE, "ScreeningReportFiled")

@@ -245,6 +245,20 @@ class PlatformService:
                 "streams": [a.to_dict() for a in audits]}
 
     @rpc
+    def erase_person(self, id_number: str) -> dict:
+        """Erase a person here (`gm privacy erase`): destroy the data keys of their
+        resident id number and the keys erased with them (their cases' id-less parties,
+        dead letters naming them). Their personal data reads `[erased]` from then on, in
+        events, the log served to others, dead letters and what is built from them; the
+        events themselves, their count and the audit chain are untouched. Idempotent:
+        again, it destroys nothing and reports what was erased before."""
+        return {"service": self.settings.service, **self.erase_here(str(id_number))}
+
+    def erase_here(self, id_number: str) -> dict:
+        """What erasing a person does in this service (a service keeping more adds it)."""
+        return self.store.erase_person(id_number)
+
+    @rpc
     def list_dead_letters(self, limit: int = 100, offset: int = 0) -> dict:
         """Parked messages, oldest first (gm dlq list)."""
         letters = self.store.dead_letters(max(1, min(int(limit), 1000)), max(0, int(offset)))

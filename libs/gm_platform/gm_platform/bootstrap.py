@@ -13,6 +13,8 @@ A test builds the same application on a store of its own, without Nameko or a br
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,12 +34,23 @@ from .store_provider import StoreHandle, find_relay, find_store
 @dataclass
 class Platform:
     """What a bootstrap gets: the service's name and settings, its event store (appends
-    wake the outbox relay) and its clock."""
+    wake the outbox relay; personal data sealed at rest, gm_kernel.privacy) and its clock."""
 
     service: str
     settings: Any
     store: EventStore
     clock: Callable[[], datetime]
+
+    def pseudonym(self, id_number: str) -> str:
+        """A person's keyed hash (HMAC of the resident id number under the master key),
+        from the store's vault. A bare store (a unit test building the application
+        without privacy) has no vault: the hash is then keyed with a fixed, public key —
+        still no id number in memory, but guessable; no service runs that way."""
+        keyed = getattr(self.store, "pseudonym", None)
+        if keyed is not None:
+            return keyed(id_number)
+        return hmac.new(b"gm-unkeyed-test-pseudonym", id_number.strip().upper().encode(),
+                        hashlib.sha256).hexdigest()
 
 
 @dataclass

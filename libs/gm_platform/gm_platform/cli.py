@@ -5,6 +5,7 @@
     gm audit verify [--service intake]    walk the services' hash chains (exit 1 if broken)
     gm broker provision --agency court --password ...   a per-agency broker user
     gm projections status | rebuild [NAME]             reporting's projections (plugin)
+    gm privacy erase --id-number ID       erase a person's personal data in every service
 
 Talks to running services over RPC (AMQP_URI) and to the RabbitMQ management API
 (GM_RABBIT_API, default http://guest:guest@localhost:15672/api).
@@ -71,6 +72,9 @@ def dlq_replay(service, letter_id):
     replayed = _rpc(service, "replay_dead_letter", letter_id)
     if replayed is None:
         click.echo(f"no parked message {letter_id!r} in {service}", err=True)
+        sys.exit(1)
+    if replayed.get("refused"):
+        click.echo(f"not replayed {letter_id}: {replayed['refused']}", err=True)
         sys.exit(1)
     click.echo(f"replayed {letter_id} to {replayed['routing_key'] or replayed['source']}")
 
@@ -150,6 +154,50 @@ def broker_provision(agency, password, vhost, user):
     provision_agency(os.environ.get("GM_RABBIT_API", "http://guest:guest@localhost:15672/api"),
                      agency, password, vhost, user)
     click.echo(f"agency user {user or agency!r} provisioned on vhost {vhost!r}")
+
+
+@main.group()
+def privacy():
+    """Personal data: encrypted at rest under per-person keys, erased by destroying them."""
+
+
+@privacy.command("erase")
+@click.option("--id-number", required=True, help="The person's resident id number.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def privacy_erase(id_number, as_json):
+    """Erase a person in every service: their names, id numbers and phones (and the
+    id-less parties of the cases where they are the main party, and dead letters naming
+    them) read `[erased]` from now on, everywhere; cases, counts and figures stay.
+    Idempotent: run again, it erases nothing more and says what was erased before.
+    The id number travels to each service over RPC (the broker's connection) only."""
+    results, failed = {}, []
+    for service in config.SERVICES:
+        try:
+            results[service] = _rpc(service, "erase_person", id_number)
+        except Exception as exc:  # report every service, then fail
+            failed.append(service)
+            results[service] = {"error": f"{type(exc).__name__}: {exc}"}
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        table = Table(title="erased")
+        for col in ("service", "destroyed now", "erased in all", "first erased at"):
+            table.add_column(col)
+        for service, r in results.items():
+            if "error" in r:
+                table.add_row(service, "[red]" + r["error"], "", "")
+                continue
+            table.add_row(service, _kinds(r["destroyed"]), _kinds(r["erased_in_all"]),
+                          r.get("first_erased_at") or "")
+        console.print(table)
+    if failed:
+        click.echo(f"not erased in: {', '.join(failed)} (run again when they answer)",
+                   err=True)
+        sys.exit(1)
+
+
+def _kinds(counts: dict) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing"
 
 
 def _add_plugin_commands() -> None:

@@ -5,7 +5,7 @@ The README's configuration table lists each variable read here; keep them in ste
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SERVICES = ("intake", "assignment", "mediation", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "assignment": 8002, "mediation": 8003, "reporting": 8004}
@@ -49,6 +49,8 @@ class Settings:
     log_format: str
     http_max_body: int = 256 * 1024
     health_interval: float = 5.0
+    # Never in a repr (logs, tracebacks).
+    master_key: str | None = field(default=None, repr=False)
 
     @property
     def web_address(self) -> str:
@@ -115,6 +117,10 @@ def load(service: str) -> Settings:
         # /health answers from a readiness check run this often, never from a broker
         # connection opened per request.
         health_interval=_float("GM_HEALTH_INTERVAL", 5.0),
+        # Base64 of 32 bytes, the same for every service: wraps the data keys that seal
+        # personal data at rest (gm_kernel.privacy). Unset: a development key generated
+        # into GM_DATA_DIR, with a warning — never in a deployment.
+        master_key=_env("GM_MASTER_KEY"),
     )
 
 
@@ -130,6 +136,7 @@ ENV_VARS = (
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
     "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL",
+    "GM_MASTER_KEY",
 )
 # Read by the command line `gm` (cli.py, commands/) only, not by the services: the broker,
 # RabbitMQ's management API, the bearer token, and where each service answers

@@ -6,6 +6,7 @@ from typing import Optional
 from kombu import Connection, Exchange, Producer
 
 from gm_kernel import DeadLetter, EventStore
+from gm_kernel.privacy import ERASED, UNREADABLE
 
 from . import topology
 from .answers import REPLAY_HEADER
@@ -30,10 +31,15 @@ def replay(store: EventStore, amqp_uri: str, letter_id: str) -> Optional[dict]:
     a queue consumer go straight back to that queue. The replay is marked (REPLAY_HEADER)
     so that a message rejected before is judged again, not taken for a copy. Handling is
     idempotent, so a crash between publishing and forgetting at most repeats an answer.
+    A letter whose body was erased is not published (`refused` says why) and is kept.
     """
     letter = store.dead_letter(letter_id)
     if letter is None:
         return None
+    if letter.body in (ERASED.encode(), UNREADABLE.encode()):
+        # Its body was erased with a person (gm privacy erase): publishing the marker
+        # would only be rejected and parked again.
+        return {**describe(letter), "refused": "its body was erased: nothing to publish"}
     if letter.source == topology.INBOUND.name:
         exchange, routing_key = topology.INBOUND, letter.routing_key or ""
     else:

@@ -35,6 +35,23 @@ def load_service_class(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def check_master_key(settings) -> None:
+    """Open the service's key store with GM_MASTER_KEY (gm_kernel.privacy): a malformed
+    key, or one that is not the key store's, stops start-up with one line and exit code 2
+    rather than sealing new data under a key nobody can open later. A store that cannot be
+    reached is left to the store provider (the service starts unready, as before)."""
+    from gm_kernel import StoreError
+    from gm_kernel.privacy import open_vault
+
+    try:
+        vault = open_vault(settings.store_uri, settings.service, settings.data_dir,
+                           settings.master_key)
+    except StoreError as exc:
+        log.warning("%s: key store not checked at start-up: %s", settings.service, exc)
+        return
+    vault.keys.close()
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in SERVICE_CLASSES:
@@ -52,6 +69,7 @@ def main(argv=None) -> int:
         if settings.tokens_file:
             TokenFile(settings.tokens_file)  # TokensFileError: `file: field: problem`
         service_cls.check_config(settings)
+        check_master_key(settings)  # MasterKeyError: malformed, or not the key store's
     except (ConfigError, OSError, ValueError) as exc:
         # One clear line naming file, line and field; no traceback for an operator to read.
         log.error("%s: cannot start: %s", settings.service, exc)

@@ -8,7 +8,7 @@ from eventlet.event import Event as GreenEvent
 from nameko.extensions import DependencyProvider
 
 from gm_kernel import EventStore, NewEvent, RecordedEvent, Upcasters
-from gm_kernel.store.factory import open_store
+from gm_kernel.privacy import open_private_store
 
 from . import metrics
 from .relay import OutboxRelay
@@ -42,8 +42,11 @@ class EventStoreProvider(DependencyProvider):
     def setup(self):
         settings = self.container.config["GM_SETTINGS"]
         self.settings = settings
-        self.store = open_store(settings.store_uri, settings.service,
-                                data_dir=settings.data_dir, upcasters=self.upcasters)
+        # Personal data sealed at rest under the service's key store (gm_kernel.privacy);
+        # a master key that does not open it stops start-up (checked first in serve.py).
+        self.store = open_private_store(settings.store_uri, settings.service,
+                                        data_dir=settings.data_dir, upcasters=self.upcasters,
+                                        master_key=settings.master_key)
         self.relay = OutboxRelay(self.store, settings.amqp_uri, idle_wait=settings.relay_interval,
                                  lease_ttl=settings.relay_lease)
         self._relay_done = GreenEvent()

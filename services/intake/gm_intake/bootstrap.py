@@ -19,7 +19,8 @@ def bootstrap(platform: Platform) -> Intake:
     bus = MessageBus(platform.store, platform.clock, commands=COMMANDS, events=EVENTS,
                      dependencies=dict(
                          directory=load_directory(platform.settings.directory_file), tz=tz,
-                         applicants=RegisteredApplicants(platform.store, tz)))
+                         applicants=RegisteredApplicants(platform.store, tz,
+                                                                    platform.pseudonym)))
     feeds = Feeds.of_bus(bus, platform.service, topology.followed_logs(platform.service),
                          platform.settings.amqp_uri, platform.settings.rpc_timeout)
     return Intake(bus, feeds, inbound={"referral": RegisterReferral})

@@ -42,12 +42,14 @@ def register(uow: UnitOfWork, reg: Registration, actor: str, *, directory: Direc
     cannot both win; the loser is decided again and takes the next."""
     check_registration(reg, directory)
     local = uow.now.astimezone(tz)
-    earlier = applicants.earlier(reg, local)
+    pseudonyms = applicants.pseudonyms(reg)
+    earlier = applicants.earlier(pseudonyms, reg.category, local)
     sequence = uow.take_number(numbering(reg.region, local.year))
     case = uow.new(Case(new_id()))
     case.register(reg, case_number(reg.region[:6], local.year, sequence),
-                  decide_flags(reg, earlier), earlier, uow.now, actor=actor, agency=agency,
-                  correlation_id=case.id, causation_id=causation_id)
+                  decide_flags(reg, earlier), earlier, uow.now, pseudonyms=pseudonyms,
+                  actor=actor, agency=agency, correlation_id=case.id,
+                  causation_id=causation_id)
     uow.answer = {"case_id": case.id, "case_number": case.case_number}
     return dict(uow.answer)
 

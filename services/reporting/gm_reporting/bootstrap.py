@@ -18,7 +18,7 @@ from . import early_warning
 from .feeds import Feeds
 from .handlers import Reporting
 from .warnings_file import load_warning_rules
-from .store import ProjectionStore, open_projection_store
+from .store import ProjectionStore, open_private_projection_store
 from .store.layout import PROJECTIONS
 
 
@@ -51,7 +51,10 @@ def bootstrap(platform: Platform) -> ReportingApp:
     settings = platform.settings
     directory = load_directory(settings.directory_file)
     rules = load_warning_rules(settings.rules_file)
-    store = open_projection_store(settings.store_uri, platform.service, settings.data_dir)
+    # The parties in case files sealed under reporting's vault (its event store's).
+    store = open_private_projection_store(settings.store_uri,
+                                          getattr(platform.store, "vault", None),
+                                          platform.service, settings.data_dir)
     try:
         for spec in PROJECTIONS.values():
             store.ensure(spec)  # a first, empty generation the feeds fill

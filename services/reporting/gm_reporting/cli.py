@@ -27,10 +27,15 @@ def _patch():
 def _open():
     from gm_platform import config
 
-    from .store import open_projection_store
+    from gm_kernel.privacy import open_vault
+
+    from .store import open_private_projection_store
 
     settings = config.load("reporting")
-    return settings, open_projection_store(settings.store_uri, "reporting", settings.data_dir)
+    # A rebuild writes case files: with the parties sealed, as the service does.
+    vault = open_vault(settings.store_uri, "reporting", settings.data_dir, settings.master_key)
+    return settings, open_private_projection_store(settings.store_uri, vault, "reporting",
+                                                   settings.data_dir)
 
 
 @click.group("projections")

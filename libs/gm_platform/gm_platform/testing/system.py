@@ -230,6 +230,19 @@ class Suite:
         return subprocess.run([str(gm), *args], env=self.env, capture_output=True,
                               text=True, timeout=timeout, cwd=ROOT)
 
+    def rpc(self, service: str, method: str, *args):
+        """A service's RPC (e.g. `read_log`, what other services and reporting's rebuild
+        read) from a process of its own, as `gm` calls it; its JSON answer."""
+        code = ("import json, sys\n"
+                "from gm_platform.cli import _rpc\n"
+                "print(json.dumps(_rpc(sys.argv[1], sys.argv[2], *json.loads(sys.argv[3])),"
+                " ensure_ascii=False))")
+        proc = subprocess.run([sys.executable, "-c", code, service, method, json.dumps(args)],
+                              env=self.env, capture_output=True, text=True, timeout=60,
+                              cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
     # -- the logs --------------------------------------------------------------------------
     def log_text(self) -> str:
         try:

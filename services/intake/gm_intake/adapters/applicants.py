@@ -1,9 +1,10 @@
 """The repeat index (gm_intake.domain.repeat), fed from this service's own log by every
-case registered with an applicant's id number (by any instance sharing the store)."""
+case registered with an applicant's id number (by any instance sharing the store), keyed
+on the applicants' pseudonyms (`pseudonym`: the store vault's keyed hash)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import List
+from typing import Callable, List
 from zoneinfo import ZoneInfo
 
 from gm_contracts import intake_events as events
@@ -15,9 +16,10 @@ from ..domain.repeat import RepeatIndex
 
 
 class RegisteredApplicants(LogFollower):
-    def __init__(self, store: EventStore, tz: ZoneInfo):
+    def __init__(self, store: EventStore, tz: ZoneInfo, pseudonym: Callable[[str], str]):
         super().__init__(store)
         self.tz = tz
+        self.pseudonym = pseudonym
         self.index = RepeatIndex()
 
     def apply(self, event: RecordedEvent) -> None:
@@ -27,15 +29,22 @@ class RegisteredApplicants(LogFollower):
         at = event.occurred_at.astimezone(self.tz)
         earlier = EarlierCase(d["case_id"], d["case_number"], d["registered_at"],
                               d.get("region"))
-        for p in d["parties"]:
-            if p.get("role") == "applicant" and p.get("id_number"):
-                self.index.add(p["id_number"], d["category"], earlier, at)
+        applicants = d.get("applicant_pseudonyms")
+        if applicants is None:  # registered before pseudonyms were recorded
+            applicants = [self.pseudonym(p["id_number"]) for p in d["parties"]
+                          if p.get("role") == "applicant" and p.get("id_number")]
+        for applicant in applicants:
+            self.index.add(applicant, d["category"], earlier, at)
 
-    def earlier(self, reg: Registration, local: datetime) -> List[EarlierCase]:
-        """The applicants' earlier cases of the same category (重复访); `local`: now, in
-        the deployment's time zone."""
-        ids = reg.applicant_ids
-        if not ids:
+    def pseudonyms(self, reg: Registration) -> List[str]:
+        """The applicants' pseudonyms, as the case records them."""
+        return list(dict.fromkeys(self.pseudonym(n) for n in reg.applicant_ids))
+
+    def earlier(self, applicants: List[str], category: str,
+                local: datetime) -> List[EarlierCase]:
+        """The applicants' (pseudonyms') earlier cases of `category` (重复访); `local`:
+        now, in the deployment's time zone."""
+        if not applicants:
             return []
         self.refresh()  # also what other instances registered
-        return self.index.earlier(ids, reg.category, local)
+        return self.index.earlier(applicants, category, local)

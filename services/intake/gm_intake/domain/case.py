@@ -154,7 +154,9 @@ class Case(Aggregate):
         self.registration: Optional[dict] = None
 
     def register(self, reg: Registration, number: str, flags: Flags,
-                 earlier: Sequence[EarlierCase], registered_at: datetime, **meta) -> None:
+                 earlier: Sequence[EarlierCase], registered_at: datetime,
+                 pseudonyms: Sequence[str] = (), **meta) -> None:
+        """`pseudonyms`: the applicants' keyed hashes, recorded for repeat detection."""
         if self.exists:
             raise DomainError(f"case {self.id} is already registered")
         data = asdict(reg)
@@ -170,6 +172,7 @@ class Case(Aggregate):
             level_skipping=flags.level_skipping,
             level_skipping_of=list(flags.level_skipping_of),
             registered_at=registered_at.isoformat(),
+            applicant_pseudonyms=list(pseudonyms),
         )
         self._record(events.CaseRegistered, data, occurred_at=registered_at, **meta)
 

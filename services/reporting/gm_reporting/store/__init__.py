@@ -7,7 +7,7 @@ filters, tallies, generations switched by a rebuild — is a read model's, not t
 log's. It reuses the kernel's URI conventions and error types, so moving it into a
 shared library later, should a second service keep projections, changes no caller.
 """
-from .factory import open_projection_store, projection_path
+from .factory import open_private_projection_store, open_projection_store, projection_path
 from .port import (
     ALL,
     And,
@@ -35,5 +35,5 @@ __all__ = [
     "ALL", "And", "ApplyResult", "Behind", "Eq", "Filter", "Generation", "In",
     "NoActiveGeneration", "Or", "PositionGap", "Prefix", "ProjectionSpec", "ProjectionStore",
     "Range", "Reader", "RebuildInProgress", "TableSpec", "Tally", "all_of",
-    "open_projection_store", "projection_path",
+    "open_private_projection_store", "open_projection_store", "projection_path",
 ]

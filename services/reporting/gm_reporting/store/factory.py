@@ -36,6 +36,18 @@ def projection_path(uri: Optional[str], service: str = "reporting",
     return f"{root}{SUFFIX}{ext or '.db'}"
 
 
+def open_private_projection_store(uri: Optional[str], vault, service: str = "reporting",
+                                  data_dir: Optional[str] = None) -> ProjectionStore:
+    """The projection store with the parties sealed under `vault` (store/private.py);
+    a bare one when there is no vault (a test building reporting on a bare store)."""
+    store = open_projection_store(uri, service, data_dir)
+    if vault is None:
+        return store
+    from .private import PrivateProjectionStore
+
+    return PrivateProjectionStore(store, vault)
+
+
 def open_projection_store(uri: Optional[str], service: str = "reporting",
                           data_dir: Optional[str] = None) -> ProjectionStore:
     scheme = uri.split(":", 1)[0].lower() if uri and ":" in uri else ""

@@ -1,0 +1,190 @@
+"""Reporting's projections with the parties sealed at rest, around any projection store.
+
+Reporting keeps a case file's parties (names, masked id numbers and phones) in its
+documents. They are sealed the same way the services' events are (gm_kernel.privacy,
+reporting's own key store), rather than redacted when an erasure comes: a rebuild, a
+replica that missed the erasure or a document written a moment later can then never
+bring a name back, and erasing is the same one operation in every service (destroying
+keys).
+
+Which key seals a party of a document: the projector keeps parties in the order of the
+event that brought them (intake's CaseRegistered, mediation's MediationOpened), so the
+party at index i of a new list is the event's party i — sealed under that person's key
+when they gave an id number (the masked number in the document cannot name them), else
+under the case's key, erased with the case's main parties. A party already in the
+document before the event is written back exactly as it was sealed (no new key, and an
+erased one stays erased). Queries read the documents opened: `[erased]` where a person
+was erased. Indexed columns hold no personal data (store/layout.py), so counts, figures
+and the ledger are the same before and after an erasure.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+
+from gm_kernel import RecordedEvent
+from gm_kernel.privacy import Vault
+from gm_kernel.privacy import personal
+
+from .port import ApplyResult, Generation, ProjectionSpec, ProjectionStore, Reader
+
+
+class PrivateProjectionStore(ProjectionStore):
+    def __init__(self, inner: ProjectionStore, vault: Vault):
+        self.inner, self.vault = inner, vault
+        self._specs: Dict[int, ProjectionSpec] = {}
+
+    # -- sealing a projection's documents ------------------------------------------------------
+    def _sealed(self, spec: ProjectionSpec) -> ProjectionSpec:
+        """`spec` whose apply opens the documents it is given and seals what it returns."""
+        sealed = self._specs.get(id(spec))
+        if sealed is None:
+            def apply(source: str, event: Any, docs: Mapping) -> dict:
+                opened = {k: self._open_doc(v) for k, v in docs.items()}
+                changed = spec.apply(source, event, {k: o for k, (o, _) in opened.items()})
+                return {k: self._seal_doc(k, state, opened.get(k, (None, {}))[1], event)
+                        for k, state in changed.items()}
+
+            sealed = self._specs[id(spec)] = replace(spec, apply=apply)
+        return sealed
+
+    def _open_doc(self, state: Optional[dict]):
+        """The document opened, and each opened party's sealed form (to write back)."""
+        if state is None:
+            return None, {}
+        opened = self.vault.unseal(state)
+        before = {}
+        for sealed_p, plain_p in zip(personal.parties_in(state), personal.parties_in(opened)):
+            if any(personal.is_sealed(v) for v in sealed_p.values()):  # not a legacy one
+                before[_fingerprint(plain_p)] = sealed_p
+        return opened, before
+
+    def _seal_doc(self, key, state: dict, before: Mapping[str, dict], event: Any) -> dict:
+        event_parties = [p for p in personal.parties_in(getattr(event, "data", None) or {})]
+        owners = [self.vault.pseudonym(n)
+                  for n in personal.main_id_numbers(getattr(event, "data", None) or {})]
+        case_subject = f"case:{key[1]}"
+        case: List = []
+
+        def case_key():
+            if not case:
+                case.append(self.vault.key(case_subject, owners))
+            return case[0]
+
+        def seal_list(parties: list) -> list:
+            out = []
+            for i, p in enumerate(parties):
+                if not isinstance(p, Mapping):
+                    out.append(p)
+                    continue
+                kept = before.get(_fingerprint(p))
+                if kept is not None:
+                    out.append(kept)
+                    continue
+                source = event_parties[i] if i < len(event_parties) else {}
+                id_number = source.get("id_number") if source.get("role") == p.get("role") \
+                    else None
+                key_id, cipher = (self.vault.person_key(id_number)
+                                  if isinstance(id_number, str) else case_key())
+                out.append({f: personal.seal_value(key_id, cipher, v)
+                            if f in personal.PARTY_FIELDS and isinstance(v, str) else v
+                            for f, v in p.items()})
+            return out
+
+        return _map_party_lists(state, seal_list)
+
+    # -- the port ------------------------------------------------------------------------------
+    def ensure(self, spec: ProjectionSpec) -> Generation:
+        return self.inner.ensure(spec)
+
+    def active(self, name: str) -> Optional[Generation]:
+        return self.inner.active(name)
+
+    def generations(self, name: str) -> List[Generation]:
+        return self.inner.generations(name)
+
+    def create_generation(self, spec: ProjectionSpec, *, force: bool = False) -> Generation:
+        return self.inner.create_generation(spec, force=force)
+
+    def activate(self, spec: ProjectionSpec, number: int) -> Generation:
+        return self.inner.activate(spec, number)
+
+    def abandon(self, spec: ProjectionSpec, number: int) -> None:
+        self.inner.abandon(spec, number)
+
+    def position(self, name: str, source: str, generation: Optional[int] = None) -> int:
+        return self.inner.position(name, source, generation)
+
+    def apply(self, spec: ProjectionSpec, source: str, events: Sequence[RecordedEvent],
+              generation: Optional[int] = None) -> ApplyResult:
+        return self.inner.apply(self._sealed(spec), source, events, generation)
+
+    def advance(self, name: str, source: str, position: int,
+                generation: Optional[int] = None) -> None:
+        self.inner.advance(name, source, position, generation)
+
+    def put(self, spec: ProjectionSpec, table: str, states: Mapping[str, dict],
+            generation: int) -> None:
+        sealed = {k: self._seal_doc((table, k), s, {}, None) for k, s in states.items()}
+        self.inner.put(spec, table, sealed, generation)
+
+    @contextmanager
+    def reader(self, spec: ProjectionSpec, generation: Optional[int] = None
+               ) -> Iterator[Reader]:
+        with self.inner.reader(spec, generation) as r:
+            yield _OpeningReader(r, self.vault)
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name):
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class _OpeningReader(Reader):
+    """A reader whose documents come back opened."""
+
+    def __init__(self, inner: Reader, vault: Vault):
+        self.inner, self.vault = inner, vault
+
+    def get(self, table: str, key: str) -> Optional[dict]:
+        state = self.inner.get(table, key)
+        return None if state is None else self.vault.unseal(state)
+
+    def find(self, table: str, where=None, order=(), offset: int = 0,
+             limit: Optional[int] = None, with_state: bool = False) -> List[dict]:
+        kwargs = {} if where is None else {"where": where}
+        rows = self.inner.find(table, order=order, offset=offset, limit=limit,
+                               with_state=with_state, **kwargs)
+        if not with_state:
+            return rows
+        states = self.vault.unseal_many([row["state"] for row in rows])
+        return [dict(row, state=s) for row, s in zip(rows, states)]
+
+    def count(self, table: str, where=None) -> int:
+        return self.inner.count(table) if where is None else self.inner.count(table, where)
+
+    def tally(self, table: str, where=None, by=(), sums=()):
+        if where is None:
+            return self.inner.tally(table, by=by, sums=sums)
+        return self.inner.tally(table, where, by, sums)
+
+
+def _fingerprint(party: Mapping) -> str:
+    return json.dumps(party, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _map_party_lists(tree: Any, fn) -> Any:
+    if isinstance(tree, Mapping):
+        return {k: fn(v) if k == "parties" and isinstance(v, list) else _map_party_lists(v, fn)
+                for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_map_party_lists(v, fn) for v in tree]
+    return tree
