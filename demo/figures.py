@@ -109,10 +109,10 @@ def compare(expected: Dict, got: Dict) -> List[str]:
 
 
 def due_soon(rows: Dict[str, dict], now: Optional[datetime] = None) -> List[dict]:
-    """The open cases the deadline watch warns of: due within WARN_DAYS."""
+    """The open cases the deadline watch warns of: not yet due, but within WARN_DAYS."""
     now = now or datetime.now(timezone.utc)
     return [r for r in rows.values() if not r["outcome"] and r.get("due_at")
-            and _time(r["due_at"]) - now <= timedelta(days=WARN_DAYS)]
+            and now < _time(r["due_at"]) <= now + timedelta(days=WARN_DAYS)]
 
 
 def deadlines(rows: Dict[str, dict], warned: Dict[str, bool], now: Optional[datetime] = None
@@ -120,12 +120,15 @@ def deadlines(rows: Dict[str, dict], warned: Dict[str, bool], now: Optional[date
     """The open cases' deadlines: what the watch did now, and what only time will show."""
     open_rows = [r for r in rows.values() if not r["outcome"] and r.get("due_at")]
     soon = due_soon(rows, now)
-    first = min(open_rows, key=lambda r: r["due_at"], default=None)
+    now = now or datetime.now(timezone.utc)
+    first = min((r for r in open_rows if _time(r["due_at"]) > now), key=lambda r: r["due_at"],
+                default=None)
     return {
         "open": len(open_rows),
         "due_within_warn_days": len(soon),
         "warned": sum(1 for r in soon if warned.get(r["case_id"])),
         "not_yet_warned": [r["case_number"] for r in soon if not warned.get(r["case_id"])],
         "overdue_now": sum(1 for r in open_rows if r.get("overdue")),
+        "supervised": sum(1 for r in rows.values() if r.get("supervisions")),
         "first_due": first and {"case_number": first["case_number"], "due_at": first["due_at"]},
     }

@@ -194,16 +194,21 @@ def _show(month: Month, expected, got, monthly, sole, dead, played, at: Endpoint
     console.print(
         f"[bold]Deadlines (the real clock)[/bold]: {dead['open']} cases are still open at the "
         f"month's end; {dead['due_within_warn_days']} fall due within {figures.WARN_DAYS} days "
-        f"and the deadline watch has warned {dead['warned']} of them (预警). Overdue now: "
-        f"{dead['overdue_now']} — no deadline is shorter than a day (counted from tomorrow, "
-        f"ending 23:59 local), so overdue cases, 督办 and 催办 are figures only time will show.")
+        f"and the deadline watch has warned {dead['warned']} of them (预警).")
+    if dead["overdue_now"]:
+        console.print(f"  Overdue now: {dead['overdue_now']}, under supervision (督办): "
+                      f"{dead['supervised']} — `curl /overdue` lists them.")
+    else:
+        console.print("  Overdue now: 0 — no deadline is shorter than a day (counted from "
+                      "tomorrow, ending 23:59 local), so overdue cases, 督办 and 催办 are "
+                      "figures only time will show.")
     if first:
         due = datetime.fromisoformat(first["due_at"].replace("Z", "+00:00"))
-        console.print(f"  The first deadline is {due.astimezone(at.time_zone):%Y-%m-%d %H:%M} "
-                      f"local ({first['case_number']}). "
-                      "After it, run `make demo` again (it adds nothing, and counts again) or "
-                      f"curl /overdue: the open cases past their deadline appear there, and "
-                      f"the watch (every {at.watch_interval:g}s) orders supervision.")
+        console.print(f"  The next deadline is {due.astimezone(at.time_zone):%Y-%m-%d %H:%M} "
+                      f"local ({first['case_number']}). After it, run `make demo` again (it "
+                      "adds nothing, and counts again) or curl /overdue: the open cases past "
+                      "their deadline appear there, and the watch (every "
+                      f"{at.watch_interval:g}s) orders supervision.")
 
     analyst = at.tokens.unscoped("analyst").token
     reporting = at.url("reporting", "")

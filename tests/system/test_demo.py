@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timedelta
 
 import pytest
 
 from gm_platform.testing.broker import private_vhost
-from gm_platform.testing.system import ROOT, SERVICES, Suite, report
+from gm_platform.testing.system import ROOT, SERVICES, SHANGHAI, Suite, report
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -43,6 +44,9 @@ def play(suite: Suite, name: str) -> dict:
 
 
 def test_the_demo_month_adds_up_and_a_second_run_adds_nothing(suite):
+    local = datetime.now(SHANGHAI)
+    if (local + timedelta(minutes=10)).month != local.month:
+        pytest.skip("the local month ends within minutes: the demo's cases would span two")
     first = play(suite, "first")
     expected, counted = first["expected"], first["counted"]
     assert first["failures"] == {} and first["mismatches"] == []
