@@ -11,7 +11,7 @@ PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform 
 # Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
 export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
 
-.PHONY: install run test bench chaos contracts docs clean up down k8s-data
+.PHONY: install run test demo bench chaos contracts docs clean up down k8s-data
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+# A realistic month for Hebi, played against the services `make run` started (in another
+# terminal) through the public contract; DEMO_ARGS="--scale 0.3" plays a smaller one (demo/).
+demo: install
+	$(PY) -m demo $(DEMO_ARGS)
 
 bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

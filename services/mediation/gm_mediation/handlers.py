@@ -26,6 +26,7 @@ from gm_contracts import mediation_events as events
 from gm_contracts.streams import case_id_of
 from gm_kernel import ConcurrencyError, NewEvent, OutboxMessage, RecordedEvent, new_id
 from gm_platform import answers
+from gm_platform.auth import Forbidden
 from gm_platform.bootstrap import Application
 from gm_platform.messagebus import Caller, UnitOfWork
 
@@ -36,7 +37,7 @@ from .commands import (
     RequestConfirmation, RequestReview, RuleOnConfirmation, Withdraw,
 )
 from .domain import (
-    JUDICIAL_CONFIRMATION, NO_NEXT_STEP, HandOff, MediationCase, case_view,
+    JUDICIAL_CONFIRMATION, NO_NEXT_STEP, CaseNotFound, HandOff, MediationCase, case_view,
     confirmation_window, handoff_decided, handoff_due, handoff_requested,
     petition_notice_due, review_dues, ruling_due,
 )
@@ -60,7 +61,15 @@ def _view(uow: UnitOfWork, case: MediationCase, tz) -> dict:
 
 def _mediators_case(uow: UnitOfWork, case_id: str, caller: Caller) -> MediationCase:
     case = uow.get(MediationCase, case_id)
-    caller.may_see(case.region)
+    try:
+        caller.may_see(case.region)
+    except Forbidden:
+        if case.opened:
+            raise
+        # Known from assignment's events before intake's registration arrived: its region
+        # is not known here yet, so to a region-scoped token it is a case not yet seen
+        # here (404, as the registration arrives), not one of another region (403).
+        raise CaseNotFound(case_id) from None
     return case
 
 

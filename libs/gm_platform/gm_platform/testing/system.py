@@ -86,9 +86,10 @@ def today_local() -> str:
 class Suite:
     """`make run` on its own vhost, data directory, ports and tokens."""
 
-    def __init__(self, workdir: Path, amqp_uri: str):
+    def __init__(self, workdir: Path, amqp_uri: str, settings: Optional[Dict[str, str]] = None):
         self.workdir = Path(workdir)
         self.amqp_uri = amqp_uri
+        self.settings = dict(settings or {})  # more GM_* variables, e.g. GM_WATCH_INTERVAL
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "run.log"
         self.tokens_file = self.workdir / "tokens.json"
@@ -108,6 +109,7 @@ class Suite:
             "GM_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             **{f"GM_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
+            **self.settings,
         })
         return env
 

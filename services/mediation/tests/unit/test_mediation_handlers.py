@@ -188,6 +188,24 @@ def test_region_scope_is_checked_before_anything_is_recorded(world):
     assert world.types("mediation-a")[-1] == "MediatorAssigned"
 
 
+def test_a_case_assigned_before_its_registration_arrived_is_not_yet_known_to_a_scoped_token(world):
+    """Assignment's event can reach mediation before intake's: until the registration
+    (and with it the region) arrives, a region-scoped mediator is told the case is not
+    known here yet (404, to try again), not that it belongs to another region (403)."""
+    world.assign("a")
+
+    def only_qibin(region):  # as gm_platform.auth.Principal.require_region
+        if not (region and region.startswith("410611")):
+            raise Forbidden("this token does not cover the case's region")
+
+    scoped = Caller("mediator-2", may_see=only_qibin)
+    with pytest.raises(CaseNotFound):
+        world.handle(HoldSession("a", date(2026, 3, 5), "x", scoped))
+    world.register("a")  # region 410611...: now the scoped mediator works on it
+    assert world.handle(HoldSession("a", date(2026, 3, 5), "x", scoped))["status"] == \
+        "in_mediation"
+
+
 # -- the court's delegated referral, to judicial confirmation ----------------------------
 
 def test_court_referral_is_confirmed_and_the_court_told_the_outcome(world):
