@@ -66,6 +66,10 @@ class CaseRegistered(_Event):
     key_case = StrictBoolean(required=True)
     key_reasons = fields.List(fields.String(), required=True)
     registered_at = fields.String(required=True)
+    query_code_digest = fields.String(allow_none=True, validate=validate.Length(64, 64), metadata={
+        "description": "the keyed digest (HMAC-SHA256, hex) of the petitioner's query code "
+                       "(查询码, CONTRACT §8); the code itself is only in the answers. Absent "
+                       "in events recorded before codes were given"})
 
 
 @register_event(SERVICE, "ScreeningReportFiled")

@@ -49,6 +49,8 @@ class Settings:
     log_format: str
     http_max_body: int = 256 * 1024
     health_interval: float = 5.0
+    query_code_key: str | None = None
+    status_limit: int = 10
 
     @property
     def web_address(self) -> str:
@@ -115,6 +117,12 @@ def load(service: str) -> Settings:
         # /health answers from a readiness check run this often, never from a broker
         # connection opened per request.
         health_interval=_float("GM_HEALTH_INTERVAL", 5.0),
+        # The key of the petitioners' query codes' digests (gm_platform.query_codes):
+        # intake and reporting need the same secret; unset, a development key is used.
+        query_code_key=_env("GM_QUERY_CODE_KEY"),
+        # Reporting's public status page: requests one client address may make in a
+        # burst, refilled at that many per minute (a token bucket; 429 beyond it).
+        status_limit=_int("GM_STATUS_LIMIT", 10),
     )
 
 
@@ -129,7 +137,7 @@ ENV_VARS = (
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
-    "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL",
+    "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL", "GM_QUERY_CODE_KEY", "GM_STATUS_LIMIT",
 )
 # Read by the command line `gm` (cli.py, commands/) only, not by the services: the broker,
 # RabbitMQ's management API, the bearer token, and where each service answers

@@ -11,9 +11,11 @@ from gm_platform import topology
 from gm_platform.bootstrap import Application, Platform
 from gm_platform.feed import RpcSourceLog
 from gm_platform.messagebus import MessageBus
+from gm_platform.query_codes import QueryCodes
 
 from .feeds import Feeds
 from .handlers import Reporting
+from .ratelimit import RateLimiter
 from .store import ProjectionStore, open_projection_store
 from .store.layout import PROJECTIONS
 
@@ -26,6 +28,8 @@ class ReportingApp(Application):
     bus: Optional[MessageBus] = None
     store: Optional[ProjectionStore] = None
     queries: Optional[Reporting] = None
+    codes: Optional[QueryCodes] = None  # the petitioners' query codes (CONTRACT §8)
+    limiter: Optional[RateLimiter] = None  # of the public status page, per client address
 
     def stale(self) -> List[str]:
         """Projections whose active generation was built by another version of the code."""
@@ -54,4 +58,6 @@ def bootstrap(platform: Platform) -> ReportingApp:
     logs = {source: RpcSourceLog(settings.amqp_uri, source, settings.rpc_timeout)
             for source in topology.SUBSCRIPTIONS[platform.service]}
     return ReportingApp(feeds=Feeds(store, PROJECTIONS.values(), logs), store=store,
-                        queries=Reporting(store, directory, settings.timezone, platform.clock))
+                        queries=Reporting(store, directory, settings.timezone, platform.clock),
+                        codes=QueryCodes(settings.query_code_key),
+                        limiter=RateLimiter(settings.status_limit))

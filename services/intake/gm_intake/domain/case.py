@@ -137,7 +137,8 @@ class Case(Aggregate):
         self.registration: Optional[dict] = None
 
     def register(self, reg: Registration, number: str, flags: Flags,
-                 earlier: Sequence[EarlierCase], registered_at: datetime, **meta) -> None:
+                 earlier: Sequence[EarlierCase], registered_at: datetime,
+                 query_code_digest: Optional[str] = None, **meta) -> None:
         if self.exists:
             raise DomainError(f"case {self.id} is already registered")
         data = asdict(reg)
@@ -151,6 +152,7 @@ class Case(Aggregate):
             key_case=flags.key_case,
             key_reasons=list(flags.key_reasons),
             registered_at=registered_at.isoformat(),
+            query_code_digest=query_code_digest,
         )
         self._record(events.CaseRegistered, data, occurred_at=registered_at, **meta)
 
