@@ -483,6 +483,7 @@ def test_every_event_matches_its_registered_schema():
     flows.append(case)
     case = ready()
     case.withdraw("r", NOW)
+    case.rate_by_petitioner("dissatisfied", None, NOW)
     flows.append(case)
     case = ready()
     case.fail("r", "none", None, NOW)
