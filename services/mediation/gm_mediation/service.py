@@ -10,7 +10,7 @@ from typing import Optional
 
 from nameko.rpc import rpc
 
-from gm_kernel import DomainError, Refused
+from gm_kernel import DomainError, NotRecorded, Refused
 
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
@@ -203,6 +203,8 @@ class MediationService(PlatformService):
         try:
             self.app.bus.handle(RateCase(case_id, rating, comment,
                                          Caller("petitioner", idempotency_key)))
+        except NotRecorded:  # mediation has not opened the case (yet): no case for the code
+            return {"unknown": True}
         except Refused as exc:  # a value that can never be right (400)
             return {"refused": str(exc), "errors": exc.errors}
         except DomainError as exc:

@@ -131,6 +131,8 @@ class ReportingService(PlatformService):
                                  headers={"Retry-After": "30"})
         if "rated" in done:
             return 201, {"rating": done["rated"]}
+        if done.get("unknown"):
+            return _UNKNOWN_CODE()
         if done.get("errors"):
             return 400, {"errors": done["errors"]}
         return 409, {"error": done["refused"]}
