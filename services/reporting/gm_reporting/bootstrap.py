@@ -30,6 +30,7 @@ class ReportingApp(Application):
     queries: Optional[Reporting] = None
     codes: Optional[QueryCodes] = None  # the petitioners' query codes (CONTRACT §8)
     limiter: Optional[RateLimiter] = None  # of the public status page, per client address
+    rpc_timeout: float = 10.0  # how long a rating forwarded to mediation may take
 
     def stale(self) -> List[str]:
         """Projections whose active generation was built by another version of the code."""
@@ -60,4 +61,5 @@ def bootstrap(platform: Platform) -> ReportingApp:
     return ReportingApp(feeds=Feeds(store, PROJECTIONS.values(), logs), store=store,
                         queries=Reporting(store, directory, settings.timezone, platform.clock),
                         codes=QueryCodes(settings.query_code_key),
-                        limiter=RateLimiter(settings.status_limit))
+                        limiter=RateLimiter(settings.status_limit),
+                        rpc_timeout=settings.rpc_timeout)

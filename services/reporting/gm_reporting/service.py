@@ -124,7 +124,7 @@ class ReportingService(PlatformService):
         # The rating is a fact of the case's log, which mediation keeps (and where "once,
         # after closure" is decided); reporting only knows which case the code opens.
         try:
-            with eventlet.Timeout(self.container.config["GM_SETTINGS"].rpc_timeout):
+            with eventlet.Timeout(self.app.rpc_timeout):
                 done = self.mediation.rate_case(case_id, body["rating"], body.get("comment"))
         except eventlet.Timeout:
             return json_response({"error": "not available, try again later"}, 503,

@@ -16,6 +16,7 @@ import shutil
 import pytest
 import requests
 
+from gm_contracts.testing import valid_resident_id
 from gm_platform.query_codes import ALPHABET, new_code
 from gm_platform.store_provider import find_store
 from gm_platform.testing.services import services, write_tokens
@@ -30,7 +31,7 @@ VILLAGE = "410611100201"
 CLERK = {"Authorization": "Bearer t-clerk"}
 MEDIATOR = {"Authorization": "Bearer t-mediator"}
 ANALYST = {"Authorization": "Bearer t-analyst"}
-NAME, ID_NUMBER, PHONE = "王小五", "410611198001011239", "13800001111"
+NAME, ID_NUMBER, PHONE = "王小五", valid_resident_id("41061119800101123"), "13800001111"
 SUMMARY = "排水沟堵塞引起的邻里纠纷，涉及王小五家宅基地"
 
 wait_for = functools.partial(wait_until, timeout=40.0, interval=0.2)
