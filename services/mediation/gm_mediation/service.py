@@ -203,7 +203,7 @@ class MediationService(PlatformService):
         try:
             self.app.bus.handle(RateCase(case_id, rating, comment,
                                          Caller("petitioner", idempotency_key)))
-        except NotRecorded:  # mediation has not opened the case (yet): no case for the code
+        except NotRecorded:  # not opened here yet (its registration is on its way)
             return {"unknown": True}
         except Refused as exc:  # a value that can never be right (400)
             return {"refused": str(exc), "errors": exc.errors}

@@ -103,8 +103,9 @@ class ReportingService(PlatformService):
     # -- the petitioner's side (CONTRACT §8): no token; the query code is the credential --
     # Every answer but a found case is the same 404 body, whatever was wrong with the code
     # (unknown, mistyped, malformed, another case's with a typo): each costs one keyed
-    # digest and one lookup. Each client address has a token bucket (429, Retry-After).
-    @api("GET", "/status/<query_code>", public=True)
+    # digest and one lookup (`path:` so that a "code" with a slash gets that 404 too).
+    # Each client address has a token bucket (429, Retry-After).
+    @api("GET", "/status/<path:query_code>", public=True)
     def public_status(self, request, query_code: str):
         refused = self._limited(request)
         if refused is not None:
@@ -112,7 +113,7 @@ class ReportingService(PlatformService):
         view = self.app.queries.public_status(self.app.codes.digest(query_code))
         return view if view is not None else _UNKNOWN_CODE()
 
-    @api("POST", "/status/<query_code>/rating", public=True)
+    @api("POST", "/status/<path:query_code>/rating", public=True)
     def rate(self, request, query_code: str):
         refused = self._limited(request)
         if refused is not None:
@@ -131,8 +132,8 @@ class ReportingService(PlatformService):
                                  headers={"Retry-After": "30"})
         if "rated" in done:
             return 201, {"rating": done["rated"]}
-        if done.get("unknown"):
-            return _UNKNOWN_CODE()
+        if done.get("unknown"):  # the code is right; mediation has yet to open the case
+            return 409, {"error": "the case is not closed yet"}
         if done.get("errors"):
             return 400, {"errors": done["errors"]}
         return 409, {"error": done["refused"]}

@@ -96,7 +96,7 @@ def test_the_code_opens_the_status_wrong_codes_do_not_and_a_rating_counts_once(s
     wrong += [raw[:15], raw + "2", other["query_code"][:-1] + "Z" if not other[
         "query_code"].endswith("Z") else other["query_code"][:-1] + "Y",
         "0000-0000-0000-0000", "abc", "%27%20OR%201=1", "x" * 300, case["case_id"],
-        case["case_number"]]
+        case["case_number"], f"{code}/x", "a/b/c", "..%2F..%2Fetc%2Fpasswd"]
     answers = {(r.status_code, r.content, r.headers["Content-Type"])
                for r in (status(reporting, w) for w in wrong)}
     answers |= {(r.status_code, r.content, r.headers["Content-Type"])
