@@ -54,7 +54,7 @@ JUNE_15_LOCAL = datetime(2026, 6, 15, 2, 0, tzinfo=timezone.utc)  # 10:00 in Bei
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$")
 ENVELOPE_FIELDS = {"id", "type", "version", "sent_at", "agency", "data"}
 DATA_FIELDS = {  # CONTRACT §4: what each suite → agency message carries (at least)
-    "referral_accepted": {"referral_id", "case_id", "case_number"},
+    "referral_accepted": {"referral_id", "case_id", "case_number", "query_code"},  # §8
     "rejected": {"message_id", "type", "referral_id", "errors"},
     "handoff_requested": {"handoff_id", "case_id", "case_number", "kind", "summary",
                           "parties", "agreement", "due_at"},

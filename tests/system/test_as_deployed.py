@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 
 import pytest
+import requests
 
 from gm_contracts.testing import VALID_RESIDENT_ID
 from gm_platform.testing.system import (
@@ -346,6 +347,50 @@ def test_story_a_petition_matter_accepted_answered_and_reviewed_twice(deployed):
     assert_no_errors_and_only_rejections_parked(suite)
 
 
+def test_story_the_petitioner_follows_the_case_with_the_query_code_and_rates_it(deployed):
+    """CONTRACT §8: the code in `referral_accepted` opens the public status (no token);
+    after closure the petitioner's rating is taken once and counted once for the unit."""
+    suite, agencies = deployed
+    petition = agencies["petition"]
+    case = refer(suite, petition, category="neighbour", summary="邻里通道纠纷")
+    code, case_id = case["query_code"], case["case_id"]
+    QUERY_CODES.add(code)
+    # waited for on the analysts' view: the status page is rate-limited (GM_STATUS_LIMIT)
+    case_view(suite, case_id, lambda v: "AssignmentMade" in timeline_types(v))
+    reply = requests.get(suite.url("reporting", f"/status/{code}"), timeout=15)
+    assert reply.status_code == 200, reply.text
+    status = reply.json()
+    assert status["case_number"] == case["case_number"] and status["due_on"]
+    assert [t["stage"] for t in status["timeline"]][:2] == ["registered", "assigned"]
+    page = requests.get(suite.url("reporting", "/query"), timeout=15)
+    assert page.status_code == 200 and "查询码" in page.text
+    mediate(suite, case_id, "withdrawal", {"reason": "双方自行和解"})
+    view = case_view(suite, case_id, lambda v: v.get("status") == "closed")
+    unit, month = view["assignment"]["unit"], view["closed_at"][:7]
+
+    def unit_figures() -> dict:
+        figures = suite.get_json("reporting", "/stats/monthly", "analyst", month=month)
+        return next((r for r in figures["satisfaction_by_unit"] if r["unit"] == unit), {})
+
+    before = unit_figures()
+    rating = f"/status/{code}/rating"
+    first = requests.post(suite.url("reporting", rating), timeout=15,
+                          json={"rating": "dissatisfied", "comment": "处理太慢"})
+    assert (first.status_code, first.json()) == (201, {"rating": "dissatisfied"})
+    again = requests.post(suite.url("reporting", rating), json={"rating": "satisfied"},
+                          timeout=15)
+    assert again.status_code == 409
+    view = case_view(suite, case_id, lambda v: "PetitionerRated" in timeline_types(v))
+    assert timeline_types(view).count("PetitionerRated") == 1
+    after = unit_figures()
+    assert (after["rated"] - before.get("rated", 0),
+            after["dissatisfied"] - before.get("dissatisfied", 0)) == (1, 1)
+    assert after["rating_rate"] is not None and after["satisfaction_rate"] is not None
+    assert_no_errors_and_only_rejections_parked(suite)
+
+
+QUERY_CODES: set = set()  # the petitioners' codes given above: credentials, never logged
+
 # Near the end of the module: the logs of every run above, stories and bad input included.
 RESIDENT_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{5}[\dXx](?!\d)")
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
@@ -359,6 +404,7 @@ def test_the_logs_hold_no_id_numbers_phones_tokens_or_tracebacks(deployed):
     assert ID_NUMBER not in text and VALID_RESIDENT_ID not in text
     assert MOBILE.findall(text) == []
     assert [t["token"] for t in TOKENS["tokens"] if t["token"] in text] == []
+    assert QUERY_CODES and [c for c in QUERY_CODES if c in text] == []
     assert "Traceback" not in text
 
 

@@ -78,6 +78,10 @@ class CaseRegistered(_Event):
                        "master key) of the applicants' resident id numbers: repeat detection "
                        "matches on them, and they stay when a person is erased; absent on "
                        "older events"})
+    query_code_digest = fields.String(allow_none=True, validate=validate.Length(64, 64), metadata={
+        "description": "the keyed digest (HMAC-SHA256, hex) of the petitioner's query code "
+                       "(查询码, CONTRACT §8); the code itself is only in the answers. Absent "
+                       "in events recorded before codes were given"})
 
 
 @register_event(SERVICE, "ScreeningReportFiled")

@@ -63,6 +63,7 @@ EVENT_TYPES = {
     "PetitionAnswered": "PetitionAnswered",
     "ReviewRequested": "ReviewRequested",
     "ReviewDecided": "ReviewDecided",
+    "PetitionerRated": "PetitionerRated",
 }
 
 
@@ -244,6 +245,19 @@ class FollowUpRecorded(_Event):
         if score is not None and level is not None and satisfaction_level(score) != level:
             raise ValidationError(f"a score of {score} counts as "
                                   f"{satisfaction_level(score)}", "satisfaction_level")
+
+
+@register_event(SERVICE, "PetitionerRated")
+class PetitionerRated(_Event):
+    """`PetitionerRated`: the petitioner's own rating of how the case was handled
+    (CONTRACT §8, given with the query code), once per case, after it closed. It counts
+    in 满意率 and 参评率 instead of the follow-up visit's satisfaction, if any."""
+
+    rating = fields.String(required=True, validate=validate.OneOf(SATISFACTION_LEVELS),
+                           metadata={"description": "satisfied (满意), basically_satisfied "
+                                                    "(基本满意) or dissatisfied (不满意)"})
+    comment = _text(1000, required=True, allow_none=True)
+    rated_at = DateTimeString(required=True)
 
 
 @register_event(SERVICE, "CaseClosed")

@@ -24,6 +24,10 @@ class ReferralAccepted(Schema):
     referral_id = Text(1, MAX_ID_LENGTH, required=True)
     case_id = Text(1, 64, required=True)
     case_number = Text(1, 64, required=True)
+    query_code = Text(1, 32, metadata={
+        "description": "the petitioner's query code (查询码, CONTRACT §8), to be given to the "
+                       "petitioner: it opens reporting's GET /status/{query_code}. A credential: "
+                       "keep it only as long as it takes to tell the petitioner"})
 
 
 class Rejected(Schema):

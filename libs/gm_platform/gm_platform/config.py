@@ -51,6 +51,8 @@ class Settings:
     health_interval: float = 5.0
     # Never in a repr (logs, tracebacks).
     master_key: str | None = field(default=None, repr=False)
+    query_code_key: str | None = None
+    status_limit: int = 10
 
     @property
     def web_address(self) -> str:
@@ -121,6 +123,12 @@ def load(service: str) -> Settings:
         # personal data at rest (gm_kernel.privacy). Unset: a development key generated
         # into GM_DATA_DIR, with a warning — never in a deployment.
         master_key=_env("GM_MASTER_KEY"),
+        # The key of the petitioners' query codes' digests (gm_platform.query_codes):
+        # intake and reporting need the same secret; unset, a development key is used.
+        query_code_key=_env("GM_QUERY_CODE_KEY"),
+        # Reporting's public status page: requests one client address may make in a
+        # burst, refilled at that many per minute (a token bucket; 429 beyond it).
+        status_limit=_int("GM_STATUS_LIMIT", 10),
     )
 
 
@@ -135,7 +143,7 @@ ENV_VARS = (
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",
     "GM_CATCHUP_INTERVAL", "GM_RPC_TIMEOUT", "GM_MAX_WORKERS", "GM_LOG_LEVEL", "GM_LOG_FORMAT",
-    "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL",
+    "GM_HTTP_MAX_BODY", "GM_HEALTH_INTERVAL", "GM_QUERY_CODE_KEY", "GM_STATUS_LIMIT",
     "GM_MASTER_KEY",
 )
 # Read by the command line `gm` (cli.py, commands/) only, not by the services: the broker,

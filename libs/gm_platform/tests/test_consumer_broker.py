@@ -7,7 +7,6 @@ is read back from the service.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 
 import amqp

@@ -19,6 +19,7 @@ from gm_kernel import DomainError, DuplicateMessage, RecordedEvent, Refused, new
 from gm_platform import answers
 from gm_platform.bootstrap import Application
 from gm_platform.messagebus import Caller, UnitOfWork
+from gm_platform.query_codes import QueryCodes
 
 from .adapters.applicants import RegisteredApplicants
 from .commands import FileScreeningReport, RecordRiskAssessment, RegisterCase, RegisterReferral
@@ -35,37 +36,39 @@ ACTOR = "intake-service"  # the actor of what the service does by itself
 
 
 def register(uow: UnitOfWork, reg: Registration, actor: str, *, directory: Directory,
-             applicants: RegisteredApplicants, tz: ZoneInfo, agency: Optional[str] = None,
-             causation_id: Optional[str] = None) -> dict:
+             applicants: RegisteredApplicants, tz: ZoneInfo, query_codes: QueryCodes,
+             agency: Optional[str] = None, causation_id: Optional[str] = None) -> dict:
     """Register a case: its flags (collective, repeat, key) and a number unique per
     county and year, taken with the commit — two instances racing for one number
-    cannot both win; the loser is decided again and takes the next."""
+    cannot both win; the loser is decided again and takes the next. The petitioner's
+    query code goes into the answer only; the case records its keyed digest."""
     check_registration(reg, directory)
     local = uow.now.astimezone(tz)
     pseudonyms = applicants.pseudonyms(reg)
     earlier = applicants.earlier(pseudonyms, reg.category, local)
     sequence = uow.take_number(numbering(reg.region, local.year))
     case = uow.new(Case(new_id()))
+    code, digest = query_codes.issue()
     case.register(reg, case_number(reg.region[:6], local.year, sequence),
                   decide_flags(reg, earlier), earlier, uow.now, pseudonyms=pseudonyms,
-                  actor=actor, agency=agency, correlation_id=case.id,
-                  causation_id=causation_id)
-    uow.answer = {"case_id": case.id, "case_number": case.case_number}
+                  query_code_digest=digest, actor=actor, agency=agency,
+                  correlation_id=case.id, causation_id=causation_id)
+    uow.answer = {"case_id": case.id, "case_number": case.case_number, "query_code": code}
     return dict(uow.answer)
 
 
 def register_case(command: RegisterCase, uow: UnitOfWork, *, directory, applicants,
-                  tz) -> dict:
+                  tz, query_codes) -> dict:
     command.caller.may_see(command.registration.region)
     return register(uow, command.registration, command.caller.actor, directory=directory,
-                    applicants=applicants, tz=tz)
+                    applicants=applicants, tz=tz, query_codes=query_codes)
 
 
 def register_referral(command: RegisterReferral, uow: UnitOfWork, *, directory, applicants,
-                      tz) -> str:
+                      tz, query_codes) -> str:
     agency, data = command.message.agency, command.message.data
     registered = register(uow, command.registration, f"agency:{agency}", directory=directory,
-                          applicants=applicants, tz=tz, agency=agency,
+                          applicants=applicants, tz=tz, query_codes=query_codes, agency=agency,
                           causation_id=command.message.message_id)
     answers.reply(uow, agency, "referral_accepted",
                   {"referral_id": data["referral_id"], **registered})
@@ -110,7 +113,7 @@ def record_risk_assessment(command: RecordRiskAssessment, uow: UnitOfWork, *,
 
 # -- the process manager: intake's own events ------------------------------------------------
 def open_preventive_case(event: RecordedEvent, uow: UnitOfWork, *, directory, applicants,
-                         tz) -> None:
+                         tz, query_codes) -> None:
     """RiskAssessmentRecorded (high) → its preventive key case, once. The request that
     recorded the assessment registers it at once; this makes it when the process stopped
     between the two (intake follows its own log, topology.CATCH_UP_ONLY)."""
@@ -119,7 +122,7 @@ def open_preventive_case(event: RecordedEvent, uow: UnitOfWork, *, directory, ap
         return
     uow.record_under(preventive_case_key(event.data["assessment_id"]))
     register(uow, registration, event.actor or ACTOR, directory=directory,
-             applicants=applicants, tz=tz, causation_id=event.id)
+             applicants=applicants, tz=tz, query_codes=query_codes, causation_id=event.id)
 
 
 EVENTS = {

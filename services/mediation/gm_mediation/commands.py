@@ -82,6 +82,17 @@ class RecordFollowUp:
     caller: Caller
 
 
+@dataclass(frozen=True)
+class RateCase:
+    """The petitioner's rating, given with the query code (reporting resolves the code
+    to the case and forwards the rating here, where the case's log is)."""
+
+    case_id: str
+    rating: str
+    comment: Optional[str]
+    caller: Caller
+
+
 # -- a petition matter's statutory steps (mediator or leader) --------------------------------
 @dataclass(frozen=True)
 class DecideAcceptance:

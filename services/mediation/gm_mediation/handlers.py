@@ -33,7 +33,7 @@ from gm_platform.messagebus import Caller, UnitOfWork
 from .adapters.open_handoffs import OpenHandOffs
 from .commands import (
     AnswerPetition, DecideAcceptance, DecideReview, HoldSession, MarkHandOffOverdue,
-    ReachAgreement, RecordDuty, RecordFailure, RecordFollowUp, ReplyToHandOff,
+    RateCase, ReachAgreement, RecordDuty, RecordFailure, RecordFollowUp, ReplyToHandOff,
     RequestConfirmation, RequestReview, RuleOnConfirmation, Withdraw,
 )
 from .domain import (
@@ -126,6 +126,13 @@ def record_follow_up(command: RecordFollowUp, uow: UnitOfWork, *, tz) -> dict:
     return _view(uow, case, tz)
 
 
+def rate_case(command: RateCase, uow: UnitOfWork) -> dict:
+    """The petitioner's rating: no view back (the petitioner sees only the public status)."""
+    case = uow.get(MediationCase, command.case_id)
+    case.rate_by_petitioner(command.rating, command.comment, uow.now, **_by(command.caller))
+    return {"rating": command.rating}
+
+
 # -- a petition matter's statutory steps (信访工作条例) ------------------------------------
 def decide_acceptance(command: DecideAcceptance, uow: UnitOfWork, *, tz, calendar,
                       final_petitions) -> dict:
@@ -207,6 +214,7 @@ COMMANDS = {
     RecordFailure: record_failure,
     Withdraw: withdraw,
     RecordFollowUp: record_follow_up,
+    RateCase: rate_case,
     DecideAcceptance: decide_acceptance,
     AnswerPetition: answer_petition,
     RequestReview: request_review,

@@ -10,6 +10,8 @@ from typing import Optional
 
 from nameko.rpc import rpc
 
+from gm_kernel import DomainError, NotRecorded, Refused
+
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
 from gm_platform.http import Principal, api, caller, load_body
@@ -19,7 +21,8 @@ from gm_platform.periodic import every
 from . import schemas
 from .bootstrap import bootstrap, load_config
 from .commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, ReachAgreement, RecordDuty,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, RateCase, ReachAgreement,
+    RecordDuty,
     RecordFailure, RecordFollowUp, RequestConfirmation, RequestReview, Withdraw,
 )
 from .handlers import mediation_view
@@ -190,3 +193,20 @@ class MediationService(PlatformService):
         return self.app.bus.handle(RecordFollowUp(
             case_id, body["satisfaction"], body["petition_ceased"],
             rpc_caller(actor, idempotency_key)))
+
+    @rpc
+    def rate_case(self, case_id: str, rating: str, comment: Optional[str],
+                  idempotency_key: Optional[str] = None) -> dict:
+        """The petitioner's rating, forwarded by reporting's POST /status/{code}/rating
+        (which resolved the code): {"rated": rating} or {"refused": why} — a case not
+        closed or rated already is the petitioner's 409, not an error of this call."""
+        try:
+            self.app.bus.handle(RateCase(case_id, rating, comment,
+                                         Caller("petitioner", idempotency_key)))
+        except NotRecorded:  # not opened here yet (its registration is on its way)
+            return {"unknown": True}
+        except Refused as exc:  # a value that can never be right (400)
+            return {"refused": str(exc), "errors": exc.errors}
+        except DomainError as exc:
+            return {"refused": str(exc)}
+        return {"rated": rating}

@@ -13,11 +13,13 @@ from gm_platform import topology
 from gm_platform.bootstrap import Application, Platform
 from gm_platform.feed import RpcSourceLog
 from gm_platform.messagebus import MessageBus
+from gm_platform.query_codes import QueryCodes
 
 from . import early_warning
 from .feeds import Feeds
 from .handlers import Reporting
 from .warnings_file import load_warning_rules
+from .ratelimit import RateLimiter
 from .store import ProjectionStore, open_private_projection_store
 from .store.layout import PROJECTIONS
 
@@ -32,6 +34,9 @@ class ReportingApp(Application):
     store: Optional[ProjectionStore] = None
     queries: Optional[Reporting] = None
     warnings: Optional[early_warning.WarningBoard] = None
+    codes: Optional[QueryCodes] = None  # the petitioners' query codes (CONTRACT §8)
+    limiter: Optional[RateLimiter] = None  # of the public status page, per client address
+    rpc_timeout: float = 10.0  # how long a rating forwarded to mediation may take
 
     def stale(self) -> List[str]:
         """Projections whose active generation was built by another version of the code."""
@@ -70,4 +75,7 @@ def bootstrap(platform: Platform) -> ReportingApp:
                         store=store,
                         queries=Reporting(store, directory, settings.timezone, platform.clock,
                                           sources=logs),
-                        warnings=early_warning.WarningBoard(platform.store))
+                        warnings=early_warning.WarningBoard(platform.store),
+                        codes=QueryCodes(settings.query_code_key),
+                        limiter=RateLimiter(settings.status_limit),
+                        rpc_timeout=settings.rpc_timeout)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from gm_contracts.reporting_events import EVENT_TYPES as WARNING_EVENTS
 from gm_directory import Directory

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Dict, Iterable, Mapping, Sequence
 
 from gm_kernel import DuplicateMessage, RecordedEvent, Tracking
 from gm_platform import feed, metrics

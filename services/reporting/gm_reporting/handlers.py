@@ -22,10 +22,15 @@ from gm_directory.labels import label, labels
 from gm_contracts.vocabulary import AGENCIES, CATEGORIES, REGISTRATION_CHANNELS, RISK_LEVELS
 from gm_kernel import InvalidValue, NotRecorded, format_time, parse_time
 from gm_platform.auth import Forbidden, Principal
+from gm_platform.query_codes import QueryCodes
+
+same_digest = QueryCodes.same
 
 from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, case_view, handoff_view,
                               identity, is_overdue)
-from .domain.figures import monthly_figures, performance, petition_figures, trend_point
+from .domain.public import is_registered, public_status
+from .domain.figures import (monthly_figures, performance, petition_figures,
+                              satisfaction_figures, trend_point)
 from .domain.periods import (current_month, local_days_late, month_bounds, month_days,
                              months_ending, shift_month)
 from .store.layout import CASES, SCREENING
@@ -170,6 +175,25 @@ class Reporting:
         return {"ok": False if False in oks else None if None in oks else True,
                 "verified_at": now, "services": services}
 
+    # -- the petitioner's side (CONTRACT §8): by the query code's digest, no token -------
+    def _coded_case(self, digest: str) -> Optional[dict]:
+        """The registered case whose query code has this digest, else None. The lookup
+        is by key; the digest found is compared again in constant time."""
+        with self.store.reader(CASES) as r:
+            code = r.get("codes", digest)
+            state = r.get("cases", code["case_id"]) if code else None
+        if code is None or not same_digest(code.get("digest") or "", digest):
+            return None
+        return state if is_registered(state) else None
+
+    def public_status(self, digest: str) -> Optional[dict]:
+        state = self._coded_case(digest)
+        return public_status(state, self.tz) if state is not None else None
+
+    def case_id_for_code(self, digest: str) -> Optional[str]:
+        state = self._coded_case(digest)
+        return state["case_id"] if state is not None else None
+
     # -- the ledger (台账) ----------------------------------------------------------------
     def ledger_item(self, row: Mapping, now: datetime, now_text: str) -> dict:
         overdue = is_overdue(row, now_text)
@@ -267,6 +291,9 @@ class Reporting:
                                by=("category", *((sub,) if sub else ())))
             [closed] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
                                                where_region), sums=CLOSING_SUMS)
+            closed_by_unit = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
+                                                     where_region), by=("unit",),
+                                     sums=CLOSING_SUMS)
             overdue = r.count("cases", all_of(received_in, overdue_filter(now_text)))
             handoffs = {a: {"requested": 0, "accepted": 0, "rejected": 0} for a in AGENCIES}
             for column, figure in (("requested_at", "requested"), ("accepted_at", "accepted"),
@@ -287,6 +314,11 @@ class Reporting:
                                        for level in RISK_LEVELS}
         figures["petitions"] = petitions
         figures["supervised"] = supervised
+        # 满意率 and 参评率 per unit (the unit a case was placed with when it closed)
+        figures["satisfaction_by_unit"] = sorted((
+            {"unit": t.group.get("unit") or "unknown", "name": self.unit_name(t.group.get("unit")),
+             "closed": t.n, **satisfaction_figures(t)} for t in closed_by_unit),
+            key=lambda row: row["unit"])
         figures.update(region=region, regions=list(prefixes) if prefixes is not None else None,
                        breakdown=sub, timezone=self.tz_name, as_of=now_text)
         return figures

@@ -103,7 +103,37 @@ def document() -> dict:
         if parameters:
             operation["parameters"] = parameters
         spec.path(path=route.path, operations={route.method.lower(): operation})
+    _petitioners_routes(spec)
     return spec.to_dict()
+
+
+def _petitioners_routes(spec: APISpec) -> None:
+    """CONTRACT.md §8: no token; the query code is the credential. Any wrong code is the
+    same 404; each client address may make GM_STATUS_LIMIT requests in a burst."""
+    code = [{"in": "path", "name": "query_code", "required": True,
+             "schema": {"type": "string", "example": "7KQM-4XRP-HT2C-9WNA"},
+             "description": "the petitioner's query code (查询码); case, spaces and "
+                            "hyphens do not matter"}]
+    common = {"404": _error("no case has this code (the same for any wrong code)", "Error"),
+              "429": {"description": "too many requests from this address; see Retry-After",
+                      "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+    spec.path(path="/status/{query_code}", operations={"get": {
+        "summary": "A case's public status: stage names and dates only (no token)",
+        "security": [], "parameters": code, "x-roles": ["public"],
+        "responses": {"200": {"description": "the case's public status", "content": {
+            "application/json": {"schema": schemas.PublicStatus}}}, **common}}})
+    spec.path(path="/status/{query_code}/rating", operations={"post": {
+        "summary": "The petitioner's rating, once per closed case (no token)",
+        "security": [], "parameters": code, "x-roles": ["public"],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": schemas.RatingBody}}},
+        "responses": {
+            "201": {"description": "recorded", "content": {
+                "application/json": {"schema": schemas.Rating}}},
+            "400": _error("invalid body", "Errors"),
+            "409": _error("the case is not closed yet, or was rated already", "Error"),
+            "503": _error("the rating cannot be recorded now; try again later", "Error"),
+            **common}}})
 
 
 def _error(description: str, schema: str) -> dict:

@@ -3,7 +3,7 @@ schemas: the query schemas validate requests (400 with field errors), and both k
 generate the OpenAPI document served at /openapi.json (see openapi.py)."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPINIONS,
                                            REVIEW_STAGES, SATISFACTION_LEVELS)
@@ -267,6 +267,12 @@ class CaseAudit(Schema):
     services = fields.List(fields.Nested(ServiceAudit))
 
 
+class PetitionerRating(Schema):
+    rating = fields.String(validate=validate.OneOf(SATISFACTION_LEVELS))
+    comment = _nullable(fields.String())
+    rated_at = fields.String(metadata={"format": "date-time"})
+
+
 class CaseView(Schema):
     """GET /cases/{case_id}: the case with its full timeline (oldest first)."""
 
@@ -299,6 +305,7 @@ class CaseView(Schema):
     closed_at = _nullable(fields.String(metadata={"format": "date-time"}))
     overdue = fields.Boolean()
     follow_up = _nullable(fields.Nested(FollowUp))
+    petitioner_rating = _nullable(fields.Nested(PetitionerRating))
     parties = fields.List(fields.Nested(Party))
     timeline = fields.List(fields.Nested(TimelineEntry))
     audit = fields.Nested(CaseAudit, metadata={"description": "only with ?verify=true"})
@@ -417,6 +424,15 @@ class Rising(Schema):
     change_rate = _nullable(fields.Float())
 
 
+class UnitSatisfaction(Satisfaction):
+    """满意率 and 参评率 of the cases a unit closed in the month: the petitioner's own
+    rating where given (CONTRACT §8), else the follow-up visit's; each case once."""
+
+    unit = fields.String()
+    name = _nullable(fields.String())
+    closed = fields.Integer()
+
+
 class MonthlyStats(Schema):
     """GET /stats/monthly: the month's analysis (研判). Rates are fractions, null when
     nothing was counted."""
@@ -446,6 +462,7 @@ class MonthlyStats(Schema):
         "description": "督办数: cases supervised in the month (or escalated, older streams)"})
     warnings = fields.Nested(lambda: WarningFigures(), metadata={
         "description": "预警: warnings raised in the month (CONTRACT.md §9)"})
+    satisfaction_by_unit = fields.List(fields.Nested(UnitSatisfaction))
     previous = fields.Dict()
     rising_categories = fields.List(fields.Nested(Rising))
     rising_regions = fields.List(fields.Nested(Rising))
@@ -672,3 +689,35 @@ class WarningFigures(Schema):
     open = fields.Integer()
     by_rule = fields.Dict(keys=fields.String(), values=fields.Integer())
     warning_ids = fields.List(fields.String())
+# -- the petitioner's side (CONTRACT.md §8): no token, the query code is the credential ----
+class PublicStage(Schema):
+    stage = fields.String(metadata={"description": "registered, assigned, extended, accepted, "
+                                                   "not_accepted, mediation_session, agreement, "
+                                                   "..., closed, follow_up, rated"})
+    on = _nullable(fields.String(metadata={"format": "date", "description": "local date"}))
+
+
+class PublicStatus(Schema):
+    """GET /status/{query_code}: stage names and dates only, nothing personal."""
+
+    case_number = fields.String()
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    registered_on = _nullable(fields.String(metadata={"format": "date"}))
+    due_on = _nullable(fields.String(metadata={"format": "date"}))
+    timeline = fields.List(fields.Nested(PublicStage))
+
+
+class RatingBody(Schema):
+    """POST /status/{query_code}/rating: the petitioner's rating, once, after closure."""
+
+    class Meta:
+        unknown = RAISE
+
+    rating = fields.String(required=True, validate=validate.OneOf(SATISFACTION_LEVELS),
+                           metadata={"description": "satisfied (满意), basically_satisfied "
+                                                    "(基本满意), dissatisfied (不满意)"})
+    comment = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class Rating(Schema):
+    rating = fields.String(validate=validate.OneOf(SATISFACTION_LEVELS))

@@ -9,11 +9,15 @@ generation of the projections.
 """
 from __future__ import annotations
 
+from typing import Optional
+
+import eventlet
+from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
-from gm_platform.http import Principal, api, caller, load_body
+from gm_platform.http import Principal, api, caller, json_response, load_body
 
 from . import openapi, schemas, web
 from .bootstrap import bootstrap
@@ -26,6 +30,7 @@ class ReportingService(PlatformService):
 
     name = "reporting"
     app = Bootstrapped(bootstrap)
+    mediation = RpcProxy("mediation")  # the petitioner's rating is recorded there
 
     @staticmethod
     def check_config(settings) -> None:
@@ -125,6 +130,55 @@ class ReportingService(PlatformService):
     def openapi(self, request, principal: Principal):
         return openapi.document()
 
+    # -- the petitioner's side (CONTRACT §8): no token; the query code is the credential --
+    # Every answer but a found case is the same 404 body, whatever was wrong with the code
+    # (unknown, mistyped, malformed, another case's with a typo): each costs one keyed
+    # digest and one lookup (`path:` so that a "code" with a slash gets that 404 too).
+    # Each client address has a token bucket (429, Retry-After).
+    @api("GET", "/status/<path:query_code>", public=True)
+    def public_status(self, request, query_code: str):
+        refused = self._limited(request)
+        if refused is not None:
+            return refused
+        view = self.app.queries.public_status(self.app.codes.digest(query_code))
+        return view if view is not None else _UNKNOWN_CODE()
+
+    @api("POST", "/status/<path:query_code>/rating", public=True)
+    def rate(self, request, query_code: str):
+        refused = self._limited(request)
+        if refused is not None:
+            return refused
+        case_id = self.app.queries.case_id_for_code(self.app.codes.digest(query_code))
+        if case_id is None:
+            return _UNKNOWN_CODE()
+        body = load_body(request, schemas.RatingBody())
+        # The rating is a fact of the case's log, which mediation keeps (and where "once,
+        # after closure" is decided); reporting only knows which case the code opens.
+        try:
+            with eventlet.Timeout(self.app.rpc_timeout):
+                done = self.mediation.rate_case(case_id, body["rating"], body.get("comment"))
+        except eventlet.Timeout:
+            return json_response({"error": "not available, try again later"}, 503,
+                                 headers={"Retry-After": "30"})
+        if "rated" in done:
+            return 201, {"rating": done["rated"]}
+        if done.get("unknown"):  # the code is right; mediation has yet to open the case
+            return 409, {"error": "the case is not closed yet"}
+        if done.get("errors"):
+            return 400, {"errors": done["errors"]}
+        return 409, {"error": done["refused"]}
+
+    def _limited(self, request) -> Optional[Response]:
+        wait = self.app.limiter.take(request.remote_addr)
+        if not wait:
+            return None
+        return json_response({"error": "too many requests"}, 429,
+                             headers={"Retry-After": str(int(wait))})
+
+    @api("GET", "/query", public=True)
+    def status_page(self, request):
+        return web.status_page()
+
     # -- the dashboard page (web.py): static files holding no data; its script reads the
     # token-protected JSON above with the token the user enters --------------------------------
     @api("GET", "/", public=True)
@@ -138,6 +192,10 @@ class ReportingService(PlatformService):
     @api("GET", "/assets/plotly.min.js", public=True)
     def plotly_js(self, request):
         return web.plotly_js()
+
+
+def _UNKNOWN_CODE() -> Response:
+    return json_response({"error": "not found"}, 404)
 
 
 def _query(request, schema) -> dict:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-DASHBOARD_FILES = ("index.html", "dashboard.js", "dashboard.css")
+DASHBOARD_FILES = ("index.html", "dashboard.js", "dashboard.css",
+                   "status.html", "status.js")  # status: the petitioner's page (查询)
 # Pages must not be framed by other sites, nor load scripts from anywhere but here.
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; "
@@ -48,6 +49,12 @@ def _response(body: bytes, name: str, max_age: int) -> Response:
 
 def page() -> Response:
     return _response(_read("index.html"), "index.html", 0)
+
+
+def status_page() -> Response:
+    """The petitioner's page (CONTRACT §8): enter the query code, read the public status,
+    rate the handling once the case is closed. It holds no data either."""
+    return _response(_read("status.html"), "status.html", 0)
 
 
 def asset(name: str) -> Response:

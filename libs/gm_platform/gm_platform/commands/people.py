@@ -73,7 +73,9 @@ def case_register(channel, category, summary, region, parties, headcount, leader
         body["leader"] = leader
     made = call("POST", "intake", "/cases", token, body, key=key)
     show(made, as_json, lambda d: console.print(
-        f"registered [bold]{d['case_number']}[/bold]  case_id {d['case_id']}"))
+        f"registered [bold]{d['case_number']}[/bold]  case_id {d['case_id']}"
+        + (f"\nquery code for the petitioner (查询码): [bold]{d['query_code']}[/bold]"
+           if d.get("query_code") else "")))
 
 
 @case.command("show")

@@ -50,7 +50,7 @@ from gm_kernel.calendar import WorkingCalendar
 from gm_kernel.localtime import end_of_local_day, local_date
 
 from .decide import KEY_CASE_FLOOR, Decision, Deadline, count_deadline, least_loaded
-from .rules import DEFAULT_REMIND_EVERY_DAYS, DEFAULT_WARN_DAYS, Extension, Period, Rule
+from .rules import DEFAULT_REMIND_EVERY_DAYS, DEFAULT_WARN_DAYS, Extension, Rule
 
 class UnknownCase(NotRecorded):
     """No assignment is recorded for this case (not registered, or not yet placed)."""

@@ -4,7 +4,7 @@ handling, closing, and the deadline watch: each warning (预警) and supervision
 exactly once, reminders (催办) while overdue — the unit keeps the case and the deadline."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

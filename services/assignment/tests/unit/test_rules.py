@@ -3,7 +3,7 @@ shipped figures with their legal bases, and the loader's errors."""
 from __future__ import annotations
 
 import textwrap
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest

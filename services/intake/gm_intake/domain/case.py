@@ -155,8 +155,10 @@ class Case(Aggregate):
 
     def register(self, reg: Registration, number: str, flags: Flags,
                  earlier: Sequence[EarlierCase], registered_at: datetime,
-                 pseudonyms: Sequence[str] = (), **meta) -> None:
-        """`pseudonyms`: the applicants' keyed hashes, recorded for repeat detection."""
+                 pseudonyms: Sequence[str] = (), query_code_digest: Optional[str] = None,
+                 **meta) -> None:
+        """`pseudonyms`: the applicants' keyed hashes, recorded for repeat detection;
+        `query_code_digest`: the keyed digest of the petitioner's query code."""
         if self.exists:
             raise DomainError(f"case {self.id} is already registered")
         data = asdict(reg)
@@ -173,6 +175,7 @@ class Case(Aggregate):
             level_skipping_of=list(flags.level_skipping_of),
             registered_at=registered_at.isoformat(),
             applicant_pseudonyms=list(pseudonyms),
+            query_code_digest=query_code_digest,
         )
         self._record(events.CaseRegistered, data, occurred_at=registered_at, **meta)
 

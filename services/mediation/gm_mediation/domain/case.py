@@ -140,6 +140,7 @@ class MediationCase(Aggregate):
         self.failure: Optional[Dict[str, Any]] = None
         self.closure: Optional[Dict[str, Any]] = None
         self.follow_up: Optional[Dict[str, Any]] = None
+        self.rating: Optional[Dict[str, Any]] = None  # the petitioner's own (CONTRACT §8)
         self.petition: Dict[str, Any] = {}  # a petition matter's statutory steps
         self.reviews: List[Dict[str, Any]] = []  # 复查 / 复核, requested and decided
 
@@ -430,6 +431,22 @@ class MediationCase(Aggregate):
         self._require_duties_for_resolution()
         self._emit(events.FollowUpRecorded, data, meta, now)
         self._close("agreement", self.agreement["terms"], now, meta)
+
+    def rate_by_petitioner(self, rating: str, comment: Optional[str], now: datetime,
+                           **meta: Any) -> None:
+        """The petitioner's rating (满意 / 基本满意 / 不满意) with the query code: once
+        per case, and only once it is closed — there is nothing to rate before."""
+        if rating not in SATISFACTION_LEVELS:
+            raise InvalidValue("rating", "must be one of: " + ", ".join(SATISFACTION_LEVELS))
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 1000):
+            raise InvalidValue("comment", "at most 1000 characters")
+        self._require_opened()
+        if not self.closed:
+            raise DomainError("the case is not closed yet")
+        if self.rating is not None:
+            raise DomainError("the case has been rated already")
+        self._emit(events.PetitionerRated, {"rating": rating, "comment": comment or None,
+                                            "rated_at": format_time(now)}, meta, now)
 
     # -- a petition matter's statutory steps (信访工作条例) ------------------------------
 
@@ -752,6 +769,10 @@ class MediationCase(Aggregate):
                 review["decided"] = {"opinion": data["opinion"], "issued_on": data["issued_on"]}
         if data.get("final"):
             self.petition = {**self.petition, "final": True}
+
+    @applies(events.PetitionerRated)
+    def _petitioner_rated(self, data: Mapping[str, Any]) -> None:
+        self.rating = dict(data)
 
     @applies(events.FollowUpRecorded)
     def _follow_up_recorded(self, data: Mapping[str, Any]) -> None:

@@ -483,6 +483,7 @@ def test_every_event_matches_its_registered_schema():
     flows.append(case)
     case = ready()
     case.withdraw("r", NOW)
+    case.rate_by_petitioner("dissatisfied", None, NOW)
     flows.append(case)
     case = ready()
     case.fail("r", "none", None, NOW)
@@ -633,3 +634,34 @@ def test_follow_up_body_refuses_anything_else(given):
     with pytest.raises(ValidationError) as info:
         FollowUpBody().load({"satisfaction": given, "petition_ceased": True})
     assert set(info.value.messages) == {"satisfaction"}
+
+
+# -- the petitioner's rating (CONTRACT §8) ----------------------------------------------
+
+def test_the_petitioner_rates_a_closed_case_once():
+    case = ready()
+    with pytest.raises(DomainError, match="not closed"):
+        case.rate_by_petitioner("satisfied", None, NOW)
+    case.withdraw("settled", NOW)
+    case.rate_by_petitioner("basically_satisfied", "调解员很耐心", NOW, actor="petitioner")
+    [event] = [e for e in case.pending if e.type == "PetitionerRated"]
+    assert event.data == {"rating": "basically_satisfied", "comment": "调解员很耐心",
+                          "rated_at": "2026-03-10T02:00:00.000000Z"}
+    event_schema("mediation", "PetitionerRated")().load(dict(event.data))
+    again = replayed(case)
+    assert again.rating == dict(event.data)
+    for rating in ("satisfied", "basically_satisfied"):
+        with pytest.raises(DomainError, match="rated already"):
+            again.rate_by_petitioner(rating, None, NOW)
+    # a follow-up visit is a different thing: still allowed once
+    again.record_follow_up("satisfied", True, NOW)
+
+
+@pytest.mark.parametrize("rating, comment", [("good", None), ("", None), (5, None),
+                                             ("satisfied", "x" * 1001), ("satisfied", 7)])
+def test_a_rating_is_one_of_three_levels_with_a_short_comment(rating, comment):
+    case = ready()
+    case.withdraw("settled", NOW)
+    with pytest.raises(InvalidValue):
+        case.rate_by_petitioner(rating, comment, NOW)
+    assert case.rating is None

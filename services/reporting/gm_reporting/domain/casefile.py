@@ -93,6 +93,14 @@ def case_id_of(source: str, event) -> Optional[str]:
     return streams.case_id_of(event)
 
 
+def query_code_digest_of(source: str, event) -> Optional[str]:
+    """The digest of the petitioner's query code a registration carries (CONTRACT §8)."""
+    if source != "intake" or event.type != CASE_REGISTERED:
+        return None
+    digest = (event.data or {}).get("query_code_digest")
+    return digest if isinstance(digest, str) and digest else None
+
+
 def handoff_id_of(source: str, event) -> Optional[str]:
     if source != "mediation" or event.type not in HANDOFF_TYPES:
         return None
@@ -122,7 +130,7 @@ def _new_mediation() -> dict:
     return {"opened": None, "assigned": None, "phase": "in_mediation", "sessions": 0,
             "duties": [], "agreement": None, "failure": None, "withdrawn": None,
             "reopened": 0, "closed": None, "follow_up": None, "handoffs": {},
-            "petition": None}
+            "petition": None, "rating": None}
 
 
 def project_case(state: Optional[dict], source: str, event) -> Optional[dict]:
@@ -361,6 +369,12 @@ def _follow_up(m: dict, d: Mapping, e) -> None:
                       "visited_at": norm_time(d.get("visited_at")) or norm_time(e.occurred_at)}
 
 
+def _rated(m: dict, d: Mapping, e) -> None:
+    """The petitioner's own rating (CONTRACT §8), once per case (mediation sees to it)."""
+    m["rating"] = {"rating": d.get("rating"), "comment": d.get("comment"),
+                   "rated_at": norm_time(d.get("rated_at")) or norm_time(e.occurred_at)}
+
+
 def _case_closed(m: dict, d: Mapping, e) -> None:
     m["closed"] = {"outcome": d.get("outcome"), "resolved": bool(d.get("resolved")),
                    "closed_at": norm_time(d.get("closed_at")) or norm_time(e.occurred_at)}
@@ -516,6 +530,7 @@ _MEDIATION_HANDLERS = _by_type({
     mediation_events.MediationWithdrawn: _withdrawn,
     mediation_events.MediationReopened: _reopened,
     mediation_events.FollowUpRecorded: _follow_up,
+    mediation_events.PetitionerRated: _rated,
     mediation_events.CaseClosed: _case_closed,
     mediation_events.PetitionAccepted: _petition_accepted,
     mediation_events.PetitionDeclined: _petition_declined,
@@ -706,6 +721,7 @@ def case_view(s: Mapping) -> dict:
         "on_time": closed.get("on_time"),
         "closed_at": closed.get("closed_at"),
         "follow_up": follow,
+        "petitioner_rating": m.get("rating"),
         "parties": ident["parties"],
         "timeline": [{"type": t["type"], "occurred_at": t["occurred_at"], "actor": t["actor"],
                       "source": t["source"]} for t in ordered_timeline(s["timeline"])],
@@ -747,16 +763,20 @@ def case_row(s: Mapping) -> dict:
         "outcome": closed.get("outcome"),
         "track": asg.get("track"), "level": asg.get("level"), "unit": asg.get("unit"),
         "lead": asg.get("lead"), "handler": asg.get("handler"),
-        **_follow_up_columns((s.get("mediation") or {}).get("follow_up") or {}),
+        **_follow_up_columns((s.get("mediation") or {}).get("follow_up") or {},
+                             (s.get("mediation") or {}).get("rating")),
         **_petition_columns(petition_of(s) or {}),
     }
 
 
-def _follow_up_columns(follow: Mapping) -> dict:
+def _follow_up_columns(follow: Mapping, rating: Optional[Mapping] = None) -> dict:
     """The follow-up visit: the 1–5 score when given (its average), the level always
-    (满意率)."""
+    (满意率). The petitioner's own rating, when given, is the case's level instead: a
+    case is rated (参评) once, however many ways its satisfaction was asked."""
     score = follow.get("satisfaction")
     level = follow_up_level(score, follow.get("satisfaction_level"))
+    if rating and rating.get("rating") in SATISFACTION_LEVELS:
+        level = rating["rating"]
     return {"satisfaction": score, "scored": score is not None,
             "satisfaction_level": level, "rated": level is not None,
             **{lvl: level == lvl for lvl in SATISFACTION_LEVELS}}

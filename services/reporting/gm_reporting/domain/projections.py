@@ -25,6 +25,7 @@ from .casefile import (
     project_case,
     project_handoff,
     project_supervision,
+    query_code_digest_of,
     supervision_key,
     supervision_row,
 )
@@ -71,11 +72,19 @@ class Tally:
     sums: Dict[str, int] = field(default_factory=dict)
 
 
+def code_row(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A query code's digest → its case (the document's key is the digest)."""
+    return {"case_id": state.get("case_id")}
+
+
 def _cases_touch(source: str, event) -> List[DocKey]:
     case_id = case_id_of(source, event)
     if case_id is None:
         return []
     keys = [("cases", case_id)]
+    digest = query_code_digest_of(source, event)
+    if digest:
+        keys.append(("codes", digest))
     hid = handoff_id_of(source, event)
     if hid:
         keys.append(("handoffs", hid))
@@ -94,6 +103,9 @@ def _cases_apply(source: str, event, docs: Docs) -> Dict[DocKey, dict]:
     new_case = project_case(case, source, event)
     if new_case is not None:
         changed[("cases", case_id)] = new_case
+    digest = query_code_digest_of(source, event)
+    if digest and docs.get(("codes", digest)) is None:
+        changed[("codes", digest)] = {"digest": digest, "case_id": case_id}
     hid = handoff_id_of(source, event)
     if hid:
         new_handoff = project_handoff(docs.get(("handoffs", hid)), new_case or case, event)
@@ -115,10 +127,12 @@ def _cases_apply(source: str, event, docs: Docs) -> Dict[DocKey, dict]:
 # matter moves the deadline; the petition workflow (受理/不予受理, 处理意见书, 复查, 复核) in
 # the case file and its rows; task and responsible leader; a confirmation's ruling due
 # date on its hand-off.
+# version 4: a `codes` table, one document per query code digest (CONTRACT §8: the
+# petitioner's status page finds its case by it); the petitioner's rating (满意率/参评率).
 CASES = Projection(
-    name="cases", version=3, sources=SOURCES,
+    name="cases", version=4, sources=SOURCES,
     tables=(Table("cases", case_row), Table("handoffs", handoff_row),
-            Table("supervisions", supervision_row)),
+            Table("supervisions", supervision_row), Table("codes", code_row)),
     touches=_cases_touch, apply=_cases_apply)
 
 

@@ -93,12 +93,15 @@ REPORT_COLUMNS = {"unit": TEXT, "level": TEXT, "period": TEXT, "filed_at": TEXT,
 RISK_COLUMNS = {"region": TEXT, "county": TEXT, "township": TEXT, "level": TEXT,
                 "assessed_at": TEXT}
 
+CODE_COLUMNS = {"case_id": TEXT}  # looked up by key (the digest) only
+
 Layout = Tuple[Mapping[str, str], Sequence[Tuple[str, ...]]]  # columns, indexes
 #: Per projection, per table: its columns and indexes.
 LAYOUTS: Dict[str, Dict[str, Layout]] = {
     "cases": {"cases": (CASE_COLUMNS, CASE_INDEXES),
               "handoffs": (HANDOFF_COLUMNS, HANDOFF_INDEXES),
-              "supervisions": (SUPERVISION_COLUMNS, SUPERVISION_INDEXES)},
+              "supervisions": (SUPERVISION_COLUMNS, SUPERVISION_INDEXES),
+              "codes": (CODE_COLUMNS, [])},
     "screening": {"reports": (REPORT_COLUMNS, [("period", "unit")]),
                   "risks": (RISK_COLUMNS, [("assessed_at",), ("county", "assessed_at")])},
 }

@@ -13,7 +13,7 @@ from gm_reporting import openapi, schemas
 from gm_reporting.service import ReportingService
 
 # Every service's own routes (health, metrics, ...) and the dashboard's static files.
-DASHBOARD = {"/", "/dashboard/{name}", "/assets/plotly.min.js"}
+DASHBOARD = {"/", "/dashboard/{name}", "/assets/plotly.min.js", "/query"}
 
 
 def served_routes(cls=ReportingService):
@@ -41,6 +41,10 @@ def test_every_route_is_documented():
         doc["components"]["schemas"]["MonthlyStats"]["properties"])
     assert {"supervision", "task", "responsible_leader"} <= set(
         doc["components"]["schemas"]["Assignment"]["properties"])
+    status = doc["paths"]["/status/{query_code}"]["get"]
+    assert status["security"] == [] and set(status["responses"]) == {"200", "404", "429"}
+    rating = doc["paths"]["/status/{query_code}/rating"]["post"]
+    assert set(rating["responses"]) == {"201", "400", "404", "409", "429", "503"}
 
 
 def test_query_schemas_validate():

@@ -4,7 +4,6 @@ phone; erasing a person makes their case files read `[erased]`, nobody else's, a
 changes no count, figure or ledger line."""
 from __future__ import annotations
 
-import base64
 from datetime import datetime, timezone
 from pathlib import Path
 

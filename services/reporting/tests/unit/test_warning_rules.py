@@ -13,7 +13,7 @@ import pytest
 
 from gm_kernel import DomainError
 from gm_reporting.domain.warnings import (
-    AssignmentWatch, HighRiskRule, HotspotRule, IntakeWatch, SensitivePeriod, Warning,
+    AssignmentWatch, HighRiskRule, IntakeWatch, SensitivePeriod, Warning,
     WarningRules, board_entry,
 )
 

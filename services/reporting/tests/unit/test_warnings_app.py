@@ -5,7 +5,7 @@ restart, a replica) raises nothing again, a watch on a fresh store raises the sa
 warnings, and leaders' acknowledgements and closures are commands on the bus."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
