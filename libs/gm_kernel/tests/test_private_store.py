@@ -24,6 +24,7 @@ from gm_kernel.privacy.vault import LETTER_OVERHEAD
 from gm_kernel.store.mongo import MongoEventStore
 from gm_kernel.store.sqlite import SQLiteEventStore
 from gm_kernel.testing import StoreContract
+from gm_kernel.testing.tampering import MongoTampering, SQLiteTampering
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,7 +45,7 @@ def _parking_with_room_for_the_seal(self):
     assert kept.body_sha256 == hashlib.sha256(huge).hexdigest()
 
 
-class TestPrivateSQLiteStore(StoreContract):
+class TestPrivateSQLiteStore(SQLiteTampering, StoreContract):
     def make_store(self, service="svc", upcasters=None):
         inner = SQLiteEventStore(self.tmp_path / f"{service}.db", service)
         vault = Vault(MASTER, SQLiteKeyStore(self.tmp_path / f"{service}.keys.db"))
@@ -53,7 +54,7 @@ class TestPrivateSQLiteStore(StoreContract):
     test_parking_cannot_fail_on_what_arrived = _parking_with_room_for_the_seal
 
 
-class TestPrivateMongoStore(StoreContract):
+class TestPrivateMongoStore(MongoTampering, StoreContract):
     @pytest.fixture(autouse=True)
     def _server(self):
         self.client = mongomock.MongoClient()
