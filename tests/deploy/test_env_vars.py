@@ -132,9 +132,11 @@ def test_k8s_names_every_variable_the_service_reads_and_nothing_else(
         env = _container_env(deployment, configmaps)
         _check(set(env), service, env_contract, f"deploy/k8s/{overlay} ({service})")
         secret_backed = {name for name, value in env.items() if value is None}
-        assert secret_backed == {"AMQP_URI", f"GM_{service.upper()}_STORE_URI"}, (
+        assert secret_backed == {f"GM_{service.upper()}_AMQP_URI",
+                                 f"GM_{service.upper()}_STORE_URI"}, (
             "credentials (broker and store URIs) come from Secrets, everything else is plain")
-        stand_ins = {"AMQP_URI": "amqp://gm:secret@gm-rabbitmq:5672/",
+        stand_ins = {f"GM_{service.upper()}_AMQP_URI":
+                     f"amqp://{service}:secret@gm-rabbitmq:5672/",
                      f"GM_{service.upper()}_STORE_URI": f"mongodb://gm-mongodb-svc/gm_{service}"}
         settings = _loads(service, {**env, **stand_ins}, monkeypatch)
         assert settings.http_port == config.DEFAULT_PORTS[service]

@@ -37,6 +37,7 @@ from functools import partial
 from typing import Any, Callable, Mapping, Optional, Union
 
 import eventlet
+from amqp.exceptions import NotFound
 from eventlet.event import Event
 from kombu import Connection, Consumer, Queue
 from kombu.transport.pyamqp import Transport
@@ -163,6 +164,14 @@ class QueueConsumer(Entrypoint):
                     log.warning("consumer %s paused: %s; waiting for the store",
                                 self.queue.name, exc)
                     self._wait_for_store()
+                except NotFound as exc:
+                    # Another service's events exchange, bound passively: that service
+                    # declares it when it starts (or the deploy definitions did).
+                    self.connected = False
+                    log.info("consumer %s waits for what another service declares (%s); "
+                             "again in %.1fs", self.queue.name, exc, backoff)
+                    eventlet.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
                 except Exception as exc:
                     self.connected = False
                     if self._is_connection_error(exc):
@@ -196,7 +205,7 @@ class QueueConsumer(Entrypoint):
 
     def _consume(self):
         with Connection(self.settings.amqp_uri, heartbeat=30, connect_timeout=5) as conn:
-            topology.declare_public(conn.channel())
+            topology.declare_owned(conn.channel(), self.container.service_name)
             channel, self.dead_lettered = topology.declare_consumed(conn, self.queue)
             consumer = Consumer(channel, queues=[self.queue(channel)],
                                 on_message=self._on_message, prefetch_count=self.prefetch,

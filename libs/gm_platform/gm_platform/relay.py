@@ -236,7 +236,7 @@ class OutboxRelay:
             channel.confirm_select()
             self._published = 0
             self._outstanding.clear()
-            topology.declare_public(channel)
+            topology.declare_owned(channel, self.store.service)
             self._declared = set()
             self._conn, self._producer = conn, Producer(channel)
             self.connected = True
