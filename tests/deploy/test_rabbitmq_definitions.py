@@ -152,3 +152,25 @@ def test_passwords_are_the_documented_development_placeholders(definitions, comp
         env = compose["services"][service]["environment"]
         uri = urlsplit(env[f"GM_{service.upper()}_AMQP_URI"])
         assert (uri.username, uri.password) == (service, f"{service}-dev-password")
+
+
+def _conf(text: str) -> dict:
+    """`key = value` lines of a rabbitmq.conf (sysctl format), comments left out."""
+    return dict(tuple(part.strip() for part in line.split("=", 1)) for line in text.splitlines()
+                if "=" in line and not line.lstrip().startswith("#"))
+
+
+def test_max_message_size_lets_oversized_agency_bodies_be_rejected_and_carries_ours(repo):
+    """CONTRACT.md §7: a body over 256 KiB is answered `rejected` by the suite, so the broker
+    must let it through; its own cap bounds what any one publisher can make it hold."""
+    from gm_contracts.inbound import MAX_BODY_BYTES
+    from gm_kernel.events import MAX_LETTER_BODY
+    from gm_platform.base import RPC_PAGE_BYTES
+
+    limit = int(_conf((repo / "deploy/rabbitmq/rabbitmq.conf").read_text())["max_message_size"])
+    assert MAX_BODY_BYTES < limit <= 8 * MAX_BODY_BYTES
+    assert MAX_LETTER_BODY < limit  # a replayed dead letter
+    # an RPC page: its budget plus the item that crossed it, a 256 KiB body ASCII-escaped
+    assert RPC_PAGE_BYTES + 3 * MAX_BODY_BYTES < limit
+    k8s = (repo / "deploy/k8s/base/rabbitmq.yaml").read_text()
+    assert f"max_message_size = {limit}\n" in k8s, "compose and Kubernetes agree"

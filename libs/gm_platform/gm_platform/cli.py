@@ -53,6 +53,13 @@ def dlq():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def dlq_list(service, limit, offset, as_json):
     page = _rpc(service, "list_dead_letters", limit, offset)
+    # a reply holds at most RPC_PAGE_BYTES (gm_platform.base): read on up to `limit`
+    while page["items"] and len(page["items"]) < min(limit, page["total"] - offset):
+        more = _rpc(service, "list_dead_letters", limit - len(page["items"]),
+                    offset + len(page["items"]))
+        if not more["items"]:
+            break
+        page["items"] += more["items"]
     if as_json:
         click.echo(json.dumps(page, ensure_ascii=False, indent=2))
         return
