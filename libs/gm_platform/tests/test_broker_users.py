@@ -288,3 +288,35 @@ def test_provisioning_again_replaces_rights_and_drops_stale_topic_permissions(us
         assert [t["exchange"] for t in topics] == ["gm.inbound"]
     finally:
         _api("DELETE", f"/users/{name}")
+
+
+def test_gm_broker_provision_grants_each_kind_of_user_its_rights(users, monkeypatch):
+    """The command line an operator runs: one of --agency, --service, --operator."""
+    from click.testing import CliRunner
+
+    from gm_platform.cli import main
+
+    monkeypatch.setenv("GM_RABBIT_API", MANAGEMENT_URI)
+    vhost, tag = vhost_of(users["court"]), uuid.uuid4().hex[:8]
+    runner = CliRunner()
+    cases = {f"reporting-{tag}": (["--service", "reporting"], topology.service_access("reporting")),
+             f"operator-{tag}": (["--operator"], topology.operator_access()),
+             f"petition-{tag}": (["--agency", "petition"], topology.agency_access("petition"))}
+    try:
+        for name, (option, access) in cases.items():
+            result = runner.invoke(main, ["broker", "provision", *option, "--password", "pw",
+                                          "--vhost", vhost, "--user", name])
+            assert result.exit_code == 0, result.output
+            [granted] = [p for p in _api("GET", f"/users/{name}/permissions").json()
+                         if p["vhost"] == vhost]
+            assert {k: granted[k] for k in ("configure", "write", "read")} \
+                == access.permissions()
+            topics = {t["exchange"]: {"write": t["write"], "read": t["read"]}
+                      for t in _api("GET", f"/users/{name}/topic-permissions").json()}
+            assert topics == access.topic_permissions()
+        for wrong in ([], ["--service", "intake", "--operator"]):
+            result = runner.invoke(main, ["broker", "provision", *wrong, "--password", "pw"])
+            assert result.exit_code == 2 and "exactly one of" in result.output
+    finally:
+        for name in cases:
+            _api("DELETE", f"/users/{name}")
