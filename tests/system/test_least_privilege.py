@@ -58,7 +58,7 @@ def expect(client: AgencyClient, type_: str, timeout: float = 30.0):
     before = len(client.of_type(type_))
     client.collect(lambda inbox: len(client.of_type(type_)) > before, timeout)
     got = client.of_type(type_)[before:]
-    assert len(got) == 1, f"expected one {type_}, got {len(got)}:\n"
+    assert len(got) == 1, f"expected one {type_}, got {len(got)}"
     return got[0]
 
 
