@@ -56,6 +56,10 @@ _CONNECTION_ERRORS = (Transport.connection_errors + Transport.channel_errors
                       + (socket.error, TimeoutError))
 
 
+#: Seconds between looks for an exchange another service has not declared yet.
+NOT_DECLARED_YET_WAIT = 0.3
+
+
 class StorePaused(Exception):
     """The store cannot be reached: messages go back to the broker until it can."""
 
@@ -153,7 +157,7 @@ class QueueConsumer(Entrypoint):
 
     # -- the loop ------------------------------------------------------------------------
     def _run(self):
-        backoff = 0.2
+        backoff, waited = 0.2, False
         try:
             while not self._stopping:
                 try:
@@ -166,12 +170,14 @@ class QueueConsumer(Entrypoint):
                     self._wait_for_store()
                 except NotFound as exc:
                     # Another service's events exchange, bound passively: that service
-                    # declares it when it starts (or the deploy definitions did).
+                    # declares it when it starts (or the deploy definitions did). Looked
+                    # for often, without backing off: it comes within seconds.
                     self.connected = False
-                    log.info("consumer %s waits for what another service declares (%s); "
-                             "again in %.1fs", self.queue.name, exc, backoff)
-                    eventlet.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    if not waited:
+                        log.info("consumer %s waits for what another service declares (%s)",
+                                 self.queue.name, exc)
+                    waited = True
+                    eventlet.sleep(NOT_DECLARED_YET_WAIT)
                 except Exception as exc:
                     self.connected = False
                     if self._is_connection_error(exc):
