@@ -114,7 +114,8 @@ def load(service: str) -> Settings:
 # tests/deploy checks this list against the source and against the compose file and the
 # Kubernetes manifests, so add a variable here when you add one above.
 ENV_VARS = (
-    "AMQP_URI", "GM_{SERVICE}_AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI", "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
+    "AMQP_URI", "GM_{SERVICE}_AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI",
+    "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
     "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE", "GM_CALENDAR_FILE",
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",

@@ -320,3 +320,35 @@ def test_gm_broker_provision_grants_each_kind_of_user_its_rights(users, monkeypa
     finally:
         for name in cases:
             _api("DELETE", f"/users/{name}")
+
+
+def test_a_replayed_letter_goes_back_into_its_own_queue_only(users, tmp_path):
+    """`gm dlq replay` of a letter a feed consumer parked, as assignment's own user: through
+    gm.replay into assignment.from.intake, and into no other queue."""
+    from gm_kernel import DeadLetter
+    from gm_kernel.store.factory import open_store
+
+    from gm_platform.deadletters import replay
+
+    store = open_store(f"sqlite:///{tmp_path}/assignment.db", "assignment")
+    try:
+        store.park(DeadLetter(id="l-1", source="assignment.from.intake", reason="test",
+                              body=b'{"n": 1}', routing_key="CaseRegistered",
+                              properties={"message_id": "m-1"}))
+        with Connection(users["assignment"]) as conn:  # empty its queues first
+            for queue in topology.consumed_queues("assignment"):
+                conn.default_channel.queue_purge(queue.name)
+        assert replay(store, users["assignment"], "l-1")["id"] == "l-1"
+        conn = connect(users["assignment"])
+        try:
+            channel = conn.channel()
+            message = channel.basic_get("assignment.from.intake", no_ack=True)
+            assert message is not None and message.body == b'{"n": 1}'
+            assert message.properties["application_headers"]["x-gm-replay"] == "l-1"
+            for other in ("assignment.from.mediation", "gm.parked.assignment"):
+                assert channel.basic_get(other, no_ack=True) is None, other
+        finally:
+            conn.close()
+        assert store.dead_letter("l-1") is None
+    finally:
+        store.close()
