@@ -37,7 +37,6 @@ from functools import partial
 from typing import Any, Callable, Mapping, Optional, Union
 
 import eventlet
-from amqp.exceptions import NotFound
 from eventlet.event import Event
 from kombu import Connection, Consumer, Queue
 from kombu.transport.pyamqp import Transport
@@ -168,7 +167,7 @@ class QueueConsumer(Entrypoint):
                     log.warning("consumer %s paused: %s; waiting for the store",
                                 self.queue.name, exc)
                     self._wait_for_store()
-                except NotFound as exc:
+                except topology.NotDeclaredYet as exc:
                     # Another service's events exchange, bound passively: that service
                     # declares it when it starts (or the deploy definitions did). Looked
                     # for often, without backing off: it comes within seconds.

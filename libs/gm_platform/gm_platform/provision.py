@@ -57,10 +57,25 @@ def provision_agency(api_uri: str, agency: str, password: str, vhost: str = "/",
 
 def provision_service(api_uri: str, service: str, password: str, vhost: str = "/",
                       username: str | None = None) -> None:
-    """What `service` declares, publishes and consumes (topology.service_access)."""
+    """What `service` declares, publishes and consumes (topology.service_access); and its
+    events exchange, as the deploy definitions declare it, so that the services following
+    it can bind to it before it first starts."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
     provision(api_uri, username or service, password, topology.service_access(service), vhost)
+    declare_events_exchange(api_uri, service, vhost)
+
+
+def declare_events_exchange(api_uri: str, service: str, vhost: str = "/") -> None:
+    """`<service>.events`, if others follow it (idempotent)."""
+    if not topology.publishes_events(service):
+        return
+    session, base = _session(api_uri)
+    exchange = topology.events_exchange(service)
+    resp = session.put(f"{base}/exchanges/{quote(vhost, safe='')}/{quote(exchange.name, safe='')}",
+                       json={"type": exchange.type, "durable": True, "auto_delete": False,
+                             "internal": False, "arguments": {}}, timeout=10)
+    resp.raise_for_status()
 
 
 def provision_operator(api_uri: str, password: str, vhost: str = "/",

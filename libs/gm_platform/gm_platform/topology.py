@@ -15,8 +15,10 @@ inbox the plain way (as kombu does by default) agrees with ours.
 
 Who declares what (so that each service's broker user may do only that, `service_access`
 below): a service declares the exchanges it publishes to and the queues it consumes; an
-exchange another service publishes to it only binds to, declaring it passively (it waits
-until that service has started, unless the deploy definitions made it already).
+exchange another service publishes to it only binds to, declaring it passively. Where it
+is not there yet (a bare broker: the deploy definitions and `gm broker provision` make
+it), the service declares it itself if its user may (guest under `make run`), or waits
+until that service has started.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
-from amqp.exceptions import PreconditionFailed
+from amqp.exceptions import AccessRefused, NotFound, PreconditionFailed
 from kombu import Exchange, Queue, binding
 
 log = logging.getLogger(__name__)
@@ -323,6 +325,22 @@ def agency_access(agency: str) -> Access:
                   topic_write={INBOUND.name: _agency_keys(agency)})
 
 
+class NotDeclaredYet(Exception):
+    """An exchange another service declares (its events) is not there yet, and this user
+    may not declare it: the consumer looks again until that service has started."""
+
+
+def _declare_followed(connection, queue: Queue) -> None:
+    for b in queue.bindings:
+        if b.exchange.passive:
+            exchange = Exchange(b.exchange.name, type=b.exchange.type, durable=True)
+            try:
+                exchange(connection.channel()).declare()
+            except AccessRefused:
+                raise NotDeclaredYet(f"exchange {b.exchange.name} is declared by its "
+                                     f"service when it starts") from None
+
+
 def declare_consumed(connection, queue: Queue) -> Tuple[object, bool]:
     """Declare a queue this service consumes, with its bindings; return (channel, True).
 
@@ -336,6 +354,11 @@ def declare_consumed(connection, queue: Queue) -> Tuple[object, bool]:
     try:
         declared.declare()
         return channel, True
+    except NotFound:
+        # Another service's events exchange, bound passively, is not there yet: declared
+        # here where this user may (guest under `make run`, as before), else awaited.
+        _declare_followed(connection, queue)
+        return declare_consumed(connection, queue)
     except PreconditionFailed as exc:
         log.warning("queue %s exists with other arguments (%s); using it as it is, without "
                     "the delivery limit: see docs/operations.md, 'Queues from an older "

@@ -352,3 +352,28 @@ def test_a_replayed_letter_goes_back_into_its_own_queue_only(users, tmp_path):
         assert store.dead_letter("l-1") is None
     finally:
         store.close()
+
+
+def test_a_service_binds_to_anothers_events_once_they_exist_declaring_them_only_if_allowed():
+    """On a bare broker: reporting's own user waits for intake.events (it may not declare
+    it); guest, under `make run`, declares it as the suite always did."""
+    from gm_platform.testing.broker import broker_users
+
+    queue = topology.events_queue("reporting", "intake")
+    with private_vhost("gm-bare") as uri, \
+            broker_users(uri, {"reporting": topology.service_access("reporting")}) as made:
+        with Connection(made["reporting"]) as conn:
+            with pytest.raises(topology.NotDeclaredYet, match="intake.events"):
+                topology.declare_consumed(conn, queue)
+        with Connection(uri) as conn:  # the vhost's own user, as guest under make run
+            assert topology.declare_consumed(conn, queue)[1] is True
+        with Connection(made["reporting"]) as conn:
+            assert topology.declare_consumed(conn, queue)[1] is True
+        name = f"mediation-{uuid.uuid4().hex[:8]}"
+        provision.provision_service(MANAGEMENT_URI, "mediation", "pw", vhost_of(uri), name)
+        try:
+            exchanges = {e["name"] for e in _api(
+                "GET", f"/exchanges/{vhost_of(uri)}").json()}
+            assert "mediation.events" in exchanges  # provisioning a service declares it
+        finally:
+            _api("DELETE", f"/users/{name}")

@@ -94,10 +94,14 @@ def broker_users(amqp_uri: str, accesses: Dict[str, "Access"]):
 
 def suite_users(amqp_uri: str):
     """broker_users for the four services, the operator and the four agencies, each with
-    exactly what `gm broker provision` grants it (gm_platform.topology)."""
+    exactly what `gm broker provision` grants it (gm_platform.topology), and the services'
+    events exchanges as `gm broker provision --service` declares them."""
     from gm_platform import topology
     from gm_platform.config import SERVICES
+    from gm_platform.provision import declare_events_exchange
 
+    for service in SERVICES:
+        declare_events_exchange(MANAGEMENT_URI, service, vhost_of(amqp_uri))
     return broker_users(amqp_uri, {
         **{s: topology.service_access(s) for s in SERVICES},
         "operator": topology.operator_access(),

@@ -59,28 +59,10 @@ class RunningService:
         self.container.kill()
 
 
-def declare_followed_exchanges(service: str, amqp_uri: str) -> None:
-    from kombu import Connection
-
-    from .. import topology
-
-    sources = [s for s in topology.SUBSCRIPTIONS.get(service, ()) if s != service]
-    if sources and not amqp_uri.startswith("memory:"):
-        with Connection(amqp_uri, connect_timeout=5) as conn:
-            channel = conn.channel()
-            for source in sources:
-                topology.events_exchange(source)(channel).declare()
-
-
 def start_service(service: str, settings: config.Settings, service_cls=None,
                   wait_healthy: float = 20.0, extra_config: Optional[dict] = None
                   ) -> RunningService:
-    """Start one service container; `extra_config` adds Nameko config (e.g. GM_CLOCK).
-
-    The events exchanges of the services it follows are declared first, as the deploy
-    definitions declare them: it binds to them only passively, and alone in a fresh vhost
-    it would otherwise wait for services that this test does not start."""
-    declare_followed_exchanges(service, settings.amqp_uri)
+    """Start one service container; `extra_config` adds Nameko config (e.g. GM_CLOCK)."""
     cls = service_cls or load_service_class(service)
     container = ServiceContainer(cls, {**settings.nameko_config(), **(extra_config or {})})
     container.start()
