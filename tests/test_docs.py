@@ -163,3 +163,44 @@ def test_every_transition_drawn_is_one_the_aggregate_makes():
                      == [s.target for s in path] + [step.target]
                      for path in _paths_to(cycle, step.source))
             assert ok, f"{cycle.title}: {step.source} --{step.label()}--> {step.target}"
+
+
+def test_the_readmes_broker_users_matrix_is_what_gm_broker_provision_grants():
+    """Each configure / write / read cell of README's "Broker users" names exactly the
+    exchanges and queues the user's permission matches (gm_platform.topology)."""
+    import re
+
+    from gm_platform import topology
+    from gm_platform.config import SERVICES
+
+    reply_queue = "rpc.reply-standalone_rpc_proxy-00000000-0000-0000-0000-000000000000"
+    resources = {"gm.inbound", "gm.outbound", "gm.parked", "gm.replay", "nameko-rpc",
+                 "amq.default", reply_queue, *(f"{s}.events" for s in SERVICES),
+                 *(f"rpc-{s}" for s in SERVICES), *(q.name for q in topology.suite_queues())}
+    accesses = {**{s: topology.service_access(s) for s in SERVICES},
+                "operator": topology.operator_access(),
+                "<agency>": topology.agency_access("court")}
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Broker users", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[1:4]
+    assert set(accesses) <= set(rows), sorted(rows)
+
+    def named(cell: str, agencies) -> set:
+        if cell == "nothing":
+            return set()
+        names = set()
+        for name in re.findall(r"`([^`]+)`", cell):
+            name = name.replace("<uuid>", "00000000-0000-0000-0000-000000000000")
+            names |= {name.replace("<agency>", a) for a in agencies}
+        return names
+
+    for user, access in accesses.items():
+        agencies = ("court",) if user == "<agency>" else topology.AGENCIES
+        granted = access.permissions()
+        for column, cell in zip(("configure", "write", "read"), rows[user]):
+            matching = {r for r in resources if re.fullmatch(granted[column], r)}
+            assert named(cell, agencies) == matching, (user, column)

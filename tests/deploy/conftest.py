@@ -30,6 +30,7 @@ KUBECTL = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubec
 # else in gm_platform.config.ENV_VARS must be named for every service, with its value.
 DELIBERATELY_DEFAULTED = {
     "GM_STORE_URI": "every service gets its own GM_<SERVICE>_STORE_URI instead",
+    "AMQP_URI": "every service connects as its own broker user, GM_<SERVICE>_AMQP_URI",
     "GM_DATA_DIR": "only the embedded SQLite store uses it; deployments use MongoDB",
 }
 

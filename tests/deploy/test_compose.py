@@ -86,8 +86,8 @@ def test_each_service_is_built_from_its_own_dockerfile_and_waits_for_its_backend
     assert parts.scheme == "mongodb" and parts.hostname == "mongo"
     assert parse_qs(parts.query)["replicaSet"] == ["rs0"]
     assert mongo_database_name(store, service) == f"gm_{service}"
-    amqp = urlsplit(env["AMQP_URI"])
-    assert amqp.hostname == "rabbitmq" and amqp.username == "gm"
+    amqp = urlsplit(env[f"GM_{service.upper()}_AMQP_URI"])
+    assert amqp.hostname == "rabbitmq" and amqp.username == service  # its own broker user
 
 
 def test_the_tokens_file_is_a_secret_defaulting_to_the_development_tokens(compose, repo):

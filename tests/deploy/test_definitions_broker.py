@@ -23,6 +23,7 @@ import pytest
 from kombu import Connection, Queue
 
 from gm_platform import topology
+from gm_platform.config import SERVICES
 from gm_platform.testing.broker import BROKER_URI, _api
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(60)]
@@ -123,21 +124,21 @@ def _get(uri: str, queue: str, timeout: float = 5.0):
 
 
 def test_definitions_load_and_grant_exactly_the_contract(loaded):
-    # The services (user gm) declare their topology as they do at start: accepted as is,
-    # each consumed queue with its own arguments (not the fallback for other arguments).
-    with Connection(loaded("gm")) as conn:
-        topology.declare_public(conn.channel())
-        for service in topology.SUBSCRIPTIONS.keys() | {"intake"}:
+    # Each service (its own user) declares its topology as it does at start: accepted as
+    # is, each consumed queue with its own arguments (not the fallback for other arguments).
+    for service in SERVICES:
+        with Connection(loaded(service)) as conn:
+            topology.declare_owned(conn.channel(), service)
             for queue in topology.consumed_queues(service):
                 assert topology.declare_consumed(conn, queue)[1] is True, queue.name
 
     court = loaded("court")
     _publish(court, topology.INBOUND, "court.referral")
     _publish(court, topology.INBOUND, "court.handoff_reply")
-    assert _get(loaded("gm"), "gm.inbound.intake") is not None
-    assert _get(loaded("gm"), "gm.inbound.mediation") is not None
+    assert _get(loaded("intake"), "gm.inbound.intake") is not None
+    assert _get(loaded("mediation"), "gm.inbound.mediation") is not None
 
-    _publish(loaded("gm"), topology.OUTBOUND, "court.referral_accepted")
+    _publish(loaded("intake"), topology.OUTBOUND, "court.referral_accepted")
     assert _get(court, "gm.outbound.court") is not None  # an agency reads its own inbox
 
     refused = {

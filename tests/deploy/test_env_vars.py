@@ -138,12 +138,13 @@ def test_k8s_names_every_variable_the_service_reads_and_nothing_else(
         env = _container_env(deployment, configmaps)
         _check(set(env), service, env_contract, f"deploy/k8s/{overlay} ({service})")
         secret_backed = {name for name, value in env.items() if value is None}
-        assert secret_backed == {"AMQP_URI", f"GM_{service.upper()}_STORE_URI",
+        assert secret_backed == {f"GM_{service.upper()}_AMQP_URI",
+                                 f"GM_{service.upper()}_STORE_URI",
                                  "GM_MASTER_KEY", "GM_QUERY_CODE_KEY"}, (
             "credentials (broker and store URIs, the master key, the query codes' key) come "
-            "from Secrets, "
-            "everything else is plain")
-        stand_ins = {"AMQP_URI": "amqp://gm:secret@gm-rabbitmq:5672/",
+            "from Secrets, everything else is plain")
+        stand_ins = {f"GM_{service.upper()}_AMQP_URI":
+                     f"amqp://{service}:secret@gm-rabbitmq:5672/",
                      f"GM_{service.upper()}_STORE_URI": f"mongodb://gm-mongodb-svc/gm_{service}",
                      "GM_MASTER_KEY": "a2V5LWZvci10aGUtc3RhbmQtaW4tb2YtYS1zZWNyZXQ=",
                      "GM_QUERY_CODE_KEY": "a-stand-in-of-the-query-code-secret"}

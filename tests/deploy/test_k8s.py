@@ -106,7 +106,8 @@ def test_secrets_and_files_are_mounted_where_the_configuration_points(overlay, r
 
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"]
                 for e in spec["containers"][0]["env"] if "valueFrom" in e}
-        assert refs["AMQP_URI"] == {"name": "gm-amqp", "key": "AMQP_URI"}
+        amqp = f"GM_{name.upper()}_AMQP_URI"  # its own broker user
+        assert refs[amqp] == {"name": f"gm-{name}-amqp", "key": amqp}
         store = f"GM_{name.upper()}_STORE_URI"
         assert refs[store] == {"name": f"gm-{name}-store", "key": store}
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from gm_platform import provision, topology
+from gm_platform import topology
 
 SUITE_QUEUES = topology.suite_queues()
 
@@ -28,10 +28,10 @@ def test_vhost_makes_durable_queues_quorum_queues(definitions):
     assert vhost["default_queue_type"] == vhost["metadata"]["default_queue_type"] == "quorum"
 
 
-def test_exchanges_are_the_public_ones_the_parking_one_and_the_services_events(definitions):
+def test_exchanges_are_the_public_ones_parking_replay_and_the_services_events(definitions):
     declared = {e["name"]: e for e in definitions["exchanges"]}
     sources = {s for sources in topology.SUBSCRIPTIONS.values() for s in sources}
-    exchanges = [topology.INBOUND, topology.OUTBOUND, topology.PARKED,
+    exchanges = [topology.INBOUND, topology.OUTBOUND, topology.PARKED, topology.REPLAY,
                  *(topology.events_exchange(s) for s in sources)]
     assert set(declared) == {e.name for e in exchanges}
     for exchange in exchanges:
@@ -96,55 +96,43 @@ def test_bindings_route_as_the_topology_says(definitions):
     assert declared == set().union(*(bindings_of(q) for q in SUITE_QUEUES))
 
 
-@pytest.fixture
-def provisioned(monkeypatch):
-    """What `gm broker provision` sends the management API, per agency."""
-    calls = {}
+def _accesses():
+    """Every user but admin, with what `gm broker provision` grants it."""
+    from gm_platform.config import SERVICES
 
-    class RecordingSession:
-        auth = None
-
-        def put(self, url, json, timeout):
-            calls[url.split("/api", 1)[1]] = json
-
-            class Ok:
-                def raise_for_status(self):
-                    return None
-            return Ok()
-
-    monkeypatch.setattr(provision.requests, "Session", RecordingSession)
-    result = {}
-    for agency in topology.AGENCIES:
-        calls.clear()
-        provision.provision_agency("http://admin:x@broker:15672/api", agency, "pw")
-        result[agency] = {unquote(path): body for path, body in calls.items()}
-    return result
+    return {**{s: topology.service_access(s) for s in SERVICES},
+            "operator": topology.operator_access(),
+            **{a: topology.agency_access(a) for a in topology.AGENCIES}}
 
 
-def test_agency_users_have_exactly_what_gm_broker_provision_grants(definitions, provisioned):
+def test_every_user_has_exactly_what_gm_broker_provision_grants(definitions):
+    accesses = _accesses()
+    permissions = {p["user"]: p for p in definitions["permissions"]}
+    topic = {}
+    for p in definitions["topic_permissions"]:
+        assert p["vhost"] == "/"
+        topic.setdefault(p["user"], {})[p["exchange"]] = {"write": p["write"], "read": p["read"]}
+    for user, access in accesses.items():
+        assert permissions[user]["vhost"] == "/"
+        mine = {k: permissions[user][k] for k in ("configure", "write", "read")}
+        assert mine == access.permissions(), user
+        assert topic.get(user, {}) == access.topic_permissions(), user
+    assert set(topic) <= set(accesses), "no topic rights for admin"
+
+
+def test_users_are_admin_the_services_the_operator_and_the_agencies_without_guest(
+        definitions):
     users = {u["name"]: u for u in definitions["users"]}
-    permissions = {(p["user"], p["vhost"]): p for p in definitions["permissions"]}
-    topic = {(p["user"], p["vhost"], p["exchange"]): p for p in definitions["topic_permissions"]}
-    for agency, calls in provisioned.items():
-        assert users[agency]["tags"] == calls[f"/users/{agency}"]["tags"] == ""
-        granted = calls[f"/permissions///{agency}"]
-        mine = {k: permissions[(agency, "/")][k] for k in ("configure", "write", "read")}
-        assert mine == granted
-        topic_granted = calls[f"/topic-permissions///{agency}"]
-        mine = topic[(agency, "/", topic_granted["exchange"])]
-        assert (mine["write"], mine["read"]) == (topic_granted["write"], topic_granted["read"])
-    assert {u for u, _, _ in topic} == set(topology.AGENCIES), "topic rights only for agencies"
-
-
-def test_users_are_admin_the_services_and_the_agencies_without_guest(definitions):
-    users = {u["name"]: u for u in definitions["users"]}
-    assert set(users) == {"admin", "gm", *topology.AGENCIES}
-    assert users["admin"]["tags"] == "administrator" and users["gm"]["tags"] == ""
+    assert set(users) == {"admin", *_accesses()}
+    assert users["admin"]["tags"] == "administrator"
+    assert all(u["tags"] == "" for name, u in users.items() if name != "admin")
     permissions = {p["user"]: p for p in definitions["permissions"]}
     assert set(permissions) == set(users)
-    for user in ("admin", "gm"):
-        assert (permissions[user]["configure"], permissions[user]["write"],
-                permissions[user]["read"]) == (".*", ".*", ".*")
+    assert (permissions["admin"]["configure"], permissions["admin"]["write"],
+            permissions["admin"]["read"]) == (".*", ".*", ".*")
+    for user, p in permissions.items():
+        if user != "admin":
+            assert ".*" not in (p["configure"], p["write"], p["read"]), user
 
 
 def _matches(password_hash: str, password: str) -> bool:
@@ -157,6 +145,32 @@ def test_passwords_are_the_documented_development_placeholders(definitions, comp
     for user in definitions["users"]:
         assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
         assert _matches(user["password_hash"], f"{user['name']}-dev-password"), user["name"]
-    # and the services' AMQP_URI in compose is the gm user with its placeholder
-    uri = urlsplit(compose["services"]["intake"]["environment"]["AMQP_URI"])
-    assert (uri.username, uri.password) == ("gm", "gm-dev-password")
+    # and each service connects in compose as its own user, with its placeholder
+    from gm_platform.config import SERVICES
+
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        uri = urlsplit(env[f"GM_{service.upper()}_AMQP_URI"])
+        assert (uri.username, uri.password) == (service, f"{service}-dev-password")
+
+
+def _conf(text: str) -> dict:
+    """`key = value` lines of a rabbitmq.conf (sysctl format), comments left out."""
+    return dict(tuple(part.strip() for part in line.split("=", 1)) for line in text.splitlines()
+                if "=" in line and not line.lstrip().startswith("#"))
+
+
+def test_max_message_size_lets_oversized_agency_bodies_be_rejected_and_carries_ours(repo):
+    """CONTRACT.md §7: a body over 256 KiB is answered `rejected` by the suite, so the broker
+    must let it through; its own cap bounds what any one publisher can make it hold."""
+    from gm_contracts.inbound import MAX_BODY_BYTES
+    from gm_kernel.events import MAX_LETTER_BODY
+    from gm_platform.base import RPC_PAGE_BYTES
+
+    limit = int(_conf((repo / "deploy/rabbitmq/rabbitmq.conf").read_text())["max_message_size"])
+    assert MAX_BODY_BYTES < limit <= 8 * MAX_BODY_BYTES
+    assert MAX_LETTER_BODY < limit  # a replayed dead letter
+    # an RPC page: its budget plus the item that crossed it, a 256 KiB body ASCII-escaped
+    assert RPC_PAGE_BYTES + 3 * MAX_BODY_BYTES < limit
+    k8s = (repo / "deploy/k8s/base/rabbitmq.yaml").read_text()
+    assert f"max_message_size = {limit}\n" in k8s, "compose and Kubernetes agree"

@@ -6,6 +6,7 @@ catch-up from the sources' logs, and, for a service agencies write to, the consu
 `gm.inbound.<service>` answering through `app` (gm_platform.answers.handle_inbound)."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import timedelta
@@ -27,6 +28,23 @@ from .periodic import every
 from .store_provider import EventStoreProvider
 
 log = logging.getLogger(__name__)
+
+#: A page that `read_log` or `list_dead_letters` answers over RPC stops once it holds this
+#: many bytes of JSON (and at least one item), so that no reply outgrows the broker's
+#: max_message_size (deploy/rabbitmq/rabbitmq.conf): a caller reads on until an empty page.
+RPC_PAGE_BYTES = 512 * 1024
+
+
+def fill_page(items, budget: int = RPC_PAGE_BYTES) -> list:
+    """The first of `items` (dicts) whose JSON, as Nameko's serializer writes it (ASCII,
+    escaped), fits in `budget` bytes; at least the first."""
+    page, size = [], 0
+    for item in items:
+        size += len(json.dumps(item, default=str))
+        if page and size > budget:
+            break
+        page.append(item)
+    return page
 
 
 class SettingsProvider(DependencyProvider):
@@ -216,10 +234,11 @@ class PlatformService:
 
     @rpc
     def read_log(self, after_position: int = 0, limit: int = 500) -> list:
-        """This service's event log after a position, paged: how other services catch up
-        from the source even when the broker lost or never held the messages."""
+        """This service's event log after a position, paged (at most `limit` events and
+        RPC_PAGE_BYTES; an empty page at the end): how other services catch up from the
+        source even when the broker lost or never held the messages."""
         limit = max(1, min(int(limit), 1000))
-        return [e.to_dict() for e in self.store.read_log(int(after_position), limit)]
+        return fill_page(e.to_dict() for e in self.store.read_log(int(after_position), limit))
 
     @rpc
     def last_position(self) -> int:
@@ -260,10 +279,10 @@ class PlatformService:
 
     @rpc
     def list_dead_letters(self, limit: int = 100, offset: int = 0) -> dict:
-        """Parked messages, oldest first (gm dlq list)."""
+        """Parked messages, oldest first (gm dlq list); a page holds at most RPC_PAGE_BYTES."""
         letters = self.store.dead_letters(max(1, min(int(limit), 1000)), max(0, int(offset)))
         return {"total": self.store.count_dead_letters(),
-                "items": [deadletters.describe(letter) for letter in letters]}
+                "items": fill_page(deadletters.describe(letter) for letter in letters)}
 
     @rpc
     def replay_dead_letter(self, letter_id: str) -> Optional[dict]:

@@ -4,11 +4,13 @@
     gm dlq replay --service intake ID     publish one again where it arrived
     gm audit verify [--service intake]    walk the services' hash chains (exit 1 if broken)
     gm broker provision --agency court --password ...   a per-agency broker user
+    gm broker provision --service intake --password ... a per-service broker user
+    gm broker provision --operator --password ...       the operator's (for `gm` itself)
     gm projections status | rebuild [NAME]             reporting's projections (plugin)
     gm privacy erase --id-number ID       erase a person's personal data in every service
 
-Talks to running services over RPC (AMQP_URI) and to the RabbitMQ management API
-(GM_RABBIT_API, default http://guest:guest@localhost:15672/api).
+Talks to running services over RPC (AMQP_URI: the operator's broker user) and to the
+RabbitMQ management API (GM_RABBIT_API, default http://guest:guest@localhost:15672/api).
 """
 from __future__ import annotations
 
@@ -53,6 +55,13 @@ def dlq():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def dlq_list(service, limit, offset, as_json):
     page = _rpc(service, "list_dead_letters", limit, offset)
+    # a reply holds at most RPC_PAGE_BYTES (gm_platform.base): read on up to `limit`
+    while page["items"] and len(page["items"]) < min(limit, page["total"] - offset):
+        more = _rpc(service, "list_dead_letters", limit - len(page["items"]),
+                    offset + len(page["items"]))
+        if not more["items"]:
+            break
+        page["items"] += more["items"]
     if as_json:
         click.echo(json.dumps(page, ensure_ascii=False, indent=2))
         return
@@ -138,22 +147,38 @@ def _print_chains(reports: dict) -> None:
 
 @main.group()
 def broker():
-    """Broker users for agencies (CONTRACT.md §1)."""
+    """Broker users: agencies (CONTRACT.md §1), services, the operator."""
 
 
 @broker.command("provision")
-@click.option("--agency", type=click.Choice(topology.AGENCIES), required=True)
-@click.option("--password", required=True, help="The agency's broker password.")
+@click.option("--agency", type=click.Choice(topology.AGENCIES), default=None)
+@click.option("--service", type=click.Choice(config.SERVICES), default=None)
+@click.option("--operator", is_flag=True, help="The operator's user, for `gm` itself.")
+@click.option("--password", required=True, help="The user's broker password.")
 @click.option("--vhost", default="/", show_default=True)
-@click.option("--user", default=None, help="Broker user name (default: the agency's name).")
-def broker_provision(agency, password, vhost, user):
-    """Create or update the agency's user: publish to gm.inbound only under `<agency>.`,
-    consume only from gm.outbound.<agency>, configure nothing. Idempotent."""
-    from .provision import provision_agency
+@click.option("--user", default=None,
+              help="Broker user name (default: the agency's or service's name, `operator`).")
+def broker_provision(agency, service, operator, password, vhost, user):
+    """Create or update one broker user with exactly its rights (README, "Broker users"):
+    an agency publishes to gm.inbound only under `<agency>.`, consumes only from
+    gm.outbound.<agency> and configures nothing; a service declares, publishes to and
+    consumes what its place in the topology needs; the operator makes RPC calls to the
+    services' operations. Idempotent."""
+    from . import provision
 
-    provision_agency(os.environ.get("GM_RABBIT_API", "http://guest:guest@localhost:15672/api"),
-                     agency, password, vhost, user)
-    click.echo(f"agency user {user or agency!r} provisioned on vhost {vhost!r}")
+    if sum((agency is not None, service is not None, operator)) != 1:
+        raise click.UsageError("give exactly one of --agency, --service, --operator")
+    api = os.environ.get("GM_RABBIT_API", "http://guest:guest@localhost:15672/api")
+    if agency:
+        provision.provision_agency(api, agency, password, vhost, user)
+        kind, name = "agency", user or agency
+    elif service:
+        provision.provision_service(api, service, password, vhost, user)
+        kind, name = "service", user or service
+    else:
+        provision.provision_operator(api, password, vhost, user)
+        kind, name = "operator", user or provision.OPERATOR
+    click.echo(f"{kind} user {name!r} provisioned on vhost {vhost!r}")
 
 
 @main.group()

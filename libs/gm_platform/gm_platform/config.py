@@ -83,7 +83,9 @@ def load(service: str) -> Settings:
     port = _int(f"GM_{upper}_PORT", DEFAULT_PORTS[service])
     return Settings(
         service=service,
-        amqp_uri=_env("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
+        # A per-service URI wins: each service its own broker user (README, "Broker users").
+        amqp_uri=_env(f"GM_{upper}_AMQP_URI",
+                      _env("AMQP_URI", "amqp://guest:guest@localhost:5672/")),
         data_dir=_env("GM_DATA_DIR", "./var"),
         # A per-service URI wins over the shared one; none means SQLite under GM_DATA_DIR.
         store_uri=_env(f"GM_{upper}_STORE_URI", _env("GM_STORE_URI")),
@@ -138,7 +140,8 @@ def load(service: str) -> Settings:
 # tests/deploy checks this list against the source and against the compose file and the
 # Kubernetes manifests, so add a variable here when you add one above.
 ENV_VARS = (
-    "AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI", "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
+    "AMQP_URI", "GM_{SERVICE}_AMQP_URI", "GM_DATA_DIR", "GM_STORE_URI",
+    "GM_{SERVICE}_STORE_URI", "GM_HTTP_HOST",
     "GM_{SERVICE}_PORT", "GM_TOKENS_FILE", "GM_DIRECTORY_FILE", "GM_RULES_FILE", "GM_CALENDAR_FILE",
     "GM_TIMEZONE", "GM_SHUTDOWN_GRACE", "GM_RELAY_INTERVAL", "GM_RELAY_LEASE",
     "GM_RETENTION_DAYS", "GM_PRUNE_INTERVAL", "GM_WATCH_INTERVAL",

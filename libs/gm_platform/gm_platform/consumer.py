@@ -55,6 +55,10 @@ _CONNECTION_ERRORS = (Transport.connection_errors + Transport.channel_errors
                       + (socket.error, TimeoutError))
 
 
+#: Seconds between looks for an exchange another service has not declared yet.
+NOT_DECLARED_YET_WAIT = 0.3
+
+
 class StorePaused(Exception):
     """The store cannot be reached: messages go back to the broker until it can."""
 
@@ -152,7 +156,7 @@ class QueueConsumer(Entrypoint):
 
     # -- the loop ------------------------------------------------------------------------
     def _run(self):
-        backoff = 0.2
+        backoff, waited = 0.2, False
         try:
             while not self._stopping:
                 try:
@@ -163,6 +167,16 @@ class QueueConsumer(Entrypoint):
                     log.warning("consumer %s paused: %s; waiting for the store",
                                 self.queue.name, exc)
                     self._wait_for_store()
+                except topology.NotDeclaredYet as exc:
+                    # Another service's events exchange, bound passively: that service
+                    # declares it when it starts (or the deploy definitions did). Looked
+                    # for often, without backing off: it comes within seconds.
+                    self.connected = False
+                    if not waited:
+                        log.info("consumer %s waits for what another service declares (%s)",
+                                 self.queue.name, exc)
+                    waited = True
+                    eventlet.sleep(NOT_DECLARED_YET_WAIT)
                 except Exception as exc:
                     self.connected = False
                     if self._is_connection_error(exc):
@@ -196,7 +210,7 @@ class QueueConsumer(Entrypoint):
 
     def _consume(self):
         with Connection(self.settings.amqp_uri, heartbeat=30, connect_timeout=5) as conn:
-            topology.declare_public(conn.channel())
+            topology.declare_owned(conn.channel(), self.container.service_name)
             channel, self.dead_lettered = topology.declare_consumed(conn, self.queue)
             consumer = Consumer(channel, queues=[self.queue(channel)],
                                 on_message=self._on_message, prefetch_count=self.prefetch,

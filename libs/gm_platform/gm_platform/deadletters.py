@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Producer
 
 from gm_kernel import DeadLetter, EventStore
 from gm_kernel.privacy import ERASED, UNREADABLE
@@ -28,7 +28,8 @@ def replay(store: EventStore, amqp_uri: str, letter_id: str) -> Optional[dict]:
     """Publish a parked message again where it first arrived, then forget it.
 
     `gm.inbound` letters go back to the exchange with their routing key; letters parked by
-    a queue consumer go straight back to that queue. The replay is marked (REPLAY_HEADER)
+    a queue consumer go straight back to that queue, through gm.replay (bound to each
+    consumed queue under its name: topology.REPLAY). The replay is marked (REPLAY_HEADER)
     so that a message rejected before is judged again, not taken for a copy. Handling is
     idempotent, so a crash between publishing and forgetting at most repeats an answer.
     A letter whose body was erased is not published (`refused` says why) and is kept.
@@ -43,7 +44,7 @@ def replay(store: EventStore, amqp_uri: str, letter_id: str) -> Optional[dict]:
     if letter.source == topology.INBOUND.name:
         exchange, routing_key = topology.INBOUND, letter.routing_key or ""
     else:
-        exchange, routing_key = Exchange(""), letter.source  # the default exchange
+        exchange, routing_key = topology.REPLAY, letter.source
     props = dict(letter.properties)
     with Connection(amqp_uri, transport_options={"confirm_publish": True},
                     connect_timeout=5) as conn:

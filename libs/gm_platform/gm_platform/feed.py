@@ -267,9 +267,9 @@ class EventFeed:
             if until is not None and after >= until:
                 return applied
             page = self.source_log.read(after, self.page_size)
-            applied += self._apply_page(page)
-            if len(page) < self.page_size:
+            if not page:  # a page may be short before the end (read_log's byte budget)
                 return applied
+            applied += self._apply_page(page)
 
     def _apply_page(self, page: Sequence[RecordedEvent]) -> int:
         """Apply a page of the source log read after our position; return how many.

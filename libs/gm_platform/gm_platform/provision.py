@@ -1,12 +1,17 @@
-"""Per-agency broker users through the RabbitMQ management API (CONTRACT.md §1)."""
+"""Broker users through the RabbitMQ management API: one per agency (CONTRACT.md §1), one
+per service and one for the operator, each with exactly the rights gm_platform.topology
+says it needs (`agency_access`, `service_access`, `operator_access`)."""
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 from . import topology
+from .config import SERVICES
+
+#: The operator's `gm` (dlq, projections) connects as this user by default.
+OPERATOR = "operator"
 
 
 def _session(api_uri: str):
@@ -18,24 +23,62 @@ def _session(api_uri: str):
     return session, base
 
 
+def provision(api_uri: str, username: str, password: str, access: topology.Access,
+              vhost: str = "/") -> None:
+    """Create or update `username` with exactly `access` on `vhost` (idempotent): its
+    permissions, and topic permissions on the exchanges it may publish to and no others."""
+    session, base = _session(api_uri)
+    v, user = quote(vhost, safe=""), quote(username, safe="")
+
+    def call(method, path, body=None):
+        resp = session.request(method, base + path, json=body, timeout=10)
+        if not (method == "DELETE" and resp.status_code == 404):
+            resp.raise_for_status()
+        return resp
+
+    call("PUT", f"/users/{user}", {"password": password, "tags": ""})
+    call("PUT", f"/permissions/{v}/{user}", access.permissions())
+    granted = access.topic_permissions()
+    # A topic exchange without a topic permission is open to the user: drop stale ones.
+    for old in call("GET", f"/users/{user}/topic-permissions").json():
+        if old["vhost"] == vhost and old["exchange"] not in granted:
+            call("DELETE", f"/topic-permissions/{v}/{user}")  # all of them; re-granted below
+            break
+    for exchange, rights in granted.items():
+        call("PUT", f"/topic-permissions/{v}/{user}", {"exchange": exchange, **rights})
+
+
 def provision_agency(api_uri: str, agency: str, password: str, vhost: str = "/",
                      username: str | None = None) -> None:
-    if agency not in topology.AGENCIES:
-        raise ValueError(f"unknown agency {agency!r}")
+    """Publish to gm.inbound only under `<agency>.`, consume only gm.outbound.<agency>,
+    configure nothing."""
+    provision(api_uri, username or agency, password, topology.agency_access(agency), vhost)
+
+
+def provision_service(api_uri: str, service: str, password: str, vhost: str = "/",
+                      username: str | None = None) -> None:
+    """What `service` declares, publishes and consumes (topology.service_access); and its
+    events exchange, as the deploy definitions declare it, so that the services following
+    it can bind to it before it first starts."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    provision(api_uri, username or service, password, topology.service_access(service), vhost)
+    declare_events_exchange(api_uri, service, vhost)
+
+
+def declare_events_exchange(api_uri: str, service: str, vhost: str = "/") -> None:
+    """`<service>.events`, if others follow it (idempotent)."""
+    if not topology.publishes_events(service):
+        return
     session, base = _session(api_uri)
-    v = quote(vhost, safe="")
-    user = quote(username or agency, safe="")
+    exchange = topology.events_exchange(service)
+    resp = session.put(f"{base}/exchanges/{quote(vhost, safe='')}/{quote(exchange.name, safe='')}",
+                       json={"type": exchange.type, "durable": True, "auto_delete": False,
+                             "internal": False, "arguments": {}}, timeout=10)
+    resp.raise_for_status()
 
-    def put(path, body):
-        resp = session.put(base + path, json=body, timeout=10)
-        resp.raise_for_status()
 
-    put(f"/users/{user}", {"password": password, "tags": ""})
-    inbox = re.escape(topology.agency_inbox(agency).name)
-    # configure: nothing; write: only the inbound exchange; read: only its own inbox.
-    put(f"/permissions/{v}/{user}", {"configure": "^$", "write": "^gm\\.inbound$",
-                                      "read": f"^{inbox}$"})
-    # topic authorisation: routing keys must start with the agency's own name
-    put(f"/topic-permissions/{v}/{user}", {"exchange": topology.INBOUND.name,
-                                            "write": f"^{re.escape(agency)}\\.",
-                                            "read": "^$"})
+def provision_operator(api_uri: str, password: str, vhost: str = "/",
+                       username: str | None = None) -> None:
+    """RPC calls to the services' operations (dlq, logs) and nothing else."""
+    provision(api_uri, username or OPERATOR, password, topology.operator_access(), vhost)

@@ -236,7 +236,6 @@ class OutboxRelay:
             channel.confirm_select()
             self._published = 0
             self._outstanding.clear()
-            topology.declare_public(channel)
             self._declared = set()
             self._conn, self._producer = conn, Producer(channel)
             self.connected = True
@@ -244,10 +243,14 @@ class OutboxRelay:
 
     def _exchange(self, name: str) -> Exchange:
         # Every exchange the suite publishes to is a durable topic exchange (gm.outbound,
-        # `<service>.events` as Nameko declares it); declare each once per connection.
+        # `<service>.events` as Nameko declares it); declare each once per connection, and
+        # with gm.outbound the agencies' inboxes, so an answer waits there for its agency.
         exchange = Exchange(name, type="topic", durable=True)
         if name not in self._declared:
-            exchange(self._producer.channel).declare()
+            if name == topology.OUTBOUND.name:
+                topology.declare_public(self._producer.channel)
+            else:
+                exchange(self._producer.channel).declare()
             self._declared.add(name)
         return exchange
 

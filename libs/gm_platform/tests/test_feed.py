@@ -200,3 +200,29 @@ def test_a_delivery_never_waits_for_a_catch_up_in_progress(source, target):
     catching_up.join(10)
     assert feed.wait_caught_up()
     assert seen(target) == [1, 2, 5, 6] and feed.position() == 6
+
+
+class ShortPages(ListLog):
+    """A source whose pages stop short of `limit`, as read_log's byte budget makes them."""
+
+    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
+        return super().read(after_position, min(limit, 2))
+
+
+def test_a_page_short_of_the_limit_is_not_taken_for_the_end_of_the_log(source, target):
+    log = ShortPages(source.read_log())
+    feed = EventFeed(target, "intake", counter(target), log, page_size=500)
+    assert feed.catch_up() == 6 and seen(target) == [1, 2, 5, 6]
+    assert log.reads == 4  # three pages of two, then the empty page that ends it
+
+
+def test_an_rpc_page_stops_at_its_byte_budget_and_holds_at_least_one_item():
+    from gm_platform.base import fill_page
+
+    items = [{"n": n, "text": "长" * 100} for n in range(10)]  # 6 bytes a character, escaped
+    one = len(json.dumps(items[0]))
+    assert fill_page(items, budget=3 * one) == items[:3]
+    assert fill_page(items, budget=3 * one - 1) == items[:2]
+    assert fill_page(items, budget=1) == items[:1]  # one larger than the budget still goes
+    assert fill_page(iter([]), budget=1) == []
+    assert fill_page(items) == items  # the default budget (512 KiB) takes these all

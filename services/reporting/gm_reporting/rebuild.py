@@ -142,10 +142,10 @@ class Rebuilder:
         while True:
             after = self.store.position(spec.name, source, number)
             page = log.read(after, self.page_size)
+            if not page:  # a page may be short before the end (read_log's byte budget)
+                return applied
             fresh = [e for e in page if e.position > after]
             if fresh:
                 result = self.store.apply(spec, source, fresh, generation=number)
                 applied += result.applied
                 self.progress.advance(spec.name, result.applied)
-            if len(page) < self.page_size:
-                return applied

@@ -84,11 +84,17 @@ def today_local() -> str:
 
 
 class Suite:
-    """`make run` on its own vhost, data directory, ports and tokens."""
+    """`make run` on its own vhost, data directory, ports and tokens.
 
-    def __init__(self, workdir: Path, amqp_uri: str, settings: Optional[Dict[str, str]] = None):
+    `service_uris`: a broker URI per service (GM_<SERVICE>_AMQP_URI: each its own user);
+    `amqp_uri` is then the operator's, for `gm` (and any service given none)."""
+
+    def __init__(self, workdir: Path, amqp_uri: str,
+                 service_uris: Optional[Dict[str, str]] = None,
+                 settings: Optional[Dict[str, str]] = None):
         self.workdir = Path(workdir)
         self.amqp_uri = amqp_uri
+        self.service_uris = dict(service_uris or {})
         self.settings = dict(settings or {})  # more GM_* variables, e.g. GM_WATCH_INTERVAL
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "run.log"
@@ -110,6 +116,7 @@ class Suite:
             "PYTHONUNBUFFERED": "1",
             **{f"GM_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
             **self.settings,
+            **{f"GM_{s.upper()}_AMQP_URI": uri for s, uri in self.service_uris.items()},
         })
         return env
 
@@ -304,6 +311,9 @@ class AgencyClient:
     amqp_uri: str
     name: str
     inbox: List[Received] = field(default_factory=list)
+    #: False for an agency's own broker user, which may configure nothing (CONTRACT.md §1):
+    #: it consumes its inbox as the suite declared it.
+    declare: bool = True
 
     def __post_init__(self):
         self.conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
@@ -352,7 +362,8 @@ class AgencyClient:
             message.ack()
 
         deadline = time.monotonic() + timeout
-        with self.conn.Consumer(self.queue, on_message=on_message, prefetch_count=500):
+        with self.conn.Consumer(self.queue, on_message=on_message, prefetch_count=500,
+                                auto_declare=self.declare):
             while not until(self.inbox) and time.monotonic() < deadline:
                 try:
                     self.conn.drain_events(timeout=0.2)
