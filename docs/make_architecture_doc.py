@@ -395,6 +395,7 @@ def lifecycles() -> Tuple[Lifecycle, ...]:
              S("in_mediation", "closed", ("MediationFailed", "CaseClosed"), "next: none"),
              S("in_mediation", "closed", ("MediationWithdrawn", "CaseClosed"), "withdrawn"),
              S("closed", "closed", ("FollowUpRecorded",), "回访, once"),
+             S("closed", "closed", ("PetitionerRated",), "the petitioner rates, once (查询码)"),
              S("closed", "[*]", ())),
             states=CASE_STATUSES,
             notes=("Every failure, withdrawal, hand-off and agreement possible from "

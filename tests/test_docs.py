@@ -107,6 +107,7 @@ def _event_data(event_type: str, step, is_last: bool) -> dict:
         "MediationReopened": {"reason": "r", "handoff_id": "h-2"},
         "FollowUpRecorded": {"satisfaction": 5, "satisfaction_level": "satisfied",
                              "petition_ceased": True, "visited_at": _AT},
+        "PetitionerRated": {"rating": "satisfied", "comment": None, "rated_at": _AT},
         "CaseClosed": {"outcome": "agreement"},
         "HandOffRequested": {"case_id": "c", "case_number": "n", "agency": "court",
                              "kind": "judicial_confirmation", "agreement": None,
