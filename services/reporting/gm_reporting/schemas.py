@@ -1,6 +1,6 @@
 """The reporting API's query parameters and responses (CONTRACT.md §5), as marshmallow
 schemas: the query schemas validate requests (400 with field errors), and both kinds
-generate the OpenAPI document served at /openapi.json (see openapi.py)."""
+generate the OpenAPI document served at /openapi.json (openapi.py, gm_platform.openapi)."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -550,11 +550,3 @@ class Vocabulary(Schema):
         keys=fields.String(), values=fields.String()), metadata={
         "description": "{vocabulary: {value: label}}",
         "example": {"category": {"neighbour": "邻里纠纷"}, "yes_no": {"true": "是"}}})
-
-
-class Errors(Schema):
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-
-
-class Error(Schema):
-    error = fields.String()

@@ -26,6 +26,7 @@ class ReportingService(PlatformService):
 
     name = "reporting"
     app = Bootstrapped(bootstrap)
+    http_api = openapi.API
 
     # -- readiness -------------------------------------------------------------------------
     @api("GET", "/health", public=True)
@@ -96,10 +97,6 @@ class ReportingService(PlatformService):
     def vocabulary(self, request, principal: Principal):
         q = _query(request, schemas.VocabularyQuery())
         return self.app.queries.vocabulary(q["lang"])
-
-    @api("GET", "/openapi.json", roles=())
-    def openapi(self, request, principal: Principal):
-        return openapi.document()
 
     # -- the dashboard page (web.py): static files holding no data; its script reads the
     # token-protected JSON above with the token the user enters --------------------------------
