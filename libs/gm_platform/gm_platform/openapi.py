@@ -20,7 +20,7 @@ from typing import Dict, Iterator, Optional, Tuple, Type, Union
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from .http import ApiHandler
 from .messagebus import MAX_KEY
@@ -29,14 +29,22 @@ VERSION = "1.0.0"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
-class Error(Schema):
+class Answer(Schema):
+    """Base of the schemas that document answers: an answer may carry fields its schema
+    does not list (the contract is extended, never broken), so clients must ignore them."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class Error(Answer):
     """401, 403, 404, 409 and 500: one message, never a secret or a stack trace."""
 
     error = fields.String(required=True)
     incident = fields.String(metadata={"description": "500 only: the id of the log line"})
 
 
-class Errors(Schema):
+class Errors(Answer):
     """400: every field that is wrong, by its path (`parties.0.name`); `_body` for the
     body as a whole."""
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
 from gm_contracts.vocabulary import LEVELS, TRACKS
+from gm_platform.openapi import Answer
 
 
 class ExtensionBody(Schema):
@@ -42,7 +43,7 @@ class JointHandlingBody(Schema):
 
 
 # -- answers (documentation) ----------------------------------------------------------------
-class Supervision(Schema):
+class Supervision(Answer):
     """督办: the deadline passed; the leader above supervises, reminders follow (催办)."""
 
     supervisor = fields.String(allow_none=True)
@@ -50,7 +51,7 @@ class Supervision(Schema):
     last_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
 
 
-class AssignmentView(Schema):
+class AssignmentView(Answer):
     """`GET /cases/{case_id}/assignment`, and the answer of every leader's command: the
     四定 of the case (CONTRACT's fields first) and its deadline's story."""
 

@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
 from gm_contracts.inbound import parties_field
 from gm_contracts.vocabulary import CATEGORIES, CHANNELS, RISK_LEVELS
+from gm_platform.openapi import Answer
 
 
 class CaseRegistration(Schema):
@@ -69,7 +70,7 @@ class RiskAssessmentBody(Schema):
 
 
 # -- answers (documentation) ----------------------------------------------------------------
-class Registered(Schema):
+class Registered(Answer):
     """A case registered: `POST /cases` → 201, and each case a report or assessment opens."""
 
     case_id = fields.String(required=True)
@@ -77,7 +78,7 @@ class Registered(Schema):
         "description": "unique per county and year, e.g. 410611-2026-000123"})
 
 
-class ScreeningFiled(Schema):
+class ScreeningFiled(Answer):
     """`POST /screening-reports` → 201, or 200 when this very report was filed before."""
 
     report_id = fields.String(required=True)
@@ -87,7 +88,7 @@ class ScreeningFiled(Schema):
                         metadata={"description": "a screening case per finding"})
 
 
-class RiskAssessed(Schema):
+class RiskAssessed(Answer):
     """`POST /risk-assessments` → 201; a high risk opens a preventive key case."""
 
     assessment_id = fields.String(required=True)

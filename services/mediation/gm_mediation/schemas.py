@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from gm_contracts.fields import BoundedList, StrictBoolean, Text
 from gm_contracts.mediation_events import SATISFACTION_LEVELS
 from gm_contracts.vocabulary import AGENCIES, CASE_OUTCOMES, CASE_STATUSES
+from gm_platform.openapi import Answer
 
 from .domain import (
     DECLINE_ROUTES,
@@ -136,7 +137,7 @@ class FollowUpBody(_Strict):
 
 
 # -- answers (documentation) ----------------------------------------------------------------
-class HandOffView(Schema):
+class HandOffView(Answer):
     """A hand-off to an agency and where it stands."""
 
     handoff_id = fields.String(required=True)
@@ -152,7 +153,7 @@ class HandOffView(Schema):
     reason = fields.String(allow_none=True)
 
 
-class MediationView(Schema):
+class MediationView(Answer):
     """`GET /cases/{case_id}/mediation`, and the answer of every mediator's command."""
 
     case_id = fields.String(required=True)

@@ -2,11 +2,14 @@
 queries (every service's document: tests/test_openapi.py)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from marshmallow import ValidationError
 
 from gm_platform.openapi import document
 from gm_reporting import schemas
+from gm_reporting.domain.periods import month_bounds, months_ending
 from gm_reporting.service import ReportingService
 
 
@@ -33,3 +36,19 @@ def test_query_schemas_validate():
     with pytest.raises(ValidationError):
         schemas.ExportQuery().load({})
     assert schemas.TrendQuery().load({}) == {"months": 12, "until": None}
+
+
+@pytest.mark.parametrize("schema,field", [
+    (schemas.MonthQuery, "month"), (schemas.TrendQuery, "until"),
+    (schemas.ExportQuery, "month"), (schemas.LedgerQuery, "month")])
+def test_a_month_is_one_the_reports_can_reckon(schema, field):
+    """Found by fuzzing (tests/test_http_fuzz.py): month=0000-01 was a 500 (no year 0)."""
+    for month in ("0000-01", "0999-12", "3000-01", "9999-12"):
+        with pytest.raises(ValidationError):
+            schema().load({field: month, "month": "2026-01"} if field != "month"
+                          else {field: month})
+    for month in ("1900-01", "2999-12"):
+        schema().load({field: month, "month": month})
+    zone = ZoneInfo("Asia/Shanghai")
+    for month in months_ending("1900-01", 60) + ["2999-12"]:  # the farthest a query goes
+        month_bounds(month, zone)
