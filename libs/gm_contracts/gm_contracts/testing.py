@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 import uuid
+from contextlib import contextmanager
 from typing import Any
 
 from .validators import resident_id_check_char
@@ -68,6 +70,19 @@ def inbound_envelope(agency: str = "court", type: str = "referral", data: dict |
 def encode(value: Any) -> bytes:
     """A JSON body as an agency would send it (UTF-8)."""
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+@contextmanager
+def bounded(cpu: float = 1.0, wall: float = 30.0):
+    """Assert the block returns within `cpu` seconds of this thread's CPU time — what a
+    spinning parser burns, and what a busy shared machine does not inflate — and within
+    `wall` seconds, which catches a block waiting for ever."""
+    wall_start, cpu_start = time.perf_counter(), time.thread_time()
+    yield
+    spent = time.thread_time() - cpu_start
+    assert spent < cpu, f"{spent:.2f} s of CPU (bound {cpu} s)"
+    waited = time.perf_counter() - wall_start
+    assert waited < wall, f"{waited:.1f} s (bound {wall} s)"
 
 
 def property_examples(default: int) -> int:

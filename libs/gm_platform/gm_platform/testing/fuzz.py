@@ -188,7 +188,8 @@ def _fuzz_raw_bodies(operation, base_url, auth, case_ids, count, timeout, report
                                      **({"path_parameters": {"case_id": case_ids[0]}}
                                         if case_ids and "{case_id}" in operation.path else {}))
     bodies = st.one_of(_raw_bodies().map(lambda raw: (None, raw)),
-                       positive.map(lambda case: (case, _surrogates(case.body))))
+                       positive.map(lambda case: (case, _surrogates(
+                           case.body if isinstance(case.body, (dict, list)) else {}))))
 
     @settings(max_examples=max(count // 2, 1), derandomize=True, database=None,
               deadline=None, phases=[Phase.explicit, Phase.generate],

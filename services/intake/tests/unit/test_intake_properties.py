@@ -3,13 +3,12 @@ never a crash, never a case registered from an invalid referral."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gm_contracts.testing import (amqp_headers, amqp_properties, inbound_envelope,
+from gm_contracts.testing import (amqp_headers, amqp_properties, bounded, inbound_envelope,
                                   property_examples)
 from gm_intake.bootstrap import bootstrap
 from gm_kernel import utcnow
@@ -120,9 +119,8 @@ def test_any_amqp_properties_and_headers_are_answered_or_dead_lettered(
     position, letters = store.last_position(), store.count_dead_letters()
     delivery = Delivery(body=body, routing_key="court.referral", exchange="gm.inbound",
                         properties=properties, headers=headers, redelivered=redelivered)
-    started = time.perf_counter()
-    outcome = handle_inbound(intake, delivery)
-    assert time.perf_counter() - started < 5.0  # a commit or two on a shared machine
+    with bounded():  # a parse and a commit or two
+        outcome = handle_inbound(intake, delivery)
     registered = [e for e in store.read_log(position) if e.type == "CaseRegistered"]
     kept = store.count_dead_letters() - letters
     if outcome == "registered":
