@@ -11,7 +11,7 @@ PACKAGES := libs/gm_kernel libs/gm_contracts libs/gm_directory libs/gm_platform 
 # Development tokens for `make run` only; deployments point GM_TOKENS_FILE at their own.
 export GM_TOKENS_FILE ?= $(CURDIR)/deploy/dev-tokens.json
 
-.PHONY: install run test demo bench chaos contracts docs clean up down k8s-data
+.PHONY: install run test demo bench chaos fuzz contracts docs clean up down k8s-data
 
 install: $(STAMP)
 
@@ -41,6 +41,18 @@ bench: install
 # (gm_platform/testing/chaos.py; report: bench/results/chaos-latest.json).
 chaos: install
 	$(PY) -m gm_platform.testing.chaos
+
+# The HTTP APIs fuzzed from their /openapi.json and the inbound parsers' property tests,
+# with many more examples than in `make test`: GM_FUZZ_EXAMPLES requests per operation,
+# GM_PROPERTY_EXAMPLES per property test.
+GM_FUZZ_EXAMPLES ?= 300
+GM_PROPERTY_EXAMPLES ?= 3000
+fuzz: install
+	GM_FUZZ_EXAMPLES=$(GM_FUZZ_EXAMPLES) GM_PROPERTY_EXAMPLES=$(GM_PROPERTY_EXAMPLES) \
+		$(PY) -m pytest -s --hypothesis-show-statistics tests/test_http_fuzz.py \
+		libs/gm_contracts/tests/test_contracts_properties.py \
+		libs/gm_platform/tests/test_amqp_compat.py \
+		services/intake/tests/unit/test_intake_properties.py
 
 contracts: install
 	$(PY) -m gm_contracts.asyncapi --out docs/asyncapi.yaml

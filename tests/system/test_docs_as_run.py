@@ -219,6 +219,10 @@ NOT_RUN: Sequence[Tuple[Tuple[str, ...], str, Optional[Callable[[Command], Optio
     (("make", "bench"), "minutes of load; its results are in bench/results", _make_target),
     (("make", "chaos"), "three runs of faults under load; tests/system/test_chaos.py runs "
      "a short one", _make_target),
+    (("make", "demo"), "a month of cases against `make run`'s ports; tests/system/"
+     "test_demo.py plays a small one twice", _make_target),
+    (("make", "fuzz"), "minutes of fuzzing; make test runs a smaller share "
+     "(tests/test_http_fuzz.py)", _make_target),
     (("make", "up"), "builds images and starts the compose stack (Docker); "
      "tests/deploy/test_compose_e2e.py does where Docker runs", _make_target),
     (("make", "down"), "stops the compose stack (Docker)", _make_target),

@@ -204,6 +204,38 @@ def flatten_errors(messages: typing.Any, prefix: str = "", root: str = "_schema"
     return out
 
 
+def unpaired_surrogates(value: typing.Any, root: str = "_schema") -> dict[str, list[str]]:
+    """Field errors for every string of decoded JSON (keys too) holding a lone surrogate:
+    JSON's "\\ud800" escapes decode to text that UTF-8 cannot encode, so it could be
+    neither stored nor echoed. Iterative: any depth the decoder accepted."""
+    out: dict[str, list[str]] = {}
+    stack: list[tuple[typing.Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                name = f"{path}.{_clean_field_name(str(key))}" if path else \
+                    _clean_field_name(str(key))
+                if isinstance(key, str) and not _is_utf8_text(key):
+                    out.setdefault(name, []).append("Field name is not valid UTF-8 text.")
+                stack.append((item, name))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}.{i}" if path else str(i))
+                         for i, item in enumerate(node))
+        elif isinstance(node, str) and not _is_utf8_text(node):
+            out.setdefault(path or root, []).append(
+                "Not valid UTF-8 text (an unpaired surrogate escape).")
+    return out
+
+
+def _is_utf8_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def merge_errors(target: dict[str, list[str]], more: dict[str, list[str]]) -> dict[str, list[str]]:
     """Add `more` into `target` (in place) and return `target`."""
     for key, value in more.items():

@@ -1,7 +1,9 @@
 """Property tests: whatever arrives, parse_inbound admits it or raises InboundRejected.
 
-Never any other exception, every answerable rejection becomes a valid `<agency>.rejected`
-message, and every admitted message round-trips.
+Never any other exception, always within a time bound, every rejection names the fields
+at fault (field-level errors), every answerable rejection becomes a valid
+`<agency>.rejected` message, and every admitted message round-trips. What arrives: any
+bytes, any JSON, hostile envelopes and data, and any AMQP property and header values.
 """
 import json
 
@@ -17,11 +19,14 @@ from gm_contracts import (
     parse_inbound,
     rejected_message,
 )
-from gm_contracts.fields import MAX_ERROR_FIELDS
+from gm_contracts.fields import MAX_ERROR_FIELDS, TRUNCATED_KEY
+from gm_contracts.inbound import MAX_BODY_BYTES
+from gm_contracts.testing import (TEXT_PROPERTIES, amqp_headers, amqp_properties, bounded,
+                                  property_examples)
 from gm_contracts.testing import inbound_data as data_for
 from gm_contracts.testing import inbound_envelope as envelope
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=property_examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ROUTING_KEYS = st.one_of(
     st.sampled_from([f"{a}.{t}" for a in AGENCIES for t in INBOUND_TYPES[a]]),
@@ -55,13 +60,22 @@ def dumps(value) -> bytes:
     return json.dumps(value, allow_nan=True).encode("ascii")
 
 
-def check(routing_key, raw, message_id=None, content_type=None):
+
+
+
+def check(routing_key, raw, message_id=None, content_type=None, properties=None,
+          headers=None):
     """Run parse_inbound and assert the contract's guarantees about its outcome."""
     try:
-        message = parse_inbound(routing_key, raw, message_id, content_type)
+        with bounded():  # the largest body takes milliseconds; a second means a spin
+            message = parse_inbound(routing_key, raw, message_id, content_type,
+                                    properties=properties, headers=headers)
     except InboundRejected as exc:
         assert exc.errors and all(isinstance(k, str) and v and all(isinstance(m, str) for m in v)
                                   for k, v in exc.errors.items())
+        # field-level: each error names a field (inbound.py's docstring), none is only
+        # about "the message" as a whole
+        assert all(k and "_schema" not in k.split(".") for k in exc.errors), list(exc.errors)
         assert len(exc.errors) <= MAX_ERROR_FIELDS + 1
         assert exc.agency in (*AGENCIES, None)
         json.dumps(exc.to_dict(), ensure_ascii=False).encode("utf-8")  # storable as a dead letter
@@ -144,3 +158,67 @@ def test_valid_referrals_are_admitted(agency, referral_id, headcount, role, name
     outcome = check(f"{agency}.referral", json.dumps(envelope(agency, "referral", data=data)).encode("utf-8", "surrogatepass"))
     if referral_id.strip() and all(ord(c) < 0xD800 or ord(c) > 0xDFFF for c in referral_id + name):
         assert isinstance(outcome, InboundMessage), outcome
+
+
+def _is_text(value) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def _header_texts(headers):
+    for key, value in headers.items():
+        yield key
+        if isinstance(value, dict):
+            yield from _header_texts(value)
+        elif isinstance(value, (list, tuple)):
+            yield from value
+        else:
+            yield value
+
+
+@FAST
+@given(st.sampled_from([(a, t) for a in AGENCIES for t in INBOUND_TYPES[a]]),
+       amqp_properties(), amqp_headers(), st.booleans())
+def test_any_amqp_properties_and_headers(agency_type, properties, headers, valid_id):
+    """Properties and headers that are not UTF-8 text are refused by name (§7); any
+    others, of any AMQP type, leave a valid message admitted."""
+    agency, type = agency_type
+    env = envelope(agency, type)
+    if valid_id:
+        properties = {**properties, "message_id": env["id"]}
+    outcome = check(f"{agency}.{type}", dumps(env), properties.get("message_id"),
+                    properties.get("content_type"), properties=properties, headers=headers)
+    bad_properties = {f"properties.{name}" for name in TEXT_PROPERTIES
+                      if not _is_text(properties.get(name))}
+    bad_headers = not all(_is_text(v) for v in _header_texts(headers))
+    if isinstance(outcome, InboundMessage):
+        assert not bad_properties and not bad_headers
+    else:
+        assert bad_properties <= set(outcome.errors) or TRUNCATED_KEY in outcome.errors
+        assert bad_headers <= any(k.startswith("headers.") for k in outcome.errors)
+
+
+@FAST
+@given(st.integers(-16, 16), st.binary(min_size=1, max_size=32), st.booleans())
+def test_bodies_at_the_size_limit(delta, pattern, json_shaped):
+    size = MAX_BODY_BYTES + delta
+    if json_shaped:  # a referral whose summary pads it to the size
+        env = envelope("court", "referral")
+        env["data"]["summary"] = ""
+        env["data"]["summary"] = "x" * (size - len(dumps(env)))
+        raw = dumps(env)
+    else:
+        raw = (pattern * (size // len(pattern) + 1))[:size]
+    outcome = check("court.referral", raw)
+    if len(raw) > MAX_BODY_BYTES:
+        assert set(outcome.errors) == {"body"}

@@ -75,7 +75,10 @@ def _rejection_key(delivery: Delivery, rejected: InboundRejected) -> str:
     """The key a rejection is recorded under: the message id, or for a message without a
     readable one, a digest of what arrived (the same bytes again are the same message)."""
     replay = delivery.headers.get(REPLAY_HEADER)
-    suffix = f":replay:{replay}" if isinstance(replay, str) else ""
+    # The key is stored as UTF-8: a header an agency forged with lone surrogates (which
+    # py-amqp lets through) is escaped, else the rejection itself would fail.
+    suffix = f":replay:{replay.encode('utf-8', 'backslashreplace').decode()}" \
+        if isinstance(replay, str) else ""
     if rejected.agency is not None and rejected.message_id:
         return message_key(rejected.agency, rejected.message_id) + suffix
     digest = hashlib.sha256(delivery.routing_key.encode("utf-8", "surrogateescape")

@@ -20,7 +20,7 @@ from gm_contracts import streams
 from gm_kernel import utcnow
 from werkzeug.wrappers import Response
 
-from . import answers, deadletters, metrics, topology
+from . import answers, deadletters, metrics, openapi, topology
 from .consumer import Delivery, QueueConsumer, consume
 from .logs import LogContext
 from .http import api, json_response
@@ -139,6 +139,9 @@ class PlatformService:
     builds (gm_platform.bootstrap.Bootstrapped); the event and inbound consumers its
     place in the topology calls for are added to it here."""
 
+    #: What the @api decorators cannot say about the routes (gm_platform.openapi.Api).
+    http_api: Optional[openapi.Api] = None
+
     store = EventStoreProvider()
     settings = SettingsProvider()
     idle_consumers = ConsumersProvider()
@@ -231,6 +234,11 @@ class PlatformService:
         metrics.DEAD_LETTERS.labels(service).set(self.store.count_dead_letters())
         body, content_type = metrics.render()
         return Response(body, status=200, content_type=content_type)
+
+    @api("GET", "/openapi.json", roles=())
+    def openapi_json(self, request, principal):
+        """The service's OpenAPI document: any known token may read it."""
+        return openapi.document(type(self))
 
     @rpc
     def read_log(self, after_position: int = 0, limit: int = 500) -> list:

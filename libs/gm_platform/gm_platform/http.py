@@ -20,7 +20,7 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from gm_contracts.fields import bound_errors, flatten_errors
+from gm_contracts.fields import bound_errors, flatten_errors, unpaired_surrogates
 from gm_kernel import ConcurrencyError, DomainError, NotRecorded, Refused
 
 from . import metrics
@@ -62,6 +62,9 @@ def load_body(request, schema: Schema) -> dict:
         raise BadRequest({"_body": ["body must be UTF-8 JSON"]}) from None
     if not isinstance(doc, dict):
         raise BadRequest({"_body": ["body must be a JSON object"]})
+    not_text = unpaired_surrogates(doc, root="_body")
+    if not_text:  # "\ud800" is JSON, but no text: it can be neither stored nor answered
+        raise BadRequest(bound_errors(not_text))
     try:
         return schema.load(doc)
     except ValidationError as exc:

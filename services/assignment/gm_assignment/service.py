@@ -6,46 +6,19 @@ from __future__ import annotations
 
 import logging
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-
-from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
 from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
 from gm_platform.http import Principal, api, caller, load_body
 from gm_platform.messagebus import Caller
 from gm_platform.periodic import every
 
+from . import openapi
 from .bootstrap import bootstrap, load_config
 from .commands import ArrangeJointHandling, ExtendDeadline, Reassign
 from .handlers import assignment_view
+from .schemas import ExtensionBody, JointHandlingBody, ReassignmentBody
 
 log = logging.getLogger(__name__)
-
-
-class ExtensionBody(Schema):
-    days = StrictInteger(required=True, validate=validate.Range(1, 365), metadata={
-        "description": "extra days, or working days where the rule's extension counts them"})
-    reason = Text(1, 2000, required=True)
-    notified_on = fields.Date(metadata={
-        "description": "when the person was told the reason (required where the rule says "
-                       "so, e.g. 信访: 告知信访人延期理由)"})
-
-
-class ReassignmentBody(Schema):
-    unit = Text(1, 12)
-    handler = Text(1, 64)
-    reason = Text(1, 2000, required=True)
-
-    @validates_schema
-    def unit_or_handler(self, data, **kwargs):
-        if not data.get("unit") and not data.get("handler"):
-            raise ValidationError("name a unit, a handler or both", "unit")
-
-
-class JointHandlingBody(Schema):
-    participants = BoundedList(Text(1, 12), required=True, validate=validate.Length(2, 20))
-    reason = Text(1, 2000, required=True)
-    meeting = StrictBoolean()
 
 
 class AssignmentService(PlatformService):
@@ -53,6 +26,7 @@ class AssignmentService(PlatformService):
 
     name = "assignment"
     app = Bootstrapped(bootstrap)
+    http_api = openapi.API
 
     @staticmethod
     def check_config(settings) -> None:

@@ -1,4 +1,5 @@
-"""HTTP bodies of the intake API (CONTRACT.md §5), built from the contract's own fields."""
+"""HTTP bodies of the intake API (CONTRACT.md §5), built from the contract's own fields,
+and its answers (documentation: openapi.py)."""
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -6,8 +7,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gm_contracts.fields import BoundedList, RegionCode, StrictInteger, Text
 from gm_contracts.inbound import parties_field
 from gm_contracts.vocabulary import CATEGORIES, CHANNELS, RISK_LEVELS
-
-
+from gm_platform.openapi import Answer
 
 
 class CaseRegistration(Schema):
@@ -67,3 +67,29 @@ class RiskAssessmentBody(Schema):
     level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
     summary = Text(1, 4000, required=True)
     category = fields.String(load_default="other", validate=validate.OneOf(CATEGORIES))
+
+
+# -- answers (documentation) ----------------------------------------------------------------
+class Registered(Answer):
+    """A case registered: `POST /cases` → 201, and each case a report or assessment opens."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True, metadata={
+        "description": "unique per county and year, e.g. 410611-2026-000123"})
+
+
+class ScreeningFiled(Answer):
+    """`POST /screening-reports` → 201, or 200 when this very report was filed before."""
+
+    report_id = fields.String(required=True)
+    unit = fields.String(required=True)
+    period = fields.String(required=True)
+    cases = fields.List(fields.Nested(Registered), required=True,
+                        metadata={"description": "a screening case per finding"})
+
+
+class RiskAssessed(Answer):
+    """`POST /risk-assessments` → 201; a high risk opens a preventive key case."""
+
+    assessment_id = fields.String(required=True)
+    case = fields.Nested(Registered, allow_none=True, required=True)

@@ -8,7 +8,7 @@ from gm_platform.base import PlatformService
 from gm_platform.bootstrap import Bootstrapped
 from gm_platform.http import Principal, api, caller, load_body
 
-from . import schemas
+from . import openapi, schemas
 from .bootstrap import bootstrap
 from .commands import FileScreeningReport, RecordRiskAssessment, RegisterCase
 from .domain.case import Party, Registration
@@ -17,6 +17,7 @@ from .domain.case import Party, Registration
 class IntakeService(PlatformService):
     name = "intake"
     app = Bootstrapped(bootstrap)
+    http_api = openapi.API
 
     @api("POST", "/cases", roles=("clerk",))
     def register_case(self, request, principal: Principal):

@@ -1,12 +1,13 @@
-"""HTTP and RPC bodies of the mediation commands (CONTRACT.md §5), strict like the contract."""
+"""HTTP and RPC bodies of the mediation commands (CONTRACT.md §5), strict like the
+contract, and their answers (documentation: openapi.py)."""
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from gm_contracts.fields import StrictBoolean, Text
+from gm_contracts.fields import BoundedList, StrictBoolean, Text
 from gm_contracts.mediation_events import SATISFACTION_LEVELS
-
-from gm_contracts.fields import BoundedList
+from gm_contracts.vocabulary import AGENCIES, CASE_OUTCOMES, CASE_STATUSES
+from gm_platform.openapi import Answer
 
 from .domain import (
     DECLINE_ROUTES,
@@ -133,3 +134,52 @@ class FollowUpBody(_Strict):
     satisfaction = Satisfaction(required=True, metadata={
         "description": "1–5, or satisfied | basically_satisfied | dissatisfied"})
     petition_ceased = StrictBoolean(required=True)
+
+
+# -- answers (documentation) ----------------------------------------------------------------
+class HandOffView(Answer):
+    """A hand-off to an agency and where it stands."""
+
+    handoff_id = fields.String(required=True)
+    case_id = fields.String()
+    agency = fields.String(validate=validate.OneOf(AGENCIES))
+    kind = fields.String()
+    status = fields.String()
+    requested_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
+    due_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
+    overdue = fields.Boolean()
+    agency_case_number = fields.String(allow_none=True)
+    ruling_number = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class MediationView(Answer):
+    """`GET /cases/{case_id}/mediation`, and the answer of every mediator's command."""
+
+    case_id = fields.String(required=True)
+    case_number = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(CASE_STATUSES))
+    region = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    key_case = fields.Boolean()
+    source_agency = fields.String(allow_none=True)
+    referral_id = fields.String(allow_none=True)
+    assignment = fields.Dict(metadata={"description": "the 四定, as assigned"}, allow_none=True)
+    sessions = fields.List(fields.Dict())
+    duties = fields.Dict(keys=fields.String(validate=validate.OneOf(DUTIES)),
+                         values=fields.String(allow_none=True),
+                         metadata={"description": "each duty: when it was done, or null"})
+    missing_duties = fields.List(fields.String(validate=validate.OneOf(DUTIES)))
+    agreement = fields.Dict(metadata={"description": "the agreement in force"}, allow_none=True)
+    confirmation_window_ends_at = fields.String(allow_none=True)
+    confirmation_applies = fields.Boolean()
+    petition_matter = fields.Boolean()
+    petition = fields.Dict(allow_none=True)
+    reviews = fields.List(fields.Dict())
+    awaiting = fields.Dict(metadata={"description": "the hand-off it waits on"}, allow_none=True)
+    handoffs = fields.List(fields.Nested(HandOffView))
+    outcome = fields.String(validate=validate.OneOf(CASE_OUTCOMES), allow_none=True)
+    resolved = fields.Boolean(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+    follow_up = fields.Dict(allow_none=True)
+    version = fields.Integer()

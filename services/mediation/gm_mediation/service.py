@@ -18,7 +18,7 @@ from gm_platform.http import Principal, api, caller, load_body
 from gm_platform.messagebus import Caller
 from gm_platform.periodic import every
 
-from . import schemas
+from . import openapi, schemas
 from .bootstrap import bootstrap, load_config
 from .commands import (
     AnswerPetition, DecideAcceptance, DecideReview, HoldSession, RateCase, ReachAgreement,
@@ -42,6 +42,7 @@ class MediationService(PlatformService):
 
     name = "mediation"
     app = Bootstrapped(bootstrap)
+    http_api = openapi.API
 
     @staticmethod
     def check_config(settings) -> None:

@@ -1,6 +1,6 @@
 """The reporting API's query parameters and responses (CONTRACT.md §5), as marshmallow
 schemas: the query schemas validate requests (400 with field errors), and both kinds
-generate the OpenAPI document served at /openapi.json (see openapi.py)."""
+generate the OpenAPI document served at /openapi.json (openapi.py, gm_platform.openapi)."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
@@ -10,10 +10,14 @@ from gm_contracts.mediation_events import (DECLINE_ROUTES, OPINIONS, REVIEW_OPIN
 from gm_contracts.vocabulary import (AGENCIES, CASE_OUTCOMES, CASE_STATUSES, CATEGORIES,
                                      HANDLING_STAGES, REGISTRATION_CHANNELS)
 from gm_directory.labels import LANGUAGES
+from gm_platform.openapi import Answer
 
 from .domain.casefile import HANDOFF_STATUSES, PETITION_DECISIONS, SOURCES
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month: YYYY-MM")
+# Years 1900-2999: a trend reaches 60 months back and a month's end one month on, and
+# both must stay dates (year 0 or 10000 made a 500 before).
+MONTH = validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$",
+                        error="must be a month: YYYY-MM, 1900-01 to 2999-12")
 REGION = validate.Regexp(r"^\d{2,12}$", error="must be 2 to 12 digits of a division code")
 
 
@@ -120,7 +124,7 @@ def _nullable(field):
     return field
 
 
-class Supervision(Schema):
+class Supervision(Answer):
     """督办: the deadline passed; the unit keeps the case and the deadline stays."""
 
     supervisor = _nullable(fields.String(metadata={"description": "the supervising leader"}))
@@ -131,7 +135,7 @@ class Supervision(Schema):
     reminded_at = _nullable(fields.String(metadata={"format": "date-time"}))
 
 
-class HandlingPeriod(Schema):
+class HandlingPeriod(Answer):
     """A petition matter accepted (受理): its handling period runs from acceptance."""
 
     stage = fields.String(validate=validate.OneOf(HANDLING_STAGES))
@@ -139,7 +143,7 @@ class HandlingPeriod(Schema):
     previous_due_at = _nullable(fields.String(metadata={"format": "date-time"}))
 
 
-class Assignment(Schema):
+class Assignment(Answer):
     task = _nullable(fields.String(metadata={"description": "定任务"}))
     track = fields.String()
     level = fields.String()
@@ -157,13 +161,13 @@ class Assignment(Schema):
     handling = _nullable(fields.Nested(HandlingPeriod))
 
 
-class ReviewDecision(Schema):
+class ReviewDecision(Answer):
     opinion = fields.String(validate=validate.OneOf(REVIEW_OPINIONS))
     issued_on = fields.String(metadata={"format": "date"})
     on_time = _nullable(fields.Boolean())
 
 
-class Review(Schema):
+class Review(Answer):
     stage = fields.String(validate=validate.OneOf(REVIEW_STAGES),
                           metadata={"description": "复查 (review) or 复核 (re_review)"})
     requested_on = _nullable(fields.String(metadata={"format": "date"}))
@@ -171,12 +175,12 @@ class Review(Schema):
     decided = _nullable(fields.Nested(ReviewDecision))
 
 
-class Answer(Schema):
+class Answer(Answer):
     opinion = fields.String(validate=validate.OneOf(OPINIONS))
     issued_on = fields.String(metadata={"format": "date"})
 
 
-class Petition(Schema):
+class Petition(Answer):
     """A petition matter's statutory steps (信访工作条例): 受理 or 不予受理 told in writing,
     the written answer (信访处理意见书), 复查 and 复核."""
 
@@ -192,14 +196,14 @@ class Petition(Schema):
     final = fields.Boolean(metadata={"description": "复核 decided: not accepted again"})
 
 
-class Party(Schema):
+class Party(Answer):
     role = fields.String()
     name = fields.String()
     id_number = _nullable(fields.String(metadata={"description": "masked: first 4, last 4"}))
     phone = _nullable(fields.String(metadata={"description": "masked: first 3, last 4"}))
 
 
-class HandoffRef(Schema):
+class HandoffRef(Answer):
     handoff_id = fields.String()
     agency = fields.String(validate=validate.OneOf(AGENCIES))
     kind = fields.String()
@@ -209,14 +213,14 @@ class HandoffRef(Schema):
     overdue_reported = fields.Boolean()
 
 
-class TimelineEntry(Schema):
+class TimelineEntry(Answer):
     type = fields.String()
     occurred_at = fields.String(metadata={"format": "date-time"})
     actor = _nullable(fields.String())
     source = fields.String(validate=validate.OneOf(SOURCES))
 
 
-class FollowUp(Schema):
+class FollowUp(Answer):
     satisfaction = _nullable(fields.Integer(metadata={"description": "1–5, when a score "
                                                                      "was given"}))
     satisfaction_level = _nullable(fields.String(validate=validate.OneOf(SATISFACTION_LEVELS)))
@@ -273,7 +277,7 @@ class PetitionerRating(Schema):
     rated_at = fields.String(metadata={"format": "date-time"})
 
 
-class CaseView(Schema):
+class CaseView(Answer):
     """GET /cases/{case_id}: the case with its full timeline (oldest first)."""
 
     case_id = fields.String()
@@ -311,7 +315,7 @@ class CaseView(Schema):
     audit = fields.Nested(CaseAudit, metadata={"description": "only with ?verify=true"})
 
 
-class LedgerItem(Schema):
+class LedgerItem(Answer):
     case_id = fields.String()
     case_number = fields.String()
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
@@ -359,7 +363,7 @@ class LedgerItem(Schema):
     satisfaction_level = _nullable(fields.String(validate=validate.OneOf(SATISFACTION_LEVELS)))
 
 
-class LedgerPage(Schema):
+class LedgerPage(Answer):
     """A page of the ledger (or of the overdue list, which adds `as_of`)."""
 
     items = fields.List(fields.Nested(LedgerItem))
@@ -369,13 +373,13 @@ class LedgerPage(Schema):
     as_of = fields.String(metadata={"format": "date-time"})
 
 
-class Counts(Schema):
+class Counts(Answer):
     requested = fields.Integer()
     accepted = fields.Integer()
     rejected = fields.Integer()
 
 
-class Satisfaction(Schema):
+class Satisfaction(Answer):
     """Follow-ups (回访) of the closed cases, counted as petition work counts them."""
 
     satisfied = fields.Integer(metadata={"description": "满意 (or a score of 4–5)"})
@@ -389,7 +393,7 @@ class Satisfaction(Schema):
     rating_rate = _nullable(fields.Float(metadata={"description": "参评率: rated / closed"}))
 
 
-class PetitionFigures(Schema):
+class PetitionFigures(Answer):
     """Petition matters (信访事项) of the month, as 信访工作条例 practice counts them."""
 
     registered = fields.Integer(metadata={"description": "registered in the month"})
@@ -410,13 +414,13 @@ class PetitionFigures(Schema):
     reviews_decided_on_time = fields.Integer()
 
 
-class AnsweredFigures(Schema):
+class AnsweredFigures(Answer):
     answered = fields.Integer()
     answered_on_time = fields.Integer()
     on_time_rate = _nullable(fields.Float())
 
 
-class Rising(Schema):
+class Rising(Answer):
     category = fields.String(metadata={"description": "or `region`"})
     count = fields.Integer()
     previous = fields.Integer()
@@ -433,7 +437,7 @@ class UnitSatisfaction(Satisfaction):
     closed = fields.Integer()
 
 
-class MonthlyStats(Schema):
+class MonthlyStats(Answer):
     """GET /stats/monthly: the month's analysis (研判). Rates are fractions, null when
     nothing was counted."""
 
@@ -473,7 +477,7 @@ class MonthlyStats(Schema):
     as_of = fields.String(metadata={"format": "date-time"})
 
 
-class TrendPoint(Schema):
+class TrendPoint(Answer):
     month = fields.String()
     received = fields.Integer()
     closed = fields.Integer()
@@ -491,7 +495,7 @@ class TrendPoint(Schema):
         "description": "按期办结率 of petition matters"}))
 
 
-class Trend(Schema):
+class Trend(Answer):
     """GET /stats/trend: month by month, oldest first."""
 
     months = fields.List(fields.Nested(TrendPoint))
@@ -500,7 +504,7 @@ class Trend(Schema):
     as_of = fields.String(metadata={"format": "date-time"})
 
 
-class PerformanceRow(Schema):
+class PerformanceRow(Answer):
     unit = fields.String(metadata={"description": "or `lead` / `handler`"})
     name = _nullable(fields.String())
     level = _nullable(fields.String())
@@ -518,7 +522,7 @@ class PerformanceRow(Schema):
     overdue = fields.Integer()
 
 
-class Performance(Schema):
+class Performance(Answer):
     """GET /stats/performance: 实绩考核 per unit, lead leader or handler."""
 
     month = fields.String()
@@ -529,7 +533,7 @@ class Performance(Schema):
     as_of = fields.String(metadata={"format": "date-time"})
 
 
-class Handoff(Schema):
+class Handoff(Answer):
     handoff_id = fields.String()
     case_id = fields.String()
     case_number = _nullable(fields.String())
@@ -550,7 +554,7 @@ class Handoff(Schema):
     overdue_reported = fields.Boolean()
 
 
-class BoardCounts(Schema):
+class BoardCounts(Answer):
     requested = fields.Integer()
     accepted = fields.Integer()
     rejected = fields.Integer()
@@ -560,7 +564,7 @@ class BoardCounts(Schema):
     overdue = fields.Integer()
 
 
-class HandoffBoard(Schema):
+class HandoffBoard(Answer):
     """GET /handoffs: hand-offs to agencies, newest first, and the board per agency."""
 
     items = fields.List(fields.Nested(Handoff))
@@ -571,14 +575,14 @@ class HandoffBoard(Schema):
     as_of = fields.String(metadata={"format": "date-time"})
 
 
-class CoveragePeriod(Schema):
+class CoveragePeriod(Answer):
     period = fields.String()
     filed = fields.Boolean()
     filed_at = _nullable(fields.String(metadata={"format": "date-time"}))
     findings = _nullable(fields.Integer())
 
 
-class CoverageUnit(Schema):
+class CoverageUnit(Answer):
     unit = fields.String()
     name = fields.String()
     level = fields.String()
@@ -586,14 +590,14 @@ class CoverageUnit(Schema):
     missing = fields.List(fields.String())
 
 
-class MissingUnit(Schema):
+class MissingUnit(Answer):
     unit = fields.String()
     name = fields.String()
     level = fields.String()
     missing = fields.List(fields.String())
 
 
-class Coverage(Schema):
+class Coverage(Answer):
     """GET /screening/coverage: which units owe screening reports (村 half-monthly,
     others monthly) for the periods of the month begun so far."""
 
@@ -608,7 +612,7 @@ class Coverage(Schema):
     timezone = fields.String()
 
 
-class Vocabulary(Schema):
+class Vocabulary(Answer):
     """GET /vocabulary: the label of every value of every closed vocabulary (status,
     track, level, channel, category, agency, referral_kind, procedure, role, handoff_kind,
     handoff_status, next_step, outcome, petition_decision, handling_stage, opinion,
@@ -620,14 +624,6 @@ class Vocabulary(Schema):
         keys=fields.String(), values=fields.String()), metadata={
         "description": "{vocabulary: {value: label}}",
         "example": {"category": {"neighbour": "邻里纠纷"}, "yes_no": {"true": "是"}}})
-
-
-class Errors(Schema):
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-
-
-class Error(Schema):
-    error = fields.String()
 
 
 # -- early warnings (预警, CONTRACT.md §9) -----------------------------------------------------

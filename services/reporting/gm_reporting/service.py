@@ -36,6 +36,7 @@ class ReportingService(PlatformService):
     def check_config(settings) -> None:
         PlatformService.check_config(settings)
         load_warning_rules(settings.rules_file)  # early_warning: a malformed one stops start-up
+    http_api = openapi.API
 
     # -- readiness -------------------------------------------------------------------------
     def readiness_checks(self) -> dict:
@@ -125,10 +126,6 @@ class ReportingService(PlatformService):
         body = load_body(request, schemas.WarningNote())
         return self.app.bus.handle(CloseWarning(warning_id, body["note"],
                                                 caller(request, principal)))
-
-    @api("GET", "/openapi.json", roles=())
-    def openapi(self, request, principal: Principal):
-        return openapi.document()
 
     # -- the petitioner's side (CONTRACT §8): no token; the query code is the credential --
     # Every answer but a found case is the same 404 body, whatever was wrong with the code

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
+from gm_platform.http import json_response
+
 DASHBOARD_FILES = ("index.html", "dashboard.js", "dashboard.css",
                    "status.html", "status.js")  # status: the petitioner's page (查询)
 # Pages must not be framed by other sites, nor load scripts from anywhere but here.
@@ -61,7 +63,7 @@ def asset(name: str) -> Response:
     try:
         return _response(_read(name), name, 0)
     except FileNotFoundError:
-        return Response("not found", status=404, content_type="text/plain")
+        return json_response({"error": "no such file"}, 404)  # errors are JSON (§5)
 
 
 def plotly_js() -> Response:
