@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-import pytest
 
 from gm_platform import topology
 

@@ -212,8 +212,16 @@ RPC_REPLY_QUEUES = r"rpc\.reply-standalone_rpc_proxy-[0-9a-f-]{36}"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 #: What the operator's `gm` calls over RPC; services call each other's `read_log` and
 #: `last_position` only (the feeds' catch-up, `gm projections`).
-OPERATOR_RPC = ("list_dead_letters", "replay_dead_letter", "read_log", "last_position")
-LOG_RPC = ("read_log", "last_position")
+OPERATOR_RPC = ("list_dead_letters", "replay_dead_letter", "read_log", "last_position",
+                "verify_chain", "verify_case", "erase_person")  # gm dlq, audit, privacy
+LOG_RPC = ("read_log", "last_position", "verify_case")  # verify_case: ?verify=true
+#: Calls a service makes from inside a worker (Nameko's RpcProxy, its own reply queue
+#: `rpc.reply-<service>-<uuid>`): reporting forwards a petitioner's rating to mediation.
+SERVICE_RPC = {"reporting": {"mediation": ("rate_case",)}}
+
+
+def _service_reply_queues(service: str) -> str:
+    return rf"rpc\.reply-{re.escape(service)}-[0-9a-f-]{{36}}"
 
 
 @dataclass(frozen=True)
@@ -277,17 +285,22 @@ def service_access(service: str) -> Access:
     own_exchanges = [RPC.name, REPLAY.name, PARKED.name,
                      *([events_exchange(service).name] if publishes_events(service) else []),
                      *([INBOUND.name, OUTBOUND.name] if facing else [])]
-    declared_queues = _names(*queues, rpc_queue, *inboxes) + (
-        (RPC_REPLY_QUEUES,) if calls else ())
+    inner_calls = SERVICE_RPC.get(service, {})
+    reply_queues = ((RPC_REPLY_QUEUES,) if calls else ()) + (
+        (_service_reply_queues(service),) if inner_calls else ())
+    declared_queues = _names(*queues, rpc_queue, *inboxes) + reply_queues
     # exchanges it binds its queues to; others' events exchanges only passively
     bound_from = [RPC.name, REPLAY.name, PARKED.name,
                   *(events_exchange(s).name for s in SUBSCRIPTIONS.get(service, ())),
                   *([INBOUND.name, OUTBOUND.name] if facing else [])]
-    topic_write = {RPC.name: _rpc_keys(calls, LOG_RPC) + (_UUID,),
+    topic_write = {RPC.name: _rpc_keys(calls, LOG_RPC) + tuple(
+                       k for callee, methods in inner_calls.items()
+                       for k in _rpc_keys((callee,), methods)) + (_UUID,),
                    REPLAY.name: _names(*queues)}
     # binding keys: its RPC queue and reply queues, its queues' replay bindings, and for a
     # service agencies talk to its gm.inbound queue and the agencies' inboxes
-    topic_read = {RPC.name: (rf"{re.escape(service)}\.\*",) + ((_UUID,) if calls else ()),
+    topic_read = {RPC.name: (rf"{re.escape(service)}\.\*",)
+                  + ((_UUID,) if calls or inner_calls else ()),
                   REPLAY.name: _names(*queues)}
     if facing:  # answers to agencies; replays of agencies' messages, under their keys
         topic_write[OUTBOUND.name] = topic_write[INBOUND.name] = _agency_keys()
@@ -297,8 +310,7 @@ def service_access(service: str) -> Access:
     return Access(
         configure=_names(*own_exchanges) + declared_queues,
         write=_names(*own_exchanges) + declared_queues,
-        read=_names(*dict.fromkeys(bound_from), *queues, rpc_queue)
-        + ((RPC_REPLY_QUEUES,) if calls else ()),
+        read=_names(*dict.fromkeys(bound_from), *queues, rpc_queue) + reply_queues,
         topic_write=topic_write, topic_read=topic_read,
     )
 

@@ -41,7 +41,7 @@ def test_each_route_with_its_auth_roles_body_and_refusals():
     doc = document(service({("POST", "/cases/{case_id}/notes"): NOTE}))
     note = doc["paths"]["/cases/{case_id}/notes"]["post"]
     assert note["security"] == [{"bearer": []}] and note["x-roles"] == ["mediator", "leader"]
-    assert set(note["responses"]) == {"201", "400", "401", "403", "404", "409", "413"}
+    assert set(note["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "422"}
     assert note["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Body"}
     assert doc["components"]["schemas"]["Body"]["additionalProperties"] is False

@@ -132,7 +132,7 @@ class ReportingService(PlatformService):
     # (unknown, mistyped, malformed, another case's with a typo): each costs one keyed
     # digest and one lookup (`path:` so that a "code" with a slash gets that 404 too).
     # Each client address has a token bucket (429, Retry-After).
-    @api("GET", "/status/<path:query_code>", public=True)
+    @api("GET", "/status/<text:query_code>", public=True)
     def public_status(self, request, query_code: str):
         refused = self._limited(request)
         if refused is not None:
@@ -140,7 +140,7 @@ class ReportingService(PlatformService):
         view = self.app.queries.public_status(self.app.codes.digest(query_code))
         return view if view is not None else _UNKNOWN_CODE()
 
-    @api("POST", "/status/<path:query_code>/rating", public=True)
+    @api("POST", "/status/<text:query_code>/rating", public=True)
     def rate(self, request, query_code: str):
         refused = self._limited(request)
         if refused is not None:
