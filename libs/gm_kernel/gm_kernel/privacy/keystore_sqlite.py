@@ -14,7 +14,6 @@ IMMEDIATE taken in green sleeps, one connection per object guarded by a lock.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sqlite3
@@ -26,7 +25,8 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set
 
 from ..events import format_time, parse_time
 from ..store.port import StoreUnavailable
-from ..store.sqlite import connect_wal, write_transaction
+# the event store's: connection, write transaction, and its errors as StoreUnavailable
+from ..store.sqlite import _translated, connect_wal, write_transaction
 from .keystore import KeyStore, StoredKey, Tombstone
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,6 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS erased_keys_person ON erased_keys (person)",
     "CREATE TABLE IF NOT EXISTS key_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
 ]
-
-
-def _translated(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
-            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
-
-    return wrapper
 
 
 class SQLiteKeyStore(KeyStore):
