@@ -393,7 +393,8 @@ QUERY_CODES: set = set()  # the petitioners' codes given above: credentials, nev
 
 # Near the end of the module: the logs of every run above, stories and bad input included.
 RESIDENT_ID = re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{5}[\dXx](?!\d)")
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+# Not inside a longer token: a UUID or hex trace id holds runs like 'a146-5505-4452'.
+MOBILE = re.compile(r"(?<![0-9A-Za-z-])1[3-9]\d(?:[ -]?\d{4}){2}(?![0-9A-Za-z-])")
 
 
 def test_the_logs_hold_no_id_numbers_phones_tokens_or_tracebacks(deployed):
