@@ -371,3 +371,31 @@ def test_waiting_for_another_process_lock_does_not_freeze_green_threads(tmp_path
     assert figures["position"] == "1"  # and then committed
     assert int(figures["ticks"]) >= 50  # the other green thread ran meanwhile
     assert float(figures["longest_gap"]) < 0.5  # never frozen for long
+
+
+def test_only_a_feed_position_alone_commits_without_waiting_for_the_disk(tmp_path):
+    """A tracking record alone (an event that needed nothing here) is bookkeeping: lost to
+    a power cut, the event is passed over again. Anything with effects syncs (FULL)."""
+    from gm_kernel import OutboxMessage, Tracking
+
+    store = SQLiteEventStore(tmp_path / "svc.db", "svc")
+    seen = []
+
+    def synchronous(statement, *args):  # PRAGMA synchronous inside each commit
+        if statement.startswith("INSERT"):
+            seen.append(store._db.execute("PRAGMA synchronous").fetchone()[0])
+
+    store._db.set_trace_callback(synchronous)
+    try:
+        store.append(None, None, tracking=Tracking("feed:a", 1))
+        store.append("s", NO_STREAM, [NewEvent("T", {})], tracking=Tracking("feed:a", 2))
+        store.append(None, None, outbox=[OutboxMessage("x", "k", {}, "m-1")],
+                     tracking=Tracking("feed:a", 3))
+    finally:
+        store._db.set_trace_callback(None)
+    marks = dict(zip(("NORMAL", "FULL"), (1, 2)))
+    assert seen[0] == marks["NORMAL"]  # the position alone
+    assert set(seen[1:]) == {marks["FULL"]}  # events, or a message to send, with it
+    assert store.tracked_position("feed:a") == 3
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == marks["FULL"]
+    store.close()

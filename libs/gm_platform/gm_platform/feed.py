@@ -43,6 +43,25 @@ log = logging.getLogger(__name__)
 Apply = Callable[[RecordedEvent, Tracking], bool]
 
 
+def decode_events(body: bytes) -> List[RecordedEvent]:
+    """A message on a `<service>.events` exchange: one event (a JSON object) or the
+    relay's batch of them (a JSON array, in log order; gm_platform.relay.EVENT_BATCH)."""
+    decoded = json.loads(body)
+    if isinstance(decoded, list):
+        return [RecordedEvent.from_dict(e) for e in decoded]
+    return [RecordedEvent.from_dict(decoded)]
+
+
+def summary(outcomes: Sequence[str]) -> str:
+    """One outcome as itself; a batch's as counts ("applied 3, duplicate 1")."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    counts: Dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in counts.items())
+
+
 class SourceLog(Protocol):
     def read(self, after_position: int, limit: int) -> Sequence[RecordedEvent]: ...
 
@@ -187,10 +206,11 @@ class EventFeed:
 
     # -- the two ways in -------------------------------------------------------------------
     def deliver(self, body: bytes) -> str:
-        """An event from the broker: apply it, or have the gap before it filled. Returns
-        what happened: "applied", "duplicate" or "deferred" (to the background catch-up,
-        which reads it from the source's log)."""
-        return self.deliver_event(RecordedEvent.from_dict(json.loads(body)))
+        """Events from the broker (one, or the relay's batch): apply each, or have the gap
+        before it filled. Returns what happened: "applied", "duplicate" or "deferred" (to
+        the background catch-up, which reads it from the source's log), or for a batch
+        how many of each (`summary`)."""
+        return summary([self.deliver_event(e) for e in decode_events(body)])
 
     def deliver_event(self, event: RecordedEvent) -> str:
         """`deliver` for an event already decoded (one body fanned out to several feeds)."""

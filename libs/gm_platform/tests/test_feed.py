@@ -80,6 +80,19 @@ def test_in_order_delivery_applies_each_event_once(source, target):
     assert seen(target) == [1, 2, 5, 6]
 
 
+def test_the_relays_batch_applies_each_event_in_order_and_again_is_all_duplicates(
+        source, target):
+    """The relay sends what it finds pending as one message (a JSON array in log order)."""
+    events = source.read_log()
+    feed = EventFeed(target, "intake", counter(target), ListLog(events))
+    batch = json.dumps([e.to_dict() for e in events[:4]]).encode()
+    assert feed.deliver(batch) == "applied 4"
+    assert feed.deliver(body(events[4])) == "applied"  # a lone event: as itself
+    overlapping = json.dumps([e.to_dict() for e in events[3:]]).encode()
+    assert feed.deliver(overlapping) == "duplicate 2, applied 1"
+    assert seen(target) == [1, 2, 5, 6] and feed.position() == 6
+
+
 def test_a_gap_is_filled_from_the_source_log(source, target):
     events = source.read_log()
     log = ListLog(events)

@@ -14,9 +14,9 @@ import uuid
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from gm_kernel import NewEvent
+from gm_kernel import NewEvent, OutboxMessage
 from gm_kernel.store.factory import open_store
-from gm_platform.relay import OutboxRelay
+from gm_platform.relay import EVENT_BATCH, EVENT_BATCH_BYTES, OutboxRelay
 from gm_platform.testing.proxy import TcpProxy
 from gm_platform.testing import wait
 
@@ -40,11 +40,14 @@ class Listener:
         self.queue = Queue(f"test-listener-{uuid.uuid4().hex[:8]}", exchange, routing_key="#",
                            durable=False)(self.channel)
         self.queue.declare()  # declares the exchange too, so nothing published is unrouted
+        self.messages: list = []
 
     def get(self):
         return self.queue.get(no_ack=True)
 
     def receive(self, n: int, timeout: float = WAIT) -> list:
+        """The next `n` events, each as its own message would show it (`Event`), whether
+        the relay sent it alone or in a batch (`self.messages` keeps what came)."""
         got = []
         deadline = time.monotonic() + timeout
         while len(got) < n and time.monotonic() < deadline:
@@ -52,8 +55,9 @@ class Listener:
             if msg is None:
                 time.sleep(0.05)
             else:
-                got.append(msg)
-        assert len(got) == n, f"received {len(got)} of {n} messages within {timeout:.0f}s"
+                self.messages.append(msg)
+                got += Event.of(msg)
+        assert len(got) == n, f"received {len(got)} of {n} events within {timeout:.0f}s"
         return got
 
     def assert_empty(self) -> None:
@@ -66,6 +70,26 @@ class Listener:
         except Exception:
             pass
         self.conn.release()
+
+
+class Event:
+    """One event received: its body, and the message id and routing key it would have had
+    alone (a batch's events are unpacked: `batch` is the message that carried them)."""
+
+    def __init__(self, body: bytes, message_id: str, routing_key: str, batch=None):
+        self.body, self.batch = body, batch
+        self.properties = {"message_id": message_id}
+        self.delivery_info = {"routing_key": routing_key}
+
+    @classmethod
+    def of(cls, msg) -> list:
+        decoded = json.loads(msg.body)
+        if isinstance(decoded, dict):
+            return [cls(msg.body, msg.properties["message_id"],
+                        msg.delivery_info["routing_key"])]
+        assert msg.delivery_info["routing_key"] == EVENT_BATCH
+        assert msg.properties["message_id"] == f"{decoded[0]['id']}+{len(decoded) - 1}"
+        return [cls(json.dumps(e).encode(), e["id"], e["type"], batch=msg) for e in decoded]
 
 
 def body(msg) -> dict:
@@ -273,19 +297,51 @@ def test_two_replicas_relays_publish_each_message_once_and_one_takes_over(
 def test_a_batch_is_confirmed_in_one_wait_and_marked_sent_in_order(store, listener, amqp_uri,
                                                                    monkeypatch):
     events = append_events(store, "thing-batch", 50)
+    # A message that is not a domain event (as an agency's answer) goes alone, and cuts
+    # the run of events.
+    store.append(None, None, outbox=[OutboxMessage(exchange="test.elsewhere", routing_key="n",
+                                                   body={"note": 1}, message_id="note-1")])
+    more = append_events(store, "thing-batch", 3)
     relay = OutboxRelay(store, amqp_uri, batch_size=200)
     waits = []
     real_wait = relay._await_confirms
     monkeypatch.setattr(relay, "_await_confirms", lambda tags: (waits.append(len(tags)),
                                                                 real_wait(tags)))
     try:
-        assert relay.publish_pending() == 50
+        assert relay.publish_pending() == 54
     finally:
         relay.close()
-    assert waits == [50]  # published back to back, confirms awaited once
+    assert waits == [3]  # published back to back, confirms awaited once
     assert store.outbox_backlog() == 0
-    got = listener.receive(50)
-    assert [m.properties["message_id"] for m in got] == [e.id for e in events]
+    got = listener.receive(53)
+    assert [m.properties["message_id"] for m in got] == [e.id for e in events + more]
+    # The events went as two batches in log order (the other message between them).
+    assert [len(json.loads(m.body)) for m in listener.messages] == [50, 3]
+    assert [body(m)["position"] for m in got if m.batch is not None] == [
+        e.position for e in events + more]
+
+
+def test_a_batch_stays_under_its_byte_budget_and_a_lone_event_goes_as_itself(
+        store, listener, amqp_uri):
+    big = "x" * (EVENT_BATCH_BYTES // 5)
+    events = []
+    for i in range(12):
+        events += store.append(f"big-{i}", 0, [NewEvent(type="ThingHappened",
+                                                        data={"i": i, "text": big})])
+    relay = OutboxRelay(store, amqp_uri)
+    try:
+        assert relay.publish_pending() == 12
+        [alone] = append_events(store, "thing-alone", 1)
+        assert relay.publish_pending() == 1
+    finally:
+        relay.close()
+    got = listener.receive(13)
+    assert [m.properties["message_id"] for m in got] == [e.id for e in events] + [alone.id]
+    sizes = [len(m.body) for m in listener.messages]
+    assert len(listener.messages) == 4 and max(sizes[:-1]) <= EVENT_BATCH_BYTES
+    last = listener.messages[-1]  # alone: the event itself, under its type and id
+    assert last.delivery_info["routing_key"] == "ThingHappened"
+    assert last.properties["message_id"] == alone.id == body(last)["id"]
 
 
 def test_what_the_broker_does_not_confirm_in_time_stays_pending(store, listener, amqp_uri,

@@ -12,7 +12,6 @@ timer every service has (gm_platform.base) call its `deliver` and `catch_up`.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Dict, Iterable, Mapping, Sequence
 
@@ -89,20 +88,24 @@ class Feeds(feed.Feeds):
                 if f.source == source}
 
     def deliver(self, source: str, body: bytes) -> Dict[str, str]:
-        """A domain event of `source` from the broker, to every projection it feeds.
-        Raises (after trying them all) if one failed: the message is redelivered, and the
-        projections that applied it then see a duplicate."""
+        """Domain events of `source` from the broker (one, or the relay's batch), to every
+        projection they feed. Raises (after trying them all) if one failed: the message
+        is redelivered, and the projections that applied it then see a duplicate."""
         try:
-            event = RecordedEvent.from_dict(json.loads(body))
-        except (ValueError, UnicodeDecodeError):
+            events = feed.decode_events(body)
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
             raise ValueError(f"not a domain event of {source}: undecodable body") from None
         outcomes, failure = {}, None
         for name, source_feed in self.of_source(source).items():
-            try:
-                outcomes[name] = source_feed.deliver_event(event)
-            except Exception as exc:  # the others still get the event
-                outcomes[name] = f"{type(exc).__name__}: {exc}"
-                failure = failure or exc
+            done = []
+            for event in events:
+                try:
+                    done.append(source_feed.deliver_event(event))
+                except Exception as exc:  # the others still get the events
+                    done.append(f"{type(exc).__name__}: {exc}")
+                    failure = failure or exc
+                    break  # in order: what follows waits for this one
+            outcomes[name] = feed.summary(done)
         if failure is not None:
             raise failure
         return outcomes

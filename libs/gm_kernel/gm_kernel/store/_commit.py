@@ -40,6 +40,13 @@ class Commit:
             self.events or self.outbox or self.processed or self.tracking)
 
     @property
+    def only_tracks(self) -> bool:
+        """The commit records a feed's position and nothing else: an event that needed
+        nothing here. Lost to a power cut, the event is read and passed over again."""
+        return self.tracking is not None and not (
+            self.events or self.outbox or self.processed or self.dead_letter)
+
+    @property
     def checks_version(self) -> bool:
         return self.stream_id is not None and self.expected_version is not None
 

@@ -311,7 +311,8 @@ class SQLiteEventStore(EventStore):
         """One write transaction holding the database's write lock from its first statement.
 
         `durable=False` for bookkeeping whose loss to a power cut costs a repetition, never
-        a loss (an outbox message marked sent is published again, a lease renewed again):
+        a loss (an outbox message marked sent is published again, a lease renewed again, a
+        feed's position past an event that needed nothing moved again):
         its commit does not wait for the disk (synchronous=NORMAL); the next durable commit
         syncs it with its own. A process crash loses nothing either way (WAL)."""
         with self._lock:
@@ -360,7 +361,7 @@ class SQLiteEventStore(EventStore):
                                  dead_letter)
         if commit.is_empty and not commit.checks_version:
             return []
-        with self._write() as db:
+        with self._write(durable=not commit.only_tracks) as db:
             # Duplicates first: a redelivered message is answered as a duplicate even if
             # its stream has moved on since (the port: it "makes the whole commit fail").
             self._refuse_duplicates(db, commit)

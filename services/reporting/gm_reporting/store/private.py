@@ -66,12 +66,34 @@ class PrivateProjectionStore(ProjectionStore):
         owners = [self.vault.pseudonym(n)
                   for n in personal.main_id_numbers(getattr(event, "data", None) or {})]
         case_subject = f"case:{key[1]}"
-        case: List = []
 
-        def case_key():
-            if not case:
-                case.append(self.vault.key(case_subject, owners))
-            return case[0]
+        def subject_of(i: int, p: Mapping) -> Optional[str]:
+            """None: written back as sealed before; else the subject whose key seals it."""
+            if _fingerprint(p) in before:
+                return None
+            source = event_parties[i] if i < len(event_parties) else {}
+            id_number = source.get("id_number") if source.get("role") == p.get("role") \
+                else None
+            return (f"p:{self.vault.pseudonym(id_number)}" if isinstance(id_number, str)
+                    else case_subject)
+
+        # Every key the document needs in one key-store lookup (and one write for the new
+        # ones): a new case brings several people at once.
+        wanted: Dict[str, List[str]] = {}
+
+        def collect(parties: list) -> list:
+            for i, p in enumerate(parties):
+                subject = subject_of(i, p) if isinstance(p, Mapping) else None
+                if subject is not None:
+                    wanted.setdefault(subject, owners if subject == case_subject else [])
+            return parties
+
+        _map_party_lists(state, collect)
+        if not wanted:
+            return _map_party_lists(state, lambda parties: [
+                before.get(_fingerprint(p), p) if isinstance(p, Mapping) else p
+                for p in parties])
+        keys = self.vault.keys_for(wanted)
 
         def seal_list(parties: list) -> list:
             out = []
@@ -79,15 +101,11 @@ class PrivateProjectionStore(ProjectionStore):
                 if not isinstance(p, Mapping):
                     out.append(p)
                     continue
-                kept = before.get(_fingerprint(p))
-                if kept is not None:
-                    out.append(kept)
+                subject = subject_of(i, p)
+                if subject is None:
+                    out.append(before[_fingerprint(p)])
                     continue
-                source = event_parties[i] if i < len(event_parties) else {}
-                id_number = source.get("id_number") if source.get("role") == p.get("role") \
-                    else None
-                key_id, cipher = (self.vault.person_key(id_number)
-                                  if isinstance(id_number, str) else case_key())
+                key_id, cipher = keys[subject]
                 out.append({f: personal.seal_value(key_id, cipher, v)
                             if f in personal.PARTY_FIELDS and isinstance(v, str) else v
                             for f, v in p.items()})

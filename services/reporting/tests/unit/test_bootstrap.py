@@ -52,6 +52,12 @@ def test_the_app_holds_every_projection_its_feeds_and_the_queries(platform):
             "cases": "applied", "screening": "applied", "warnings": "applied"}
         assert app.feeds.positions()["screening:intake"] == 1
         assert app.queries.ledger(ADMIN, {})["total"] == 1
+        # the relay's batch (a JSON array in log order): each event to each projection
+        batch = b"[" + b",".join([registered(1, "c1"), registered(2, "c2"),
+                                  registered(3, "c3")]) + b"]"
+        assert app.feeds.deliver("intake", batch) == {
+            p: "duplicate 1, applied 2" for p in ("cases", "screening", "warnings")}
+        assert app.queries.ledger(ADMIN, {})["total"] == 3
     finally:
         app.close()
     with pytest.raises(StoreUnavailable):
