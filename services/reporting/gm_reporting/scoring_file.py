@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional, Union
 
-from gm_directory.yamlconfig import Field, compose_file
+from gm_directory.yamlconfig import compose_file
 
 from .domain.scoring import DEDUCTIONS, INDICATORS, NO_DATA_POLICIES, Deduction, ScoringRules
 from .warnings_file import _number, _top

@@ -26,7 +26,8 @@ weight = weight × full_marks / Σ weights with data), `full` (it earns its weig
 rank null; its deductions are still shown): there is nothing to judge it by.
 
 Ranking: by score, highest first; equal scores share a rank (1, 2, 2, 4); the unscored
-come last, by key.
+come last, by key, and last of all `unknown` (the cases with no unit or no lead leader:
+scored, to show their figures, but not ranked).
 """
 from __future__ import annotations
 
@@ -144,10 +145,16 @@ def score(counts: Mapping[str, Tuple[int, int]], deducted: Mapping[str, int],
 
 def rank(rows: List[dict], key_column: str) -> List[dict]:
     """Rows ordered and ranked: highest score first, equal scores sharing a rank, the
-    unscored last (rank None); within a score, by key."""
-    scored = sorted((r for r in rows if r["score"] is not None),
+    unscored last (rank None); within a score, by key. The `unknown` row (cases with no
+    unit, or — by lead leader — the many with no 包案领导) is scored but never ranked:
+    it is nobody to rank."""
+    def ranked(r) -> bool:
+        return r["score"] is not None and r[key_column] != UNKNOWN
+
+    scored = sorted((r for r in rows if ranked(r)),
                     key=lambda r: (-r["score"], str(r[key_column])))
-    unscored = sorted((r for r in rows if r["score"] is None), key=lambda r: str(r[key_column]))
+    unscored = sorted((r for r in rows if not ranked(r)),
+                      key=lambda r: (r[key_column] == UNKNOWN, str(r[key_column])))
     for i, row in enumerate(scored):
         same = i and scored[i - 1]["score"] == row["score"]
         row["rank"] = scored[i - 1]["rank"] if same else i + 1

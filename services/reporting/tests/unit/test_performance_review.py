@@ -16,7 +16,7 @@ import pytest
 
 from gm_directory import Directory, Handler, Leader, Unit
 from gm_directory.yamlconfig import ConfigError
-from gm_kernel import RecordedEvent, format_time
+from gm_kernel import format_time
 from gm_platform.auth import Principal
 from gm_reporting.domain.scoring import Deduction, ScoringRules, half_up, score
 from gm_reporting.handlers import Reporting
@@ -25,7 +25,7 @@ from gm_reporting.scoring_file import load_scoring_rules
 from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.mongo import MongoProjectionStore
 from gm_reporting.store.sqlite import SQLiteProjectionStore
-from gm_reporting.testing.scenario import ListLog
+from gm_reporting.testing.scenario import ListLog, ScriptedLogs
 
 ADMIN = Principal("admin-1", ("admin",))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,21 +49,12 @@ def local(y, m, d, h=10) -> datetime:
     return datetime(y, m, d, h, tzinfo=SHANGHAI).astimezone(timezone.utc)
 
 
-class Month:
-    """A month's events of the three sources, positions counted per source."""
+class Month(ScriptedLogs):
+    """A month's events of the three sources, and the cases' numbers."""
 
     def __init__(self):
-        self.sources = {"intake": [], "assignment": [], "mediation": []}
+        super().__init__()
         self.numbers = {}
-
-    def add(self, source, cid, type_, data, at):
-        stream = {"intake": "case-", "assignment": "assignment-",
-                  "mediation": "mediation-"}[source] + cid
-        events = self.sources[source]
-        events.append(RecordedEvent(
-            id=f"{source}-{len(events) + 1}", stream_id=stream, version=1,
-            position=len(events) + 1, type=type_, schema_version=1, occurred_at=at,
-            data=data, actor="clerk-1", correlation_id=cid))
 
     def case(self, cid, unit, registered, region=None, repeat_of=(), skipping_of=(),
              petition=False):
@@ -327,6 +318,11 @@ def test_equal_scores_share_a_rank():
             {"unit": "e", "score": 70.0}]
     assert [(r["unit"], r["rank"]) for r in rank(rows, "unit")] == [
         ("a", 1), ("b", 2), ("c", 2), ("e", 4), ("d", None)]
+    # the cases of nobody in particular are shown, scored, but not ranked
+    rows.append({"unit": "unknown", "score": 99.0})
+    assert [(r["unit"], r["rank"]) for r in rank(rows, "unit")][-2:] == [
+        ("d", None), ("unknown", None)]
+    assert rank(rows, "unit")[0]["unit"] == "a"
 
 
 # -- the weights file --------------------------------------------------------------------------
