@@ -1,9 +1,10 @@
 """实绩考核 through the public contract, against the suite as `make run` starts it: a clerk
-registers four cases, a mediator closes two (one with an agreement and its follow-up
+registers five cases, a mediator closes two (one with an agreement and its follow-up
 visit, one withdrawn and rated by the petitioner with the query code), the same
-applicants come back (a repeat, and one over the village's head to the township); a
-leader reads the month's scores over HTTP, as CSV, and with `gm`. The expected score is
-worked out by hand below from deploy/rules.yaml's weights."""
+applicants come back (a repeat, and one over the village's head to the township), a
+leader accepts a petition matter in time; a leader reads the month's scores over HTTP,
+as CSV, and with `gm`. The expected scores are worked out by hand below from
+deploy/rules.yaml's weights."""
 from __future__ import annotations
 
 import csv
@@ -26,9 +27,10 @@ APPLICANT_A = valid_resident_id("41061119800101123")
 APPLICANT_B = valid_resident_id("41061119750505234")
 
 
-def register(suite, applicant: str, region: str, summary: str) -> dict:
+def register(suite, applicant: str, region: str, summary: str, channel="visit",
+             category="neighbour") -> dict:
     reply = suite.http("POST", "intake", "/cases", "clerk", body={
-        "channel": "visit", "category": "neighbour", "summary": summary, "region": region,
+        "channel": channel, "category": category, "summary": summary, "region": region,
         "parties": [{"role": "applicant", "name": "王五", "id_number": applicant},
                     {"role": "respondent", "name": "赵六"}]})
     assert reply.status_code == 201, reply.text
@@ -77,11 +79,29 @@ def test_a_month_scored_and_ranked_over_http_csv_and_gm(deployed):
     c3 = register(suite, APPLICANT_A, VILLAGE, "邻里排水沟堵塞纠纷（再次反映）")
     c4 = register(suite, APPLICANT_B, TOWNSHIP, "邻里通道纠纷（到镇反映）")
     assert (c3["view"]["repeat"], c4["view"]["repeat"]) == (True, True)
+    # p1: a letter, a petition matter placed with the township's petition office; a
+    # leader tells the petitioner it is accepted, today: in time (及时受理)
+    p1 = register(suite, valid_resident_id("41061119660303345"), TOWNSHIP, "林地权属争议",
+                  channel="letter", category="land_forest")
+    accepted = suite.http("POST", "mediation", f"/cases/{p1['case_id']}/petition/acceptance",
+                          "leader", body={"decision": "accepted", "notified_on": today_local()})
+    assert accepted.status_code == 200, accepted.text
+    office = p1["view"]["assignment"]["unit"]
+    assert office != unit
     month = today_local()[:7]
 
-    doc = wait_until(lambda: (lambda d: d if d and _row(d, unit)["deducted"] == 9 else None)(
+    doc = wait_until(lambda: (lambda d: d if d and _row(d, unit)["deducted"] == 9
+                              and _row(d, office)["score"] is not None else None)(
         suite.get_json("reporting", "/stats/performance-review", "leader", month=month)),
-        30, "the month's deductions")
+        30, "the month's deductions and the acceptance")
+    # The petition office: 及时受理率 1/1 and nothing else to count: its weight (15) is
+    # scaled to all 100 (15 × 100/15): 100 points, first.
+    office_row = _row(doc, office)
+    assert [(i["numerator"], i["denominator"], i["effective_weight"], i["points"])
+            for i in office_row["indicators"]] == [
+        (1, 1, 100.0, 100.0), (0, 0, 0.0, 0.0), (0, 0, 0.0, 0.0), (0, 0, 0.0, 0.0),
+        (0, 0, 0.0, 0.0)]
+    assert (office_row["score"], office_row["rank"]) == (100.0, 1)
     row = _row(doc, unit)
     # By hand, deploy/rules.yaml's weights (15, 25, 25, 25, 10; redistribute):
     #   closed c1 c2 = 2; resolved c1 = 1; on time 2; rated c1 (follow-up) and c2
@@ -99,7 +119,8 @@ def test_a_month_scored_and_ranked_over_http_csv_and_gm(deployed):
     assert [(d["count"], d["points"], sorted(d["cases"])) for d in row["deductions"]] == [
         (2, 4.0, sorted([c3["case_number"], c4["case_number"]])),
         (1, 5.0, [c4["case_number"]])]
-    assert (row["base"], row["deducted"], row["score"], row["rank"]) == (85.29, 9.0, 76.29, 1)
+    assert (row["base"], row["deducted"], row["score"], row["rank"]) == (85.29, 9.0, 76.29, 2)
+    assert [r["unit"] for r in doc["rows"]][:2] == [office, unit]
     assert doc["rules"]["weights"]["on_time_closure"] == 25
 
     # the CSV: UTF-8 with BOM, a header row, the same figures
@@ -110,7 +131,8 @@ def test_a_month_scored_and_ranked_over_http_csv_and_gm(deployed):
     table = list(csv.DictReader(io.StringIO(reply.content.decode("utf-8-sig"))))
     [mine] = [r for r in table if r["单位代码"] == unit]
     assert (mine["排名"], mine["得分"], mine["化解率分子"], mine["化解率分母"],
-            mine["化解率得分"], mine["越级信访扣分"]) == ("1", "76.29", "1", "2", "14.71", "5.0")
+            mine["化解率得分"], mine["越级信访扣分"]) == ("2", "76.29", "1", "2", "14.71", "5.0")
+    assert table[0]["单位代码"] == office and table[0]["及时受理率"] == "1.0"
 
     # by lead leader, and who may read it
     leads = suite.get_json("reporting", "/stats/performance-review", "analyst", month=month,
