@@ -169,6 +169,7 @@ def test_november_by_hand(reporting):
       参评率     1/2 × 10 × 100/85 = 5.8823… → 5.88 (effective weight 11.7647)
       base = 29.41 × 3 + 5.88 = 88.23 + 5.88 = 94.11
       s1: 重复信访 1 × 2 = 2 and 越级信访 1 × 5 = 5 (b1 was the township's) = 7
+      (r0, the b2 matter again, was registered in October: not November's)
       score = 94.11 − 7 = 87.11
     The other township (410611101): nothing to count: not scored, not ranked.
     Ranking: township 1st (87.11), county 2nd (67.17)."""
@@ -377,3 +378,25 @@ def test_without_the_section_the_code_defaults(tmp_path):
 def test_the_deployed_file_holds_the_defaults():
     deployed = Path(__file__).resolve().parents[4] / "deploy" / "rules.yaml"
     assert load_scoring_rules(deployed).describe() == ScoringRules().describe()
+
+
+def test_a_malformed_section_stops_start_up(tmp_path):
+    """The service loads the section before it starts (serve.py: check_config)."""
+    from types import SimpleNamespace
+
+    from gm_reporting.service import ReportingService
+
+    repo = Path(__file__).resolve().parents[4]
+    settings = SimpleNamespace(directory_file=repo / "deploy" / "directory.yaml",
+                               rules_file=_write(tmp_path, policy="average"))
+    with pytest.raises(ConfigError, match="performance_review.no_data"):
+        ReportingService.check_config(settings)
+    ReportingService.check_config(SimpleNamespace(
+        directory_file=settings.directory_file, rules_file=repo / "deploy" / "rules.yaml"))
+
+
+def test_whom_a_repeat_counts_against():
+    from gm_reporting.domain.scoring import holders
+    assert holders("U-new", ["U-a", "U-b", "U-a"]) == ["U-a", "U-b"]  # each unit once
+    assert holders("U-new", [None]) == ["U-new"]  # the earlier case was never placed
+    assert holders(None, []) == ["unknown"]
