@@ -18,6 +18,7 @@ from gm_platform.query_codes import QueryCodes
 from . import early_warning
 from .feeds import Feeds
 from .handlers import Reporting
+from .scoring_file import load_scoring_rules
 from .warnings_file import load_warning_rules
 from .ratelimit import RateLimiter
 from .store import ProjectionStore, open_private_projection_store
@@ -74,7 +75,8 @@ def bootstrap(platform: Platform) -> ReportingApp:
     return ReportingApp(bus=bus, feeds=Feeds(store, PROJECTIONS.values(), logs, others=watch),
                         store=store,
                         queries=Reporting(store, directory, settings.timezone, platform.clock,
-                                          sources=logs),
+                                          sources=logs,
+                                          scoring_rules=load_scoring_rules(settings.rules_file)),
                         warnings=early_warning.WarningBoard(platform.store),
                         codes=QueryCodes(settings.query_code_key),
                         limiter=RateLimiter(settings.status_limit),

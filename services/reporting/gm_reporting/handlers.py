@@ -26,8 +26,8 @@ from gm_platform.query_codes import QueryCodes
 
 same_digest = QueryCodes.same
 
-from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, case_view, handoff_view,
-                              identity, is_overdue)
+from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, assignment_of, case_view,
+                              handoff_view, identity, is_overdue)
 from .domain.public import is_registered, public_status
 from .domain.figures import (monthly_figures, performance, petition_figures,
                               satisfaction_figures, trend_point)
@@ -35,6 +35,7 @@ from .domain.periods import (current_month, local_days_late, month_bounds, month
                              months_ending, shift_month)
 from .store.layout import CASES, SCREENING
 from .domain.screening import coverage
+from .domain import scoring
 from .store.port import ALL, And, Eq, Filter, In, Or, Prefix, ProjectionStore, Range, all_of
 
 CLOSING_SUMS = ("resolved", "on_time", "rated", "satisfied", "basically_satisfied",
@@ -103,10 +104,12 @@ class CaseHistory(Protocol):
 class Reporting:
     def __init__(self, store: ProjectionStore, directory: Directory, tz: str = "Asia/Shanghai",
                  clock: Callable[[], datetime] = None,
-                 sources: Optional[Mapping[str, "CaseHistory"]] = None):
+                 sources: Optional[Mapping[str, "CaseHistory"]] = None,
+                 scoring_rules: Optional[scoring.ScoringRules] = None):
         from gm_kernel import utcnow
 
         self.store = store
+        self.scoring_rules = scoring_rules or scoring.ScoringRules()
         self.sources = dict(sources or {})  # the services whose logs the case view is from
         self.directory = directory
         self.tz_name = tz
@@ -369,6 +372,77 @@ class Reporting:
         return {"month": month, "by": by, "region": region, "rows": rows,
                 "timezone": self.tz_name, "as_of": now_text}
 
+    def performance_review(self, principal: Principal, month: Optional[str],
+                           region: Optional[str], by: str = "unit") -> dict:
+        """实绩考核 scores (domain/scoring.py) per unit or lead leader, ranked, each with
+        the counts, rates, weights and points behind it. Closings by closed_at and
+        acceptance decisions by the day told, in the month; repeat and level-skipping
+        petitions registered in the month, against whoever held the earlier case.
+
+        A score is the unit's (or leader's) whatever the reader's scope: the scope picks
+        which units are shown (those whose code lies within it, and their leaders), and
+        each counts all its cases; a deduction lists only the case numbers the token may
+        see (its count is all of them)."""
+        month = self.month_or_current(month)
+        prefixes = self.scope(principal, region)
+        names = self._reviewed(by, prefixes)
+        mine = None if prefixes is None else In(by, tuple(names))
+        start, end = month_bounds(month, self.tz)
+        first, after = month_days(month)
+        _, now_text = self._now()
+        with self.store.reader(CASES) as r:
+            closed = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end), mine),
+                             by=(by,), sums=CLOSING_SUMS)
+            decisions = r.tally("cases", all_of(Range("decided_on", gte=first, lt=after),
+                                                PETITION, mine),
+                                by=(by, "petition_decision"), sums=("decided_timely",))
+            deducted = self._deducted(r, by, Range("registered_at", gte=start, lt=end),
+                                      principal)
+        if prefixes is not None:
+            deducted = {k: v for k, v in deducted.items() if k in names}
+        rows = scoring.review(by, closed, decisions, deducted, names, self.scoring_rules)
+        return {"month": month, "by": by, "region": region,
+                "rules": self.scoring_rules.describe(), "rows": rows,
+                "timezone": self.tz_name, "as_of": now_text}
+
+    def _reviewed(self, by: str, prefixes: Optional[Sequence[str]]) -> Dict[str, dict]:
+        """The units (or their lead leaders) within the scope, with name and level."""
+        names: Dict[str, dict] = {}
+        for unit in self.directory:
+            if prefixes is not None and not any(unit.code.startswith(p) for p in prefixes):
+                continue
+            if by == "unit":
+                names[unit.code] = {"name": unit.name, "level": unit.level}
+            else:
+                for leader in unit.leaders:
+                    names[leader.id] = {"name": leader.name, "level": unit.level}
+        return names
+
+    @staticmethod
+    def _deducted(r, by: str, registered_in: Filter, principal: Principal
+                  ) -> Dict[str, Dict[str, List[Optional[str]]]]:
+        """key → deduction (repeat, level_skipping) → the month's cases counted against
+        it (scoring.holders: whoever held the earlier case), by number; None for a case
+        outside the token's regions."""
+        out: Dict[str, Dict[str, List[Optional[str]]]] = {}
+        flagged = r.find("cases", all_of(registered_in, Or((Eq("repeat", 1),
+                                                             Eq("level_skipping", 1)))),
+                         with_state=True)
+        for row in flagged:
+            intake = row["state"].get("intake") or {}
+            shown = row["case_number"] if principal.may_see_region(row["region"]) else None
+            for deduction, earlier in (("repeat", intake.get("repeat_of")),
+                                       ("level_skipping", intake.get("level_skipping_of"))):
+                if not row[deduction]:
+                    continue
+                held = []
+                for case_id in earlier or ():
+                    state = r.get("cases", case_id)
+                    held.append(((assignment_of(state) or {}).get(by)) if state else None)
+                for key in scoring.holders(row[by], held):
+                    out.setdefault(key, {}).setdefault(deduction, []).append(shown)
+        return out
+
     # -- the month's petition indicators and supervisions ------------------------------
     @staticmethod
     def _petitions(r, month: str, start: str, end: str, where_region: Optional[Filter]
@@ -564,6 +638,23 @@ class Reporting:
                 rows = page((rows[-1]["registered_at"], rows[-1]["key"]))
 
         return lines()
+
+    def performance_review_csv(self, principal: Principal, month: str, region: Optional[str],
+                               by: str = "unit", lang: str = "zh") -> bytes:
+        """The month's scores as CSV, one row per unit or leader in rank order, every
+        figure behind the score in its own column (UTF-8 with BOM: Excel takes a file
+        without it for the local ANSI code page and garbles the Chinese)."""
+        if lang not in CSV_LANGUAGES:
+            raise InvalidValue("lang", f"no CSV in {lang!r}")
+        doc = self.performance_review(principal, month, region, by)
+        header, lines = scoring.csv_header(by, lang), []
+        for row in doc["rows"]:
+            lines.append([_cell(v) for v in scoring.csv_cells(row, by)])
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(lines)
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def _csv_line(values) -> str:

@@ -16,7 +16,7 @@ TOO_MANY = (429, "too many requests from this address; see Retry-After")
 API = Api(
     title="reporting",
     description="Read models of every service's events: case view, ledger, monthly "
-                "analysis, boards, export (role analyst), and the dashboard's static page.",
+                "analysis, boards, export (role analyst; leader too for warnings and 实绩考核), and the dashboard's static page.",
     routes={
         ("GET", "/cases/{case_id}"): Doc(
             "A case with its full timeline (and, with verify=true, whether its history "
@@ -31,6 +31,14 @@ API = Api(
         ("GET", "/stats/performance"): Doc(
             "Performance per unit, lead leader or handler (实绩考核)", schemas.Performance,
             query=schemas.PerformanceQuery),
+        ("GET", "/stats/performance-review"): Doc(
+            "实绩考核 scores per unit or lead leader, ranked, each with the counts, rates, "
+            "weights and points behind it (weights: deploy/rules.yaml performance_review)",
+            schemas.PerformanceReview, query=schemas.ReviewQuery),
+        ("GET", "/export/performance-review.csv"): Doc(
+            "The 实绩考核 scores as CSV, in rank order (UTF-8 with BOM; Chinese headers by "
+            "default, lang=en the field names)", content="text/csv",
+            query=schemas.ReviewExportQuery),
         ("GET", "/overdue"): Doc(
             "Open cases past their deadline or escalated, most overdue first",
             schemas.LedgerPage, query=schemas.OverdueQuery),

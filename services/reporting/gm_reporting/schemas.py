@@ -13,6 +13,7 @@ from gm_directory.labels import LANGUAGES
 from gm_platform.openapi import Answer
 
 from .domain.casefile import HANDOFF_STATUSES, PETITION_DECISIONS, SOURCES
+from .domain.scoring import DEDUCTIONS, INDICATORS, NO_DATA_POLICIES
 
 # Years 1900-2999: a trend reaches 60 months back and a month's end one month on, and
 # both must stay dates (year 0 or 10000 made a 500 before).
@@ -94,6 +95,13 @@ class PerformanceQuery(MonthQuery):
     by = fields.String(load_default="unit", validate=validate.OneOf(("unit", "lead", "handler")))
 
 
+class ReviewQuery(MonthQuery):
+    """GET /stats/performance-review: 实绩考核 scores per unit or lead leader."""
+
+    by = fields.String(load_default="unit", validate=validate.OneOf(("unit", "lead")),
+                       metadata={"description": "unit (default) or lead (lead leader)"})
+
+
 def lang_field(description: str):
     return fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES),
                          metadata={"description": description})
@@ -105,6 +113,11 @@ class ExportQuery(Query):
     lang = lang_field("zh (default): Chinese headers, labelled values, units and people "
                       "by name, 是/否; en: the English column names and raw values (codes, "
                       "ids, 1/0)")
+
+
+class ReviewExportQuery(ReviewQuery):
+    month = month_field(required=True)
+    lang = lang_field("zh (default): Chinese headers; en: the field names")
 
 
 class VocabularyQuery(Query):
@@ -529,6 +542,73 @@ class Performance(Answer):
     by = fields.String()
     region = _nullable(fields.String())
     rows = fields.List(fields.Nested(PerformanceRow))
+    timezone = fields.String()
+    as_of = fields.String(metadata={"format": "date-time"})
+
+
+class ReviewIndicator(Answer):
+    indicator = fields.String(validate=validate.OneOf(INDICATORS))
+    name = fields.String(metadata={"description": "its Chinese name (及时受理率 ...)"})
+    numerator = fields.Integer()
+    denominator = fields.Integer()
+    rate = _nullable(fields.Float(metadata={"description": "null when the denominator is 0"}))
+    weight = fields.Float(metadata={"description": "as configured"})
+    effective_weight = fields.Float(metadata={
+        "description": "the weight it was scored with (no_data redistribute: scaled up "
+                       "when another indicator has no data; 0 when this one has none)"})
+    points = fields.Float(metadata={"description": "effective_weight × rate, rounded half "
+                                                   "up to 2 places"})
+
+
+class ReviewDeduction(Answer):
+    deduction = fields.String(validate=validate.OneOf(DEDUCTIONS))
+    name = fields.String()
+    count = fields.Integer()
+    points_each = fields.Float()
+    max = fields.Float()
+    points = fields.Float(metadata={"description": "min(points_each × count, max)"})
+    cases = fields.List(fields.String(), metadata={
+        "description": "the numbers of the month's cases counted (those the token may "
+                       "see; `count` is all of them)"})
+
+
+class ReviewRow(Answer):
+    unit = fields.String(metadata={"description": "or `lead`"})
+    name = _nullable(fields.String())
+    level = _nullable(fields.String())
+    rank = _nullable(fields.Integer(metadata={
+        "description": "1 the highest; equal scores share one; null: not scored"}))
+    score = _nullable(fields.Float(metadata={
+        "description": "max(floor, base − deducted); null when no indicator has data"}))
+    base = _nullable(fields.Float(metadata={"description": "the sum of the points"}))
+    deducted = fields.Float()
+    indicators = fields.List(fields.Nested(ReviewIndicator))
+    deductions = fields.List(fields.Nested(ReviewDeduction))
+
+
+class ReviewDeductionRule(Answer):
+    points_each = fields.Float()
+    max = fields.Float()
+
+
+class ReviewRules(Answer):
+    """deploy/rules.yaml `performance_review` (本地默认, not law)."""
+
+    full_marks = fields.Float()
+    no_data = fields.String(validate=validate.OneOf(NO_DATA_POLICIES))
+    floor = fields.Float()
+    weights = fields.Dict(keys=fields.String(), values=fields.Float())
+    deductions = fields.Dict(keys=fields.String(), values=fields.Nested(ReviewDeductionRule))
+
+
+class PerformanceReview(Answer):
+    """GET /stats/performance-review: 实绩考核 scores, ranked."""
+
+    month = fields.String()
+    by = fields.String()
+    region = _nullable(fields.String())
+    rules = fields.Nested(ReviewRules)
+    rows = fields.List(fields.Nested(ReviewRow))
     timezone = fields.String()
     as_of = fields.String(metadata={"format": "date-time"})
 

@@ -22,6 +22,7 @@ from gm_platform.http import Principal, api, caller, json_response, load_body
 from . import openapi, schemas, web
 from .bootstrap import bootstrap
 from .early_warning import AcknowledgeWarning, CloseWarning
+from .scoring_file import load_scoring_rules
 from .warnings_file import load_warning_rules
 
 
@@ -36,6 +37,7 @@ class ReportingService(PlatformService):
     def check_config(settings) -> None:
         PlatformService.check_config(settings)
         load_warning_rules(settings.rules_file)  # early_warning: a malformed one stops start-up
+        load_scoring_rules(settings.rules_file)  # performance_review: so does it
     http_api = openapi.API
 
     # -- readiness -------------------------------------------------------------------------
@@ -79,6 +81,23 @@ class ReportingService(PlatformService):
         q = _query(request, schemas.PerformanceQuery())
         return self.app.queries.performance(principal, q["month"], q.get("region"),
                                                   q["by"])
+
+    # 实绩考核 scores: leaders read their own too (as the warnings)
+    @api("GET", "/stats/performance-review", roles=("leader", "analyst"))
+    def performance_review(self, request, principal: Principal):
+        q = _query(request, schemas.ReviewQuery())
+        return self.app.queries.performance_review(principal, q["month"], q.get("region"),
+                                                   q["by"])
+
+    @api("GET", "/export/performance-review.csv", roles=("leader", "analyst"))
+    def export_performance_review(self, request, principal: Principal):
+        q = _query(request, schemas.ReviewExportQuery())
+        body = self.app.queries.performance_review_csv(principal, q["month"], q.get("region"),
+                                                       q["by"], q["lang"])
+        name = (f"performance-review-{q['month']}-{q['by']}"
+                f"{'-' + q['region'] if q.get('region') else ''}.csv")
+        return Response(body, status=200, content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @api("GET", "/overdue", roles=("analyst",))
     def overdue(self, request, principal: Principal):

@@ -5,6 +5,7 @@ and analysts do over HTTP (CONTRACT.md §5), from a terminal.
         --summary "邻里排水纠纷" --party applicant:王五
     gm case show CASE_ID            gm case timeline CASE_ID       gm case ledger --status assigned
     gm stats monthly --month 2026-12
+    gm stats performance-review --month 2026-11 [--by lead] [--csv > 实绩考核.csv]
     gm assignment show|extend|reassign|joint CASE_ID ...
     gm mediation show|session|duty|agreement|confirm|handoff|close|follow-up CASE_ID ...
 """
@@ -136,6 +137,42 @@ def stats_monthly(month, region, token, as_json):
     show(doc, as_json, lambda d: fields_table(f"{month}" + (f" {region}" if region else ""),
                                               d, figures + ["by_channel", "by_category",
                                                             "handoffs"]))
+
+
+@stats.command("performance-review")
+@click.option("--month", default=lambda: date.today().strftime("%Y-%m"), show_default="this month")
+@click.option("--by", type=click.Choice(["unit", "lead"]), default="unit", show_default=True,
+              help="per unit, or per lead leader")
+@click.option("--region", default=None)
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print the CSV export (UTF-8 with BOM, for Excel) instead of a table.")
+@token_option
+@json_option
+def stats_performance_review(month, by, region, as_csv, token, as_json):
+    """实绩考核: the month's scores, ranked, with each indicator as numerator/denominator →
+    points (leader, analyst)."""
+    params = {"month": month, "by": by, "region": region}
+    if as_csv:
+        click.echo(call("GET", "reporting", "/export/performance-review.csv", token,
+                        params=params), nl=False)
+        return
+    doc = call("GET", "reporting", "/stats/performance-review", token, params=params)
+
+    def render(d):
+        rows = []
+        for r in d["rows"]:
+            row = {"rank": r["rank"], by: r[by], "name": r["name"], "score": r["score"],
+                   "base": r["base"], "deducted": r["deducted"]}
+            for i in r["indicators"]:
+                row[i["name"]] = (f"{i['numerator']}/{i['denominator']} → {i['points']}"
+                                  if i["denominator"] else "—")
+            for x in r["deductions"]:
+                row[x["name"]] = f"{x['count']} → -{x['points']}" if x["count"] else "0"
+            rows.append(row)
+        columns = list(rows[0]) if rows else ["rank", by, "name", "score"]
+        rows_table(f"实绩考核 {month}" + (f" {region}" if region else ""), rows, columns)
+
+    show(doc, as_json, render)
 
 
 # -- gm assignment ----------------------------------------------------------------------------

@@ -57,8 +57,10 @@ def load_rules(path: Union[str, Path], time_zone: Optional[str] = None) -> RuleB
     """
     doc = compose_file(path)
     root = doc.mapping(required=("rules", "routing"),
-                       # early_warning: reporting's (gm_reporting.warnings_file)
-                       optional=("time_zone", "warn_days", "supervision", "early_warning"))
+                       # early_warning, performance_review: reporting's
+                       # (gm_reporting.warnings_file, gm_reporting.scoring_file)
+                       optional=("time_zone", "warn_days", "supervision", "early_warning",
+                                 "performance_review"))
     configured, time_zone = time_zone, time_zone or DEFAULT_TIME_ZONE
     if "time_zone" in root:
         time_zone = root["time_zone"].string()

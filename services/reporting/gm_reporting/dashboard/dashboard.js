@@ -2,7 +2,8 @@
 // user's bearer token and draws this month's figures (with the petition indicators
 // 及时受理率 and 按期办结率 of petition matters, and 督办), the 12-month trend, categories,
 // channels, rising categories and regions, the overdue list (with the supervising
-// leader), the hand-off board and the early warnings (预警, GET /warnings).
+// leader), the hand-off board, the early warnings (预警, GET /warnings) and the month's
+// 实绩考核 ranking (GET /stats/performance-review) with the figures behind each score.
 // The page itself holds no data; every figure comes from the token-protected API.
 "use strict";
 
@@ -31,6 +32,12 @@ const I18N = {
     key_cases_sensitive_period: "敏感期重点案件", high_risk_project: "稳评高风险项目",
     blue: "蓝色", yellow: "黄色", orange: "橙色", red: "红色",
     open: "待签收", acknowledged: "已签收", closed: "已关闭",
+    performance_review: "实绩考核排名", review_by_unit: "按单位", review_by_lead: "按包案领导",
+    review_note: "得分 = Σ 权重 × 比率 − 扣分；各格为 分子/分母 → 得分。权重为本地默认，非法定。",
+    review_rank: "排名", review_name: "单位/领导", review_score: "得分", review_base: "基础分",
+    review_deducted: "扣分", ind_timely_acceptance: "及时受理率", ind_on_time_closure: "按期办结率",
+    ind_resolution: "化解率", ind_satisfaction: "满意率", ind_rating: "参评率",
+    ded_repeat: "重复信访", ded_level_skipping: "越级信访", not_scored: "无数据，不计分",
   },
   en: {
     title: "Grand Mediation Linkage · Dashboard", month: "Month", region: "Region",
@@ -56,6 +63,14 @@ const I18N = {
     key_cases_sensitive_period: "Key cases before a sensitive period",
     high_risk_project: "High-risk project", blue: "Blue", yellow: "Yellow", orange: "Orange",
     red: "Red", open: "Open", acknowledged: "Acknowledged", closed: "Closed",
+    performance_review: "Performance ranking (实绩考核)", review_by_unit: "By unit",
+    review_by_lead: "By lead leader",
+    review_note: "Score = Σ weight × rate − deductions; each cell: numerator/denominator → points. The weights are local defaults, not law.",
+    review_rank: "Rank", review_name: "Unit / leader", review_score: "Score", review_base: "Base",
+    review_deducted: "Deducted", ind_timely_acceptance: "Timely acceptance",
+    ind_on_time_closure: "Closed on time", ind_resolution: "Resolution",
+    ind_satisfaction: "Satisfaction", ind_rating: "Rated", ded_repeat: "Repeat",
+    ded_level_skipping: "Level-skipping", not_scored: "no data, not scored",
   },
 };
 
@@ -188,6 +203,25 @@ function table(id, columns, rows) {
   tableEl.dataset.rows = String(rows.length);
 }
 
+// 实绩考核: rank order as the service gives it; each indicator as numerator/denominator →
+// points, so the score can be checked by hand (the weights are in the answer's `rules`).
+function reviewTable(review) {
+  const by = review.by;
+  const cell = (i) => (i.denominator ? `${i.numerator}/${i.denominator} → ${i.points}` : "—");
+  table("performance-review", [
+    ["review_rank", (r) => (r.rank == null ? "—" : String(r.rank))],
+    ["review_name", (r) => r.name ?? r[by]],
+    ["review_score", (r) => (r.score == null ? t("not_scored") : String(r.score))],
+    ["review_base", (r) => (r.base == null ? "—" : String(r.base))],
+    ...["timely_acceptance", "on_time_closure", "resolution", "satisfaction", "rating"].map(
+      (k) => [`ind_${k}`, (r) => cell(r.indicators.find((i) => i.indicator === k))]),
+    ...["repeat", "level_skipping"].map(
+      (k) => [`ded_${k}`, (r) => { const d = r.deductions.find((x) => x.deduction === k);
+                                   return d.count ? `${d.count} → −${d.points}` : "0"; }]),
+    ["review_deducted", (r) => String(r.deducted)],
+  ], review.rows || []);
+}
+
 const localTime = (iso) => (iso ? new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB",
                                                               { timeZone: "Asia/Shanghai" }) : "");
 
@@ -198,13 +232,14 @@ async function refresh() {
   status.textContent = t("loading");
   document.body.dataset.loaded = "false";
   try {
-    const [, stats, trend, overdue, board, warnings] = await Promise.all([
+    const [, stats, trend, overdue, board, warnings, review] = await Promise.all([
       loadVocabulary(),
       api("stats/monthly", { month, region }),
       api("stats/trend", { months: 12, region, until: month }),
       api("overdue", { region }),
       api("handoffs", { region }),
       api("warnings", { region }),
+      api("stats/performance-review", { month, region, by: document.getElementById("review-by").value }),
     ]);
     figureCards(stats);
     risingList(stats);
@@ -235,6 +270,7 @@ async function refresh() {
       ["warning_status", (r) => t(r.status)],
     ], (warnings.items || []).slice().sort((a, b) => (order[a.status] - order[b.status])
       || b.raised_at.localeCompare(a.raised_at)));
+    reviewTable(review);
     status.textContent = `${t("loaded")} ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";
   } catch (err) {
@@ -274,6 +310,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (state.token) refresh();
   });
   document.getElementById("logout").addEventListener("click", () => signOut());
+  document.getElementById("review-by").addEventListener("change", () => { if (state.token) refresh(); });
   document.getElementById("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     signIn(document.getElementById("token").value.trim());

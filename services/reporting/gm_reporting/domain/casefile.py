@@ -221,6 +221,9 @@ def _registered(data: Mapping, event) -> dict:
         "leader": data.get("leader"),
         "repeat_of": [e.get("case_id") for e in data.get("repeat_of") or ()
                       if isinstance(e, Mapping)],
+        # 越级访: the lower-level cases of the same matter (absent in early events)
+        "level_skipping_of": [str(c) for c in data.get("level_skipping_of") or ()],
+        "level_skipping": bool(data.get("level_skipping") or data.get("level_skipping_of")),
         "screening_report_id": data.get("screening_report_id"),
         "risk_assessment_id": data.get("risk_assessment_id"),
         "registered_at": norm_time(data.get("registered_at")) or norm_time(event.occurred_at),
@@ -754,6 +757,7 @@ def case_row(s: Mapping) -> dict:
         "supervised_at": a.get("supervised_at"), "reminders": a.get("reminders") or 0,
         "task": asg.get("task"), "responsible_leader": asg.get("responsible_leader"),
         "collective": ident["collective"], "repeat": ident["repeat"],
+        "level_skipping": bool((s.get("intake") or {}).get("level_skipping")),
         "key_case": ident["key_case"],
         # Overdue at `now` exactly when late_from < now: "" (always) once escalated, the
         # deadline while open, never (NULL) for a case closed without escalation.

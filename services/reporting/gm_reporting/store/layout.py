@@ -31,6 +31,7 @@ CASE_COLUMNS = {
     "task": TEXT, "responsible_leader": TEXT,
     # a petition matter's steps (version 3): local dates YYYY-MM-DD
     "petition": INT, "petition_decision": TEXT, "decided_on": TEXT, "decided_timely": INT,
+    "level_skipping": INT,  # 越级访 (version 5)
     **{column: kind for stage in REVIEW_STAGES  # 复查 (review_*) and 复核 (re_review_*)
        for column, kind in ((f"{stage}_requested_on", TEXT), (f"{stage}_decided_on", TEXT),
                             (f"{stage}_on_time", INT))},

@@ -481,3 +481,21 @@ class ListLog:
 
     def last_position(self) -> int:
         return len(self.events)
+
+
+class ScriptedLogs:
+    """Hand-written events of the three sources (a scripted month), each case's stream
+    named as its source names it, positions counted per source."""
+
+    STREAM_PREFIX = {"intake": "case-", "assignment": "assignment-",
+                     "mediation": "mediation-"}
+
+    def __init__(self):
+        self.sources: Dict[str, List[RecordedEvent]] = {s: [] for s in self.STREAM_PREFIX}
+
+    def add(self, source: str, case_id: str, type_: str, data: dict, at: datetime) -> None:
+        events = self.sources[source]
+        events.append(RecordedEvent(
+            id=f"{source}-{len(events) + 1}", stream_id=self.STREAM_PREFIX[source] + case_id,
+            version=1, position=len(events) + 1, type=type_, schema_version=1,
+            occurred_at=at, data=data, actor="clerk-1", correlation_id=case_id))

@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gm_directory import Directory, Handler, Leader, Unit
-from gm_kernel import RecordedEvent, format_time
+from gm_kernel import format_time
 from gm_platform.auth import Principal
 from gm_reporting.handlers import Reporting
 from gm_reporting.store.layout import CASES, PROJECTIONS
 from gm_reporting.store.sqlite import SQLiteProjectionStore
+from gm_reporting.testing.scenario import ScriptedLogs
 
 ADMIN = Principal("admin-1", ("admin",))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,20 +42,8 @@ def end_of(y, m, d) -> str:
     return format_time(datetime(y, m, d, 23, 59, 59, 999999, tzinfo=SHANGHAI))
 
 
-class Log:
+class Log(ScriptedLogs):
     """Events of the three sources, positions counted per source."""
-
-    def __init__(self):
-        self.sources = {"intake": [], "assignment": [], "mediation": []}
-
-    def add(self, source, cid, type_, data, at):
-        stream = {"intake": "case-", "assignment": "assignment-",
-                  "mediation": "mediation-"}[source] + cid
-        events = self.sources[source]
-        events.append(RecordedEvent(
-            id=f"{source}-{len(events) + 1}", stream_id=stream, version=1,
-            position=len(events) + 1, type=type_, schema_version=1, occurred_at=at,
-            data=data, actor="clerk-1", correlation_id=cid))
 
     def register(self, cid, at, due, petition=True):
         self.add("intake", cid, "CaseRegistered", {
