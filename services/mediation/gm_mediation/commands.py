@@ -40,6 +40,18 @@ class ReachAgreement:
     terms: str
     signed_on: date
     caller: Caller
+    performance: Optional[str] = None  # 履行方式, if said apart from the terms
+    perform_by: Optional[date] = None  # 履行期限
+
+
+@dataclass(frozen=True)
+class IssueDocument:
+    """A document (文书) of the case, drawn up from its events: issued the first time it
+    is asked for (DocumentIssued), the same bytes every time after."""
+
+    case_id: str
+    document: str
+    caller: Caller
 
 
 @dataclass(frozen=True)
