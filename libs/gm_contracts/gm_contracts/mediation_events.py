@@ -100,7 +100,7 @@ class RepeatOf(_Event):
     case_number = fields.String(required=True, allow_none=True)
 
 
-class Extension(_Event):
+class DeadlineExtension(_Event):
     """A deadline extension as assignment recorded it (its DeadlineExtended)."""
 
     days = StrictInteger(required=True)
@@ -159,7 +159,7 @@ class MediatorAssigned(_Event):
     petition_matter = StrictBoolean(allow_none=True, metadata={
         "description": "a 信访事项 on the administrative track (absent on older events)"})
     reason = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_REASONS))
-    extension = fields.Nested(Extension, allow_none=True, metadata={
+    extension = fields.Nested(DeadlineExtension, allow_none=True, metadata={
         "description": "reason extended: the extension (days, why, when the person was "
                        "told), for the 延期告知书 (absent on older events)"})
 

@@ -278,13 +278,14 @@ class MediationCase(Aggregate):
         extension or a handling period changes only `due_at`); once the case is closed, a
         late escalation or reassignment changes nothing here."""
         extension = None
-        if event_type == assignment_events.DeadlineExtended.event_type:
+        if event_type == assignment_events.DeadlineExtended.event_type \
+                and changes.get("reason") and changes.get("previous_due_at"):
             # kept for the 延期告知书: why, by how much, when the person was told
             extension = {"days": changes["days"], "unit": changes.get("unit"),
                          "reason": changes["reason"],
                          "notified_on": changes.get("notified_on"),
                          "previous_due_at": changes["previous_due_at"],
-                         "extension_number": changes["extension_number"]}
+                         "extension_number": changes.get("extension_number") or 1}
         if event_type in DEADLINE_ONLY:
             changes = {"due_at": changes["due_at"]}
         if extension is not None:
@@ -749,9 +750,7 @@ class MediationCase(Aggregate):
     @applies(events.AgreementReached)
     def _agreement_reached(self, data: Mapping[str, Any]) -> None:
         self.agreement = {"terms": data["terms"], "signed_on": data["signed_on"],
-                          "confirmation_window_ends_at": data.get("confirmation_window_ends_at"),
-                          "performance": data.get("performance"),
-                          "perform_by": data.get("perform_by")}
+                          "confirmation_window_ends_at": data.get("confirmation_window_ends_at")}
         self.agreements += 1
         self.working = True
 
