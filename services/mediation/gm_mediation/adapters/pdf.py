@@ -74,6 +74,7 @@ def _stamped_canvas(moment: datetime):
     class StampedCanvas(Canvas):
         def __init__(self, *args, **kwargs):
             kwargs["invariant"] = 1
+            kwargs["initialFontName"] = font()  # no unused, unembedded Helvetica
             super().__init__(*args, **kwargs)
             stamp = self._doc._timeStamp
             stamp.t = moment.timestamp()

@@ -46,17 +46,19 @@ def text_of(pdf: bytes) -> str:
 
 
 def embedded_fonts(pdf: bytes) -> list:
-    """The font files embedded in the PDF (FontFile2: TrueType, FontFile3: CFF)."""
+    """Each font the pages use: (its name, how its file is embedded: /FontFile2 for
+    TrueType, /FontFile3 for CFF, None for a font that is not embedded)."""
     found = []
     for page in PdfReader(io.BytesIO(pdf)).pages:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
             for f in [font, *(d.get_object() for d in font.get("/DescendantFonts", []))]:
+                if f.get("/Subtype") == "/Type0":
+                    continue  # its descendant carries the descriptor
                 descriptor = f.get("/FontDescriptor")
-                if descriptor is not None:
-                    descriptor = descriptor.get_object()
-                    found += [(str(descriptor["/FontName"]), key) for key in
-                              ("/FontFile2", "/FontFile3") if key in descriptor]
+                descriptor = descriptor.get_object() if descriptor is not None else {}
+                found.append((str(f.get("/BaseFont")), next(
+                    (key for key in ("/FontFile2", "/FontFile3") if key in descriptor), None)))
     return found
 
 
