@@ -387,6 +387,7 @@ def lifecycles() -> Tuple[Lifecycle, ...]:
              S("assigned", "agreement", ("AgreementReached",)),
              S("in_mediation", "agreement", ("AgreementReached",)),
              S("agreement", "closed", ("FollowUpRecorded", "CaseClosed"), "outcome agreement"),
+             S("in_mediation", "in_mediation", ("JointMeetingHeld",), "联席会议"),
              S("agreement", "agreement", ("DocumentIssued",),
                "a document (文书) downloaded the first time, in any status"),
              S("agreement", "handed_off", ("ConfirmationRequested",), "to the court"),

@@ -108,6 +108,8 @@ def _event_data(event_type: str, step, is_last: bool) -> dict:
         "FollowUpRecorded": {"satisfaction": 5, "satisfaction_level": "satisfied",
                              "petition_ceased": True, "visited_at": _AT},
         "PetitionerRated": {"rating": "satisfied", "comment": None, "rated_at": _AT},
+        "JointMeetingHeld": {"number": 1, "held_on": "2026-03-10", "participants": ["a", "b"],
+                             "agenda": ["x"], "decisions": []},
         "DocumentIssued": {"document": "agreement-1", "kind": "agreement",
                            "title": "人民调解协议书", "drawn_up_from": 4, "digest": "0" * 64,
                            "size": 1, "issued_at": _AT},

@@ -82,6 +82,24 @@ def test_the_agreement_downloaded_over_http(deployed, tmp_path):
         30, "the issue in the case's timeline")
     assert timeline.count("DocumentIssued") == 1
 
+    # a joint meeting a leader records, and its minutes (联席会议纪要) saved with gm
+    met = suite.gm("mediation", "joint-meeting", case_id, "--held-on", today_local(),
+                   "--participant", "大赉店镇司法所", "--participant", "大赉店派出所",
+                   "--agenda", "院墙滴水的处理", "--decision",
+                   f"司法所组织双方现场查看|大赉店镇司法所|{today_local()}",
+                   "--token", ROLE_TOKENS["leader"], "--json")
+    assert met.returncode == 0, met.stderr
+    minutes = tmp_path / "纪要.pdf"
+    got = suite.gm("case", "documents", case_id, "--get", "joint_meeting_minutes-1", "-o",
+                   str(minutes), "--token", ROLE_TOKENS["leader"])
+    assert got.returncode == 0, got.stderr
+    text = re.sub(r"\s+", "", "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(minutes.read_bytes())).pages))
+    for particular in ("联席会议纪要", "参加单位及人员：大赉店镇司法所、大赉店派出所",
+                       "1.院墙滴水的处理", "1.司法所组织双方现场查看（责任单位或责任人：大赉店镇司法所",
+                       f"完成时限：{signed}前"):
+        assert particular in text, (particular, text)
+
     # who may not, and what is not there
     assert suite.http("GET", "mediation", documents, "analyst").status_code == 403
     assert suite.http("GET", "mediation", f"{documents}/agreement-2.pdf",

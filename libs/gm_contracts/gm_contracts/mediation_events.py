@@ -31,10 +31,10 @@ REVIEW_OPINIONS = ("upheld", "changed")
 #: The follow-up visit's satisfaction as petition work counts it (满意 / 基本满意 / 不满意).
 SATISFACTION_LEVELS = ("satisfied", "basically_satisfied", "dissatisfied")
 #: The documents (文书) a case's events back: 人民调解协议书, 司法确认申请书, 受理告知书,
-#: 不予受理告知书, 延期告知书, 信访事项处理意见书, 复查意见书, 复核意见书.
+#: 不予受理告知书, 延期告知书, 信访事项处理意见书, 复查意见书, 复核意见书, 联席会议纪要.
 DOCUMENT_KINDS = ("agreement", "confirmation_application", "acceptance_notice",
                   "non_acceptance_notice", "extension_notice", "petition_answer",
-                  "review_opinion", "re_review_opinion")
+                  "review_opinion", "re_review_opinion", "joint_meeting_minutes")
 
 
 def satisfaction_level(score: int) -> str:
@@ -70,6 +70,7 @@ EVENT_TYPES = {
     "ReviewDecided": "ReviewDecided",
     "PetitionerRated": "PetitionerRated",
     "DocumentIssued": "DocumentIssued",
+    "JointMeetingHeld": "JointMeetingHeld",
 }
 
 
@@ -109,6 +110,14 @@ class DeadlineExtension(_Event):
     notified_on = fields.Date(required=True, allow_none=True)
     previous_due_at = DateTimeString(required=True)
     extension_number = StrictInteger(required=True)
+
+
+class MeetingDecision(_Event):
+    """One decision of a joint meeting: what, who sees to it, by when."""
+
+    decision = _text(1000, required=True)
+    owner = _text(100, required=True)
+    due_on = fields.Date(required=True)
 
 
 class JointApplication(_Event):
@@ -444,3 +453,17 @@ class DocumentIssued(_Event):
     digest = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
     size = StrictInteger(required=True, metadata={"description": "the PDF's length in bytes"})
     issued_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "JointMeetingHeld")
+class JointMeetingHeld(_Event):
+    """`JointMeetingHeld`: a joint meeting (联席会议) on the case was held — who took part,
+    the agenda, and each decision with its owner and date (for the 联席会议纪要);
+    `number` counts from 1."""
+
+    number = StrictInteger(required=True)
+    held_on = fields.Date(required=True)
+    participants = fields.List(_text(100), required=True, validate=validate.Length(min=2))
+    agenda = fields.List(_text(1000), required=True, validate=validate.Length(min=1))
+    decisions = fields.List(fields.Nested(MeetingDecision), required=True,
+                            validate=validate.Length(min=1))

@@ -35,7 +35,8 @@ from gm_platform.messagebus import Caller, UnitOfWork
 from .adapters import pdf
 from .adapters.open_handoffs import OpenHandOffs
 from .commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, IssueDocument,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldJointMeeting, HoldSession,
+    IssueDocument,
     MarkHandOffOverdue,
     RateCase, ReachAgreement, RecordDuty, RecordFailure, RecordFollowUp, ReplyToHandOff,
     RequestConfirmation, RequestReview, RuleOnConfirmation, Withdraw,
@@ -176,6 +177,14 @@ def decide_review(command: DecideReview, uow: UnitOfWork, *, tz) -> dict:
     return _view(uow, case, tz)
 
 
+def hold_joint_meeting(command: HoldJointMeeting, uow: UnitOfWork, *, tz) -> dict:
+    case = _mediators_case(uow, command.case_id, command.caller)
+    case.hold_joint_meeting(command.held_on, list(command.participants), list(command.agenda),
+                            [dict(d) for d in command.decisions], uow.now, tz,
+                            **_by(command.caller))
+    return _view(uow, case, tz)
+
+
 # -- documents (文书) ---------------------------------------------------------------------------
 def documents(case_id: str, caller: Caller, uow: UnitOfWork) -> dict:
     """GET /cases/{id}/documents: what the case's events back, issued or not yet."""
@@ -258,6 +267,7 @@ COMMANDS = {
     RequestReview: request_review,
     DecideReview: decide_review,
     IssueDocument: issue_document,
+    HoldJointMeeting: hold_joint_meeting,
     ReplyToHandOff: reply_to_handoff,
     RuleOnConfirmation: rule_on_confirmation,
     MarkHandOffOverdue: mark_overdue,

@@ -45,6 +45,7 @@ API = Api(
         *(command(body) for body in (
             schemas.SessionBody, schemas.AgreementBody, schemas.PetitionAcceptanceBody,
             schemas.PetitionAnswerBody, schemas.ReviewRequestBody, schemas.ReviewDecisionBody,
-            schemas.FailureBody, schemas.WithdrawalBody, schemas.FollowUpBody)),
+            schemas.FailureBody, schemas.WithdrawalBody, schemas.FollowUpBody,
+            schemas.JointMeetingBody)),
     ]),
 )

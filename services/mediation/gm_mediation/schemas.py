@@ -64,6 +64,26 @@ class ConfirmationRequestBody(_Strict):
     applied_on = fields.Date(metadata={"description": "the day they applied (local date)"})
 
 
+class MeetingDecision(_Strict):
+    """A decision of the meeting, who sees to it and by when."""
+
+    decision = Text(1, 1000, required=True)
+    owner = Text(1, 100, required=True, metadata={"description": "责任单位或责任人"})
+    due_on = fields.Date(required=True, metadata={"description": "完成时限 (local date)"})
+
+
+class JointMeetingBody(_Strict):
+    """`POST /cases/{case_id}/joint-meetings`: a joint meeting (联席会议) on the case held,
+    for its minutes (联席会议纪要)."""
+
+    held_on = fields.Date(required=True)
+    participants = BoundedList(Text(1, 100), required=True, validate=validate.Length(
+        min=2, max=50), metadata={"description": "the agencies, units and people who took part"})
+    agenda = BoundedList(Text(1, 1000), required=True, validate=validate.Length(min=1, max=20))
+    decisions = BoundedList(fields.Nested(MeetingDecision), required=True,
+                            validate=validate.Length(min=1, max=50))
+
+
 class PetitionAcceptanceBody(_Strict):
     """`POST /cases/{case_id}/petition/acceptance`: 受理 or 不予受理 of a petition matter,
     told to the petitioner in writing on `notified_on`."""

@@ -22,7 +22,8 @@ from gm_platform.periodic import every
 from . import openapi, schemas
 from .bootstrap import bootstrap, load_config
 from .commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, IssueDocument, RateCase,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldJointMeeting, HoldSession,
+    IssueDocument, RateCase,
     ReachAgreement,
     RecordDuty,
     RecordFailure, RecordFollowUp, RequestConfirmation, RequestReview, Withdraw,
@@ -95,6 +96,14 @@ class MediationService(PlatformService):
             case_id, caller(request, principal),
             applicants=tuple(applicants) if applicants is not None else None,
             applied_on=body.get("applied_on")))
+
+    @api("POST", "/cases/<case_id>/joint-meetings", roles=("mediator", "leader"))
+    def post_joint_meeting(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.JointMeetingBody())
+        return self.app.bus.handle(HoldJointMeeting(
+            case_id, body["held_on"], tuple(body["participants"]), tuple(body["agenda"]),
+            tuple(tuple(sorted(d.items())) for d in body["decisions"]),
+            caller(request, principal)))
 
     # -- documents (文书), mediator or leader ------------------------------------------------
     @api("GET", "/cases/<case_id>/documents", roles=("mediator", "leader"))

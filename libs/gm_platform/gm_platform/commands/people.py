@@ -7,7 +7,7 @@ and analysts do over HTTP (CONTRACT.md §5), from a terminal.
     gm case documents CASE_ID       gm case documents CASE_ID --get agreement-1 -o 协议书.pdf
     gm stats monthly --month 2026-12
     gm assignment show|extend|reassign|joint CASE_ID ...
-    gm mediation show|session|duty|agreement|confirm|handoff|close|follow-up CASE_ID ...
+    gm mediation show|session|duty|agreement|joint-meeting|confirm|handoff|close|follow-up CASE_ID ...
 """
 from __future__ import annotations
 
@@ -311,6 +311,33 @@ def mediation_agreement(case_id, terms, signed_on, performance, perform_by, key,
     if perform_by:
         body["perform_by"] = perform_by
     _step(case_id, "agreement", body, key, token, as_json)
+
+
+def _decision(text: str) -> dict:
+    """DECISION|OWNER|YYYY-MM-DD"""
+    parts = text.split("|")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise click.BadParameter(f"{text!r}: expected DECISION|OWNER|YYYY-MM-DD")
+    return {"decision": parts[0].strip(), "owner": parts[1].strip(), "due_on": parts[2].strip()}
+
+
+@mediation.command("joint-meeting")
+@click.argument("case_id")
+@click.option("--held-on", default=_today, show_default="today")
+@click.option("--participant", "participants", multiple=True, required=True,
+              help="an agency, unit or person who took part; at least two")
+@click.option("--agenda", multiple=True, required=True, help="an item of the agenda (议题)")
+@click.option("--decision", "decisions", multiple=True, required=True,
+              help="DECISION|OWNER|YYYY-MM-DD: what was decided, who sees to it, by when")
+@key_option
+@token_option
+@json_option
+def mediation_joint_meeting(case_id, held_on, participants, agenda, decisions, key, token,
+                            as_json):
+    """A joint meeting (联席会议) held on the case, for its minutes (联席会议纪要)."""
+    body = {"held_on": held_on, "participants": list(participants), "agenda": list(agenda),
+            "decisions": [_decision(d) for d in decisions]}
+    _step(case_id, "joint-meetings", body, key, token, as_json)
 
 
 @mediation.command("confirm")

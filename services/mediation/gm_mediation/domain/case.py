@@ -144,6 +144,7 @@ class MediationCase(Aggregate):
         self.petition: Dict[str, Any] = {}  # a petition matter's statutory steps
         self.reviews: List[Dict[str, Any]] = []  # 复查 / 复核, requested and decided
         self.documents: Dict[str, Dict[str, Any]] = {}  # 文书 issued, by document id
+        self.joint_meetings: List[Dict[str, Any]] = []  # 联席会议 held, oldest first
 
     # -- queries ----------------------------------------------------------------------
 
@@ -469,6 +470,26 @@ class MediationCase(Aggregate):
             raise DomainError("the case has been rated already")
         self._emit(events.PetitionerRated, {"rating": rating, "comment": comment or None,
                                             "rated_at": format_time(now)}, meta, now)
+
+    def hold_joint_meeting(self, held_on: date, participants: List[str], agenda: List[str],
+                           decisions: List[Mapping[str, Any]], now: datetime, tz: tzinfo,
+                           **meta: Any) -> None:
+        """联席会议: the agencies and units handling the case together met (assignment
+        arranges joint handling; this records the meeting itself, for its minutes):
+        who took part, the agenda, and each decision with its owner and date."""
+        self._require_workable()
+        self._check_day("held_on", held_on, now, tz)
+        if len(set(participants)) < 2:
+            raise InvalidValue("participants", "a joint meeting has at least two participants")
+        for i, decision in enumerate(decisions):
+            if decision["due_on"] < held_on:
+                raise InvalidValue(f"decisions.{i}.due_on", "must not be before the meeting")
+        self._emit(events.JointMeetingHeld, {
+            "number": len(self.joint_meetings) + 1, "held_on": held_on.isoformat(),
+            "participants": list(dict.fromkeys(participants)), "agenda": list(agenda),
+            "decisions": [{"decision": d["decision"], "owner": d["owner"],
+                           "due_on": d["due_on"].isoformat()} for d in decisions]},
+            meta, now)
 
     # -- documents (文书) ---------------------------------------------------------------
 
@@ -807,6 +828,11 @@ class MediationCase(Aggregate):
                 review["decided"] = {"opinion": data["opinion"], "issued_on": data["issued_on"]}
         if data.get("final"):
             self.petition = {**self.petition, "final": True}
+
+    @applies(events.JointMeetingHeld)
+    def _joint_meeting_held(self, data: Mapping[str, Any]) -> None:
+        """Recorded for its minutes; the case's status stays as it was."""
+        self.joint_meetings.append(dict(data))
 
     @applies(events.DocumentIssued)
     def _document_issued(self, data: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ agreement after a refused confirmation).
 | 延期告知书 | extension_notice | MediatorAssigned with its `extension` (assignment's DeadlineExtended) |
 | 信访事项处理意见书 | petition_answer | PetitionAnswered (信访工作条例 第三十二条) |
 | 复查意见书 / 复核意见书 | review_opinion / re_review_opinion | ReviewDecided (第三十五条、第三十六条) |
+| 联席会议纪要 | joint_meeting_minutes | JointMeetingHeld |
 
 What the service holds no facts for is named in NOT_BACKED, never made up.
 """
@@ -41,15 +42,20 @@ TITLES: Mapping[str, str] = {
     "petition_answer": "信访事项处理意见书",
     "review_opinion": "信访事项复查意见书",
     "re_review_opinion": "信访事项复核意见书",
+    "joint_meeting_minutes": "联席会议纪要",
 }
 assert set(TITLES) == set(DOCUMENT_KINDS)
 
-#: Documents of issue #20 this service cannot draw up, and why (GET .../documents says so).
+#: What the documents cannot say for lack of facts, and why (GET .../documents says so).
 NOT_BACKED: Mapping[str, str] = {
-    "joint_meeting_minutes": (
-        "联席会议纪要: a joint meeting is arranged in assignment (JointHandlingArranged: "
-        "participants and reason only); its agenda, decisions, owners and dates are "
-        "recorded by no service, and mediation does not follow that event"),
+    "party_particulars": (
+        "a party's 民族, 职业 and 住所 (人民调解法 第二十九条 names them) are not collected "
+        "at registration: the 协议书 and 申请书 print name, role, sex and birth date (read "
+        "from the resident id), id number and phone only"),
+    "joint_meeting_arranged": (
+        "assignment's JointHandlingArranged (联合接访 / 联席会议 arranged) is not followed "
+        "here: minutes are drawn up from a meeting recorded at POST "
+        "/cases/{case_id}/joint-meetings"),
 }
 
 
@@ -101,6 +107,8 @@ def document_sources(recorded: Iterable[RecordedEvent]) -> List[Source]:
             add("petition_answer", event)
         elif event.type == events.ReviewDecided.event_type:
             add("review_opinion" if data["stage"] == "review" else "re_review_opinion", event)
+        elif event.type == events.JointMeetingHeld.event_type:
+            add("joint_meeting_minutes", event, data.get("number"))
     return found
 
 
@@ -357,6 +365,23 @@ def _review_opinion(case, source, names, unit, tz) -> Dict[str, Any]:
                 signatures=(f"{unit}（印章）",), dated=cn_date(data["issued_on"]))
 
 
+def _joint_meeting_minutes(case, source, names, unit, tz) -> Dict[str, Any]:
+    data = source.data
+    reg = case.registration
+    paragraphs = [
+        f"时间：{cn_date(data['held_on'])}",
+        f"事项：{reg.get('case_number')}号 {_dispute(case)}",
+        "参加单位及人员：" + "、".join(data["participants"]),
+        "会议议题：", *(f"{i}. {item}" for i, item in enumerate(data["agenda"], 1)),
+        "会议议定事项：",
+        *(f"{i}. {d['decision']}（责任单位或责任人：{d['owner']}；完成时限：{cn_date(d['due_on'])}前）"
+          for i, d in enumerate(data["decisions"], 1)),
+        "各责任单位按议定事项和时限抓好落实，并将落实情况及时报送。",
+    ]
+    return dict(paragraphs=tuple(paragraphs), signatures=(f"{unit}（印章）",),
+                dated=cn_date(data["held_on"]))
+
+
 _COMPOSERS = {
     "agreement": _agreement,
     "confirmation_application": _confirmation_application,
@@ -366,5 +391,6 @@ _COMPOSERS = {
     "petition_answer": _petition_answer,
     "review_opinion": _review_opinion,
     "re_review_opinion": _review_opinion,
+    "joint_meeting_minutes": _joint_meeting_minutes,
 }
 assert set(_COMPOSERS) == set(DOCUMENT_KINDS)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,9 +17,9 @@ import pytest
 from pypdf import PdfReader
 
 from gm_contracts.testing import VALID_RESIDENT_ID
-from gm_kernel import DomainError
+from gm_kernel import DomainError, InvalidValue
 from gm_mediation.commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, IssueDocument,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldJointMeeting, HoldSession, IssueDocument,
     ReachAgreement, RequestConfirmation, RequestReview,
 )
 from gm_mediation.domain.documents import DocumentNotFound, Names, party_line
@@ -183,8 +185,53 @@ def test_a_document_the_case_does_not_back_is_not_found(world):
     world.ready("d-2")
     with pytest.raises(DocumentNotFound):
         issue(world, "d-2", "agreement-1")
-    assert "joint_meeting_minutes" in world.app.bus.query(
+    assert "party_particulars" in world.app.bus.query(
         documents, "d-2", MEDIATOR)["not_backed"]
+
+
+def test_the_minutes_of_a_joint_meeting(world):
+    world.ready("d-3")
+    decisions = ({"decision": "村委会组织现场勘查", "owner": "大赉店镇司法所",
+                  "due_on": date(2026, 3, 12)},
+                 {"decision": "派出所做好双方疏导工作", "owner": "大赉店派出所",
+                  "due_on": date(2026, 3, 20)})
+    world.handle(HoldJointMeeting(
+        "d-3", date(2026, 3, 6), ("淇滨区人民法院", "大赉店派出所", "大赉店镇司法所"),
+        ("排水沟权属争议的处理", "双方情绪疏导"),
+        tuple(tuple(sorted(d.items())) for d in decisions), MEDIATOR))
+    check(issue(world, "d-3", "joint_meeting_minutes-1"), [
+        "联席会议纪要", "时间：2026年3月6日", "事项：410611-2026-000001号邻里纠纷",
+        "参加单位及人员：淇滨区人民法院、大赉店派出所、大赉店镇司法所",
+        "会议议题：", "1.排水沟权属争议的处理", "2.双方情绪疏导", "会议议定事项：",
+        "1.村委会组织现场勘查（责任单位或责任人：大赉店镇司法所；完成时限：2026年3月12日前）",
+        "2.派出所做好双方疏导工作（责任单位或责任人：大赉店派出所；完成时限：2026年3月20日前）",
+        f"{UNIT}（印章）", "2026年3月6日"], "joint_meeting_minutes-1")
+    with pytest.raises(InvalidValue, match="before the meeting"):
+        world.handle(HoldJointMeeting(
+            "d-3", date(2026, 3, 6), ("法院", "派出所"), ("议题",),
+            ((("decision", "x"), ("due_on", date(2026, 3, 5)), ("owner", "y")),), MEDIATOR))
+
+
+def test_a_restarted_service_makes_the_same_bytes(tmp_path):
+    """The digest does not depend on the process: a fresh interpreter (another hash seed)
+    renders the same document to the same bytes."""
+    script = (
+        "import hashlib, sys\n"
+        "from datetime import date\nfrom pathlib import Path\n"
+        "from gm_mediation.commands import IssueDocument, ReachAgreement\n"
+        "from gm_mediation.testing import MEDIATOR, World\n"
+        "w = World(Path(sys.argv[1]))\nw.ready('d-1')\n"
+        "w.handle(ReachAgreement('d-1', '李四疏通排水沟。', date(2026, 3, 9), MEDIATOR))\n"
+        "print(hashlib.sha256(w.handle(IssueDocument('d-1', 'agreement-1', MEDIATOR))"
+        "['pdf']).hexdigest())\n")
+    digests = set()
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / f"{seed}.db")],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.split()[-1])
+    assert len(digests) == 1
 
 
 # -- a petition matter: accepted, answered, reviewed, re-reviewed; another declined ---------
