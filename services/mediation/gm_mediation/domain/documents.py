@@ -315,7 +315,7 @@ def _extension_notice(case, source, names, unit, tz) -> Dict[str, Any]:
     days = f"{extension['days']}" + ("个工作日" if extension.get("unit") == "working_days"
                                      else "日")
     paragraphs = [
-        f"你（们）的{_dispute(case)}（编号{case.registration.get('case_number')}），"
+        f"你（们）的{_dispute(case, inline=True)}一事（编号{case.registration.get('case_number')}），"
         f"原定办结期限为{_local_day(extension['previous_due_at'], tz)}。",
         f"因{extension['reason']}，经批准，办理期限延长{days}，"
         f"延长至{_local_day(source.data['due_at'], tz)}。",
@@ -354,7 +354,8 @@ def _review_opinion(case, source, names, unit, tz) -> Dict[str, Any]:
         f"你（们）对本事项（{_dispute(case)}）的{against}不服，于"
         f"{cn_date(review['requested_on'])}提出{stage}请求。" if review.get("requested_on")
         else f"你（们）对本事项（{_dispute(case)}）的{against}不服，提出{stage}请求。",
-        f"经{stage}，{stage}意见：{opinion}原处理意见。",
+        f"经{stage}，{stage}意见：{opinion}"
+        + ("原处理意见。" if data["stage"] == "review" else "复查意见。"),
         data["summary"],
         ("如对本复查意见不服，可以自收到本意见书之日起三十日内向复查机关的上一级机关请求复核"
          "（《信访工作条例》第三十六条）。") if data["stage"] == "review" else
