@@ -281,33 +281,41 @@ def _confirmation_application(case, source, names, unit, tz) -> Dict[str, Any]:
                 closing=("此致", "调解组织所在地基层人民法院"))
 
 
+def _to_petitioner(case: MediationCase, unit: str, paragraphs: List[str],
+                   dated: str) -> Dict[str, Any]:
+    """A letter to the applicants (信访人) under the unit's seal."""
+    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
+                signatures=(f"{unit}（印章）",), dated=dated)
+
+
+def _petition_of(case: MediationCase, tz: tzinfo) -> str:
+    return (f"你（们）于{_local_day(case.registration['registered_at'], tz)}提出的信访事项"
+            f"（{_dispute(case)}）")
+
+
 def _acceptance_notice(case, source, names, unit, tz) -> Dict[str, Any]:
     data = source.data
     simple = ("本事项适用简易方式办理。" if data.get("simple") else "")
     paragraphs = [
-        f"你（们）于{_local_day(case.registration['registered_at'], tz)}提出的信访事项"
-        f"（{_dispute(case)}），本机关已于{cn_date(data['accepted_on'])}依法受理"
+        f"{_petition_of(case, tz)}，本机关已于{cn_date(data['accepted_on'])}依法受理"
         "（《信访工作条例》第二十三条）。" + simple,
         "本机关将依照《信访工作条例》规定的期限办理，并出具书面处理意见。办理期间，你（们）"
         "可以通过受理机关查询办理进展。",
         "特此告知。",
     ]
-    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
-                signatures=(f"{unit}（印章）",), dated=cn_date(data["notified_on"]))
+    return _to_petitioner(case, unit, paragraphs, cn_date(data["notified_on"]))
 
 
 def _non_acceptance_notice(case, source, names, unit, tz) -> Dict[str, Any]:
     data = source.data
     route = label("decline_route", data["route"]) or data["route"]
     paragraphs = [
-        f"你（们）于{_local_day(case.registration['registered_at'], tz)}提出的信访事项"
-        f"（{_dispute(case)}），经审查，{data['reason']}。",
+        f"{_petition_of(case, tz)}，经审查，{data['reason']}。",
         f"根据《信访工作条例》第二十三条的规定，本机关决定不予受理。请你（们）通过{route}"
         "途径依法提出或者解决。",
         "特此告知。",
     ]
-    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
-                signatures=(f"{unit}（印章）",), dated=cn_date(data["notified_on"]))
+    return _to_petitioner(case, unit, paragraphs, cn_date(data["notified_on"]))
 
 
 def _extension_notice(case, source, names, unit, tz) -> Dict[str, Any]:
@@ -322,9 +330,8 @@ def _extension_notice(case, source, names, unit, tz) -> Dict[str, Any]:
         "特此告知。",
     ]
     told = extension.get("notified_on")
-    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
-                signatures=(f"{unit}（印章）",),
-                dated=cn_date(told) if told else _local_day(source.occurred_at, tz))
+    return _to_petitioner(case, unit, paragraphs,
+                          cn_date(told) if told else _local_day(source.occurred_at, tz))
 
 
 def _petition_answer(case, source, names, unit, tz) -> Dict[str, Any]:
@@ -332,16 +339,14 @@ def _petition_answer(case, source, names, unit, tz) -> Dict[str, Any]:
     opinion = label("opinion", data["opinion"]) or data["opinion"]
     accepted = case.petition.get("accepted_on")
     paragraphs = [
-        f"你（们）于{_local_day(case.registration['registered_at'], tz)}提出的信访事项"
-        f"（{_dispute(case)}），本机关"
+        f"{_petition_of(case, tz)}，本机关"
         + (f"于{cn_date(accepted)}受理" if accepted else "已受理") + "。经调查核实，现提出处理意见如下：",
         f"处理意见：{opinion}。",
         data["summary"],
         "如对本处理意见不服，可以自收到本意见书之日起三十日内请求原办理机关的上一级机关复查"
         "（《信访工作条例》第三十五条）。",
     ]
-    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
-                signatures=(f"{unit}（印章）",), dated=cn_date(data["issued_on"]))
+    return _to_petitioner(case, unit, paragraphs, cn_date(data["issued_on"]))
 
 
 def _review_opinion(case, source, names, unit, tz) -> Dict[str, Any]:
@@ -362,8 +367,7 @@ def _review_opinion(case, source, names, unit, tz) -> Dict[str, Any]:
         ("本复核意见为最终意见。信访人仍以同一事实和理由提出投诉请求的，不再受理"
          "（《信访工作条例》第三十六条第三款）。"),
     ]
-    return dict(paragraphs=tuple(paragraphs), addressee=f"{_applicant_names(case)}：",
-                signatures=(f"{unit}（印章）",), dated=cn_date(data["issued_on"]))
+    return _to_petitioner(case, unit, paragraphs, cn_date(data["issued_on"]))
 
 
 def _joint_meeting_minutes(case, source, names, unit, tz) -> Dict[str, Any]:
