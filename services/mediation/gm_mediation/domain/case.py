@@ -261,16 +261,18 @@ class MediationCase(Aggregate):
                              for e in data["repeat_of"] or []]
         self._emit(events.MediationOpened, data, meta)
 
-    def assign(self, changes: Mapping[str, Any], reason: str, **meta: Any) -> None:
+    def assign(self, changes: Mapping[str, Any], reason: str,
+               extension: Optional[Mapping[str, Any]] = None, **meta: Any) -> None:
         """Record who mediates and by when (MediatorAssigned); `changes` may name only some
-        fields (a reassignment keeps track, lead and deadline)."""
+        fields (a reassignment keeps track, lead and deadline); `extension`: a deadline
+        extension's particulars (reason `extended`)."""
         if self.closed:
             raise DomainError(f"case {self.id} is closed")
         current = self.assignment or {field: None for field in ASSIGNMENT_FIELDS}
         data = {field: changes.get(field, current[field]) for field in ASSIGNMENT_FIELDS}
         data["reason"] = reason
-        if changes.get("extension"):
-            data["extension"] = dict(changes["extension"])
+        if extension:
+            data["extension"] = dict(extension)
         self._emit(events.MediatorAssigned, data, meta)
 
     def follow_assignment(self, event_type: str, changes: Mapping[str, Any],
@@ -289,10 +291,8 @@ class MediationCase(Aggregate):
                          "extension_number": changes.get("extension_number") or 1}
         if event_type in DEADLINE_ONLY:
             changes = {"due_at": changes["due_at"]}
-        if extension is not None:
-            changes = {**changes, "extension": extension}
         if not self.closed:
-            self.assign(changes, ASSIGNMENT_REASONS[event_type], **meta)
+            self.assign(changes, ASSIGNMENT_REASONS[event_type], extension=extension, **meta)
 
     # -- the mediator's commands -------------------------------------------------------
 

@@ -181,6 +181,16 @@ def test_a_document_that_can_no_longer_be_made_the_same_is_refused(world):
                        names=renamed)
 
 
+def test_an_assignments_extension_rule_is_no_extension(world):
+    """AssignmentMade names the rule's extension policy under `extension`: that is no
+    deadline extended, and backs no 延期告知书."""
+    world.register("d-4")
+    world.assign("d-4", **assignment(extension={
+        "condition": "both parties agree", "max_days": 30, "notice": True, "max_count": 1}))
+    assert world.view("d-4")["status"] == "assigned"
+    assert world.app.bus.query(documents, "d-4", MEDIATOR)["documents"] == []
+
+
 def test_a_document_the_case_does_not_back_is_not_found(world):
     world.ready("d-2")
     with pytest.raises(DocumentNotFound):
