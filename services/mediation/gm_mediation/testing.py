@@ -24,7 +24,7 @@ from gm_platform.testing.agency import envelope
 from gm_platform.testing.services import unit_platform
 
 from .bootstrap import bootstrap
-from .handlers import mediation_view
+from .handlers import Mediation, mediation_view
 
 TZ = ZoneInfo("Asia/Shanghai")
 #: The shipped working-day calendar (deploy/calendar.yaml of this checkout).
@@ -157,3 +157,26 @@ class World:
 
     def types(self, stream_id: str) -> List[str]:
         return [e.type for e in self.store.read_stream(stream_id)]
+
+
+class Interleaved:
+    """The store, with `competitor` run just before the next append: another replica's
+    command committing between this command's read and its write."""
+
+    def __init__(self, store):
+        self.store, self.competitor = store, None
+
+    def append(self, *args, **kwargs):
+        competitor, self.competitor = self.competitor, None
+        if competitor is not None:
+            competitor()
+        return self.store.append(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def racing(world: World) -> Tuple[Mediation, Interleaved]:
+    """The service on `world`'s store, with a competitor to run before its next append."""
+    store = Interleaved(world.store)
+    return mediation_app(store, world.clock, world.dir), store

@@ -24,7 +24,7 @@ from gm_mediation.commands import (
 )
 from gm_mediation.domain.documents import DocumentNotFound, Names, party_line
 from gm_mediation.handlers import documents, issue_document
-from gm_mediation.testing import MEDIATOR, TZ, World, assignment
+from gm_mediation.testing import MEDIATOR, TZ, World, assignment, racing
 from gm_platform.messagebus import UnitOfWork
 
 UNIT = "淇滨区社会矛盾纠纷调解中心"  # deploy/directory.yaml's 410611 (checked below)
@@ -169,6 +169,19 @@ def test_a_document_is_issued_once_and_the_same_bytes_every_time(world):
     info = PdfReader(io.BytesIO(first["pdf"])).metadata
     assert info["/CreationDate"].startswith("D:20260310020000")
     assert info["/Title"] == "人民调解协议书"
+
+
+def test_two_first_downloads_at_once_issue_it_once(world):
+    """Another replica issues the document between this download's read and its write:
+    this one decides again, finds it issued with the same digest, and serves the same."""
+    agreed(world)
+    mediation, store = racing(world)
+    other = {}
+    store.competitor = lambda: other.update(issue(world, "d-1", "agreement-1"))
+    this = mediation.bus.handle(IssueDocument("d-1", "agreement-1", MEDIATOR))
+    assert this["pdf"] == other["pdf"] and this["issued_at"] == other["issued_at"]
+    assert [e.type for e in world.store.read_stream("mediation-d-1")].count(
+        "DocumentIssued") == 1
 
 
 def test_a_document_that_can_no_longer_be_made_the_same_is_refused(world):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Tuple
 
 import pytest
 
@@ -20,9 +19,11 @@ from gm_mediation.commands import (
     RecordFailure, RequestConfirmation, RequestReview, Withdraw,
 )
 from gm_mediation.domain import CaseNotFound, HandOff, MediationCase
-from gm_mediation.handlers import EVENTS, OUTBOX_RULES, Mediation
+from gm_mediation.handlers import EVENTS, OUTBOX_RULES
 from gm_mediation.service import rpc_caller
-from gm_mediation.testing import MEDIATOR, NOW, World, assignment, mediation_app, registration
+from gm_mediation.testing import (
+    MEDIATOR, NOW, Interleaved, World, assignment, mediation_app, racing, registration,
+)
 from gm_platform.auth import Forbidden
 from gm_platform.messagebus import Caller, IdempotencyKeyReused
 from gm_platform.topology import MEDIATION_INBOUND_TYPES, SUBSCRIPTIONS
@@ -310,28 +311,6 @@ def test_idempotency_key_makes_a_retried_command_one_effect(world):
     other = Caller("mediator-2", idempotency_key="k-1")  # keys are per client
     world.handle(HoldSession("a", date(2026, 3, 5), "first", other))
     assert world.types("mediation-a").count("SessionHeld") == 2
-
-
-class Interleaved:
-    """The store, with `competitor` run just before the next append: another replica's
-    command committing between this command's read and its write."""
-
-    def __init__(self, store):
-        self.store, self.competitor = store, None
-
-    def append(self, *args, **kwargs):
-        competitor, self.competitor = self.competitor, None
-        if competitor is not None:
-            competitor()
-        return self.store.append(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.store, name)
-
-
-def racing(world: World) -> Tuple[Mediation, Interleaved]:
-    store = Interleaved(world.store)
-    return mediation_app(store, world.clock, world.dir), store
 
 
 def test_a_concurrent_command_is_decided_again_not_lost(world):
