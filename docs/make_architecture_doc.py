@@ -387,6 +387,9 @@ def lifecycles() -> Tuple[Lifecycle, ...]:
              S("assigned", "agreement", ("AgreementReached",)),
              S("in_mediation", "agreement", ("AgreementReached",)),
              S("agreement", "closed", ("FollowUpRecorded", "CaseClosed"), "outcome agreement"),
+             S("in_mediation", "in_mediation", ("JointMeetingHeld",), "联席会议"),
+             S("agreement", "agreement", ("DocumentIssued",),
+               "a document (文书) downloaded the first time, in any status"),
              S("agreement", "handed_off", ("ConfirmationRequested",), "to the court"),
              S("in_mediation", "handed_off", ("MediationFailed",), "next: an agency"),
              S("handed_off", "closed", ("CaseClosed",), "handed_off, or confirmed"),
@@ -400,7 +403,8 @@ def lifecycles() -> Tuple[Lifecycle, ...]:
             states=CASE_STATUSES,
             notes=("Every failure, withdrawal, hand-off and agreement possible from "
                    "`in_mediation` is possible from `assigned` too (and a failure from "
-                   "`agreement`); they are drawn once. A key case is resolved (agreement, "
+                   "`agreement`); they are drawn once. DocumentIssued leaves any status "
+                   "as it was (drawn once, on `agreement`). A key case is resolved (agreement, "
                    "confirmation) only with its four duties (四包) recorded. The petition "
                    "steps are in the next diagram.",)),
         Lifecycle(

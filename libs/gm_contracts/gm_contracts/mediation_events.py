@@ -30,6 +30,11 @@ REVIEW_STAGES = ("review", "re_review")
 REVIEW_OPINIONS = ("upheld", "changed")
 #: The follow-up visit's satisfaction as petition work counts it (满意 / 基本满意 / 不满意).
 SATISFACTION_LEVELS = ("satisfied", "basically_satisfied", "dissatisfied")
+#: The documents (文书) a case's events back: 人民调解协议书, 司法确认申请书, 受理告知书,
+#: 不予受理告知书, 延期告知书, 信访事项处理意见书, 复查意见书, 复核意见书, 联席会议纪要.
+DOCUMENT_KINDS = ("agreement", "confirmation_application", "acceptance_notice",
+                  "non_acceptance_notice", "extension_notice", "petition_answer",
+                  "review_opinion", "re_review_opinion", "joint_meeting_minutes")
 
 
 def satisfaction_level(score: int) -> str:
@@ -64,6 +69,8 @@ EVENT_TYPES = {
     "ReviewRequested": "ReviewRequested",
     "ReviewDecided": "ReviewDecided",
     "PetitionerRated": "PetitionerRated",
+    "DocumentIssued": "DocumentIssued",
+    "JointMeetingHeld": "JointMeetingHeld",
 }
 
 
@@ -92,6 +99,25 @@ class RepeatOf(_Event):
 
     case_id = fields.String(required=True)
     case_number = fields.String(required=True, allow_none=True)
+
+
+class DeadlineExtension(_Event):
+    """A deadline extension as assignment recorded it (its DeadlineExtended)."""
+
+    days = StrictInteger(required=True)
+    unit = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True)
+    notified_on = fields.Date(required=True, allow_none=True)
+    previous_due_at = DateTimeString(required=True)
+    extension_number = StrictInteger(required=True)
+
+
+class MeetingDecision(_Event):
+    """One decision of a joint meeting: what, who sees to it, by when."""
+
+    decision = _text(1000, required=True)
+    owner = _text(100, required=True)
+    due_on = fields.Date(required=True)
 
 
 class JointApplication(_Event):
@@ -142,6 +168,9 @@ class MediatorAssigned(_Event):
     petition_matter = StrictBoolean(allow_none=True, metadata={
         "description": "a 信访事项 on the administrative track (absent on older events)"})
     reason = fields.String(required=True, validate=validate.OneOf(ASSIGNMENT_REASONS))
+    extension = fields.Nested(DeadlineExtension, allow_none=True, metadata={
+        "description": "reason extended: the extension (days, why, when the person was "
+                       "told), for the 延期告知书 (absent on older events)"})
 
 
 @register_event(SERVICE, "SessionHeld")
@@ -172,6 +201,12 @@ class AgreementReached(_Event):
     confirmation_window_ends_at = DateTimeString(allow_none=True, metadata={
         "description": "the last moment to apply for judicial confirmation; null where it "
                        "does not apply (absent on older events)"})
+    performance = _text(2000, allow_none=True, metadata={
+        "description": "how the terms are to be performed (履行方式), if said apart from "
+                       "them (absent on older events)"})
+    perform_by = fields.Date(allow_none=True, metadata={
+        "description": "the time limit of performance (履行期限), if any (absent on older "
+                       "events)"})
 
 
 @register_event(SERVICE, "ConfirmationRequested")
@@ -400,3 +435,35 @@ class ReviewDecided(_Event):
     issued_on = fields.Date(required=True)
     on_time = StrictBoolean(required=True)
     final = StrictBoolean(required=True)
+
+
+@register_event(SERVICE, "DocumentIssued")
+class DocumentIssued(_Event):
+    """`DocumentIssued`: a document (文书) drawn up from the case's events was issued for
+    the first time (its PDF downloaded), once per document; `digest` is the SHA-256 of
+    the PDF's bytes, which every later download reproduces."""
+
+    document = fields.String(required=True, metadata={
+        "description": "the document's id in the case: `<kind>-<n>`, e.g. agreement-1"})
+    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS))
+    title = _text(100, required=True)
+    drawn_up_from = StrictInteger(required=True, metadata={
+        "description": "the case's stream version the document is drawn up from (the "
+                       "event that backs it)"})
+    digest = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    size = StrictInteger(required=True, metadata={"description": "the PDF's length in bytes"})
+    issued_at = DateTimeString(required=True)
+
+
+@register_event(SERVICE, "JointMeetingHeld")
+class JointMeetingHeld(_Event):
+    """`JointMeetingHeld`: a joint meeting (联席会议) on the case was held — who took part,
+    the agenda, and each decision with its owner and date (for the 联席会议纪要);
+    `number` counts from 1."""
+
+    number = StrictInteger(required=True)
+    held_on = fields.Date(required=True)
+    participants = fields.List(_text(100), required=True, validate=validate.Length(min=2))
+    agenda = fields.List(_text(1000), required=True, validate=validate.Length(min=1))
+    decisions = fields.List(fields.Nested(MeetingDecision), required=True,
+                            validate=validate.Length(min=1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from gm_contracts.inbound import InboundMessage
 from gm_platform.messagebus import Caller
@@ -39,6 +39,31 @@ class ReachAgreement:
     case_id: str
     terms: str
     signed_on: date
+    caller: Caller
+    performance: Optional[str] = None  # 履行方式, if said apart from the terms
+    perform_by: Optional[date] = None  # 履行期限
+
+
+@dataclass(frozen=True)
+class HoldJointMeeting:
+    """A joint meeting (联席会议) on the case held: participants, agenda, decisions
+    (each {decision, owner, due_on})."""
+
+    case_id: str
+    held_on: date
+    participants: Tuple[str, ...]
+    agenda: Tuple[str, ...]
+    decisions: Tuple[Tuple[Tuple[str, Any], ...], ...]  # frozen: (field, value) pairs
+    caller: Caller
+
+
+@dataclass(frozen=True)
+class IssueDocument:
+    """A document (文书) of the case, drawn up from its events: issued the first time it
+    is asked for (DocumentIssued), the same bytes every time after."""
+
+    case_id: str
+    document: str
     caller: Caller
 
 

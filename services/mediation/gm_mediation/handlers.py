@@ -24,15 +24,20 @@ from typing import Dict, Optional
 from gm_contracts import assignment_events, intake_events
 from gm_contracts import mediation_events as events
 from gm_contracts.streams import case_id_of
-from gm_kernel import ConcurrencyError, NewEvent, OutboxMessage, RecordedEvent, new_id
+from gm_kernel import (
+    ConcurrencyError, DomainError, NewEvent, OutboxMessage, RecordedEvent, new_id,
+)
 from gm_platform import answers
 from gm_platform.auth import Forbidden
 from gm_platform.bootstrap import Application
 from gm_platform.messagebus import Caller, UnitOfWork
 
+from .adapters import pdf
 from .adapters.open_handoffs import OpenHandOffs
 from .commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, MarkHandOffOverdue,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldJointMeeting, HoldSession,
+    IssueDocument,
+    MarkHandOffOverdue,
     RateCase, ReachAgreement, RecordDuty, RecordFailure, RecordFollowUp, ReplyToHandOff,
     RequestConfirmation, RequestReview, RuleOnConfirmation, Withdraw,
 )
@@ -41,6 +46,7 @@ from .domain import (
     confirmation_window, handoff_decided, handoff_due, handoff_requested,
     petition_notice_due, review_dues, ruling_due,
 )
+from .domain.documents import compose, document_list, document_sources, find_source
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,7 @@ def reach_agreement(command: ReachAgreement, uow: UnitOfWork, *, tz, calendar) -
     case = _mediators_case(uow, command.case_id, command.caller)
     window = confirmation_window(command.signed_on, calendar, tz).due_at
     case.reach_agreement(command.terms, command.signed_on, uow.now, tz, window_ends_at=window,
+                         performance=command.performance, perform_by=command.perform_by,
                          **_by(command.caller))
     return _view(uow, case, tz)
 
@@ -170,6 +177,46 @@ def decide_review(command: DecideReview, uow: UnitOfWork, *, tz) -> dict:
     return _view(uow, case, tz)
 
 
+def hold_joint_meeting(command: HoldJointMeeting, uow: UnitOfWork, *, tz) -> dict:
+    case = _mediators_case(uow, command.case_id, command.caller)
+    case.hold_joint_meeting(command.held_on, list(command.participants), list(command.agenda),
+                            [dict(d) for d in command.decisions], uow.now, tz,
+                            **_by(command.caller))
+    return _view(uow, case, tz)
+
+
+# -- documents (文书) ---------------------------------------------------------------------------
+def documents(case_id: str, caller: Caller, uow: UnitOfWork) -> dict:
+    """GET /cases/{id}/documents: what the case's events back, issued or not yet."""
+    case = _mediators_case(uow, case_id, caller)
+    return document_list(case, document_sources(uow.store.read_stream(case.stream_id)))
+
+
+def issue_document(command: IssueDocument, uow: UnitOfWork, *, tz, names) -> dict:
+    """GET /cases/{id}/documents/{document}.pdf: the PDF, drawn up from the case as it
+    stood after the event that backs it; DocumentIssued the first time, and the same
+    digest every time after — or 409 if it can no longer be made the same (a party's
+    data erased since, or the directory renamed the unit or the mediator)."""
+    case = _mediators_case(uow, command.case_id, command.caller)
+    recorded = list(uow.store.read_stream(case.stream_id))
+    source = find_source(document_sources(recorded), case.id, command.document)
+    as_then = MediationCase.load(case.id, [e for e in recorded if e.version <= source.version])
+    made = pdf.render(compose(as_then, source, names, tz))
+    digest = pdf.digest(made)
+    issued = case.documents.get(source.document)
+    if issued is None:
+        case.issue_document(source.document, source.kind, source.title, source.version,
+                            digest, len(made), uow.now, **_by(command.caller))
+        issued = case.documents[source.document]
+    elif issued["digest"] != digest:
+        raise DomainError(f"document {source.document} was issued with digest "
+                          f"{issued['digest']}; drawn up again it differs (a party's data "
+                          "erased, or the directory's names changed since): not served")
+    return {"document": source.document, "title": source.title, "digest": digest,
+            "issued_at": issued["issued_at"],
+            "case_number": case.registration.get("case_number"), "pdf": made}
+
+
 # -- agencies' replies and rulings (gm.inbound) ----------------------------------------------
 def reply_to_handoff(command: ReplyToHandOff, uow: UnitOfWork, *, tz, calendar) -> str:
     """Settled: nothing is sent back (CONTRACT.md §4 answers only rejections); the
@@ -219,6 +266,8 @@ COMMANDS = {
     AnswerPetition: answer_petition,
     RequestReview: request_review,
     DecideReview: decide_review,
+    IssueDocument: issue_document,
+    HoldJointMeeting: hold_joint_meeting,
     ReplyToHandOff: reply_to_handoff,
     RuleOnConfirmation: rule_on_confirmation,
     MarkHandOffOverdue: mark_overdue,

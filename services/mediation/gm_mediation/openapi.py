@@ -28,12 +28,24 @@ API = Api(
     routes=dict([
         (("GET", "/cases/{case_id}/mediation"),
          Doc("The case as mediation sees it", schemas.MediationView, not_found=NO_CASE)),
+        (("GET", "/cases/{case_id}/documents"),
+         Doc("The documents (文书) the case's events back, issued or not yet",
+             schemas.DocumentList, not_found=NO_CASE)),
+        (("GET", "/cases/{case_id}/documents/{document}.pdf"),
+         Doc("A document as PDF (Chinese, the CJK font embedded)", content="application/pdf",
+             path=schemas.DocumentName, not_found="no such case, or the case has no such "
+             "document (yet)", conflict="issued before with another digest: a party's data "
+             "erased, or the directory's names changed since; not served",
+             description="The first download issues it (DocumentIssued, with the "
+             "SHA-256 of the bytes); every later one gives the same bytes. Headers "
+             "X-Document-Digest and X-Issued-At say which.")),
         command(schemas.DutyBody, path=schemas.DutyName),
         command(schemas.ConfirmationRequestBody, body_required=False, description=(
             "No body, or an empty one: all parties apply, today.")),
         *(command(body) for body in (
             schemas.SessionBody, schemas.AgreementBody, schemas.PetitionAcceptanceBody,
             schemas.PetitionAnswerBody, schemas.ReviewRequestBody, schemas.ReviewDecisionBody,
-            schemas.FailureBody, schemas.WithdrawalBody, schemas.FollowUpBody)),
+            schemas.FailureBody, schemas.WithdrawalBody, schemas.FollowUpBody,
+            schemas.JointMeetingBody)),
     ]),
 )

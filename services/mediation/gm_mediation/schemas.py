@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from gm_contracts.fields import BoundedList, StrictBoolean, Text
-from gm_contracts.mediation_events import SATISFACTION_LEVELS
+from gm_contracts.mediation_events import DOCUMENT_KINDS, SATISFACTION_LEVELS
 from gm_contracts.vocabulary import AGENCIES, CASE_OUTCOMES, CASE_STATUSES
 from gm_platform.openapi import Answer
 
@@ -49,6 +49,10 @@ class AgreementBody(_Strict):
 
     terms = Text(1, 4000, required=True)
     signed_on = fields.Date(required=True)
+    performance = Text(1, 2000, metadata={
+        "description": "how the terms are to be performed (履行方式), if said apart from them"})
+    perform_by = fields.Date(metadata={
+        "description": "the time limit of performance (履行期限), a local date"})
 
 
 class ConfirmationRequestBody(_Strict):
@@ -58,6 +62,26 @@ class ConfirmationRequestBody(_Strict):
     applicants = BoundedList(Text(1, 100), validate=validate.Length(min=1, max=50), metadata={
         "description": "the parties (by name) who apply; both sides must be among them"})
     applied_on = fields.Date(metadata={"description": "the day they applied (local date)"})
+
+
+class MeetingDecision(_Strict):
+    """A decision of the meeting, who sees to it and by when."""
+
+    decision = Text(1, 1000, required=True)
+    owner = Text(1, 100, required=True, metadata={"description": "责任单位或责任人"})
+    due_on = fields.Date(required=True, metadata={"description": "完成时限 (local date)"})
+
+
+class JointMeetingBody(_Strict):
+    """`POST /cases/{case_id}/joint-meetings`: a joint meeting (联席会议) on the case held,
+    for its minutes (联席会议纪要)."""
+
+    held_on = fields.Date(required=True)
+    participants = BoundedList(Text(1, 100), required=True, validate=validate.Length(
+        min=2, max=50), metadata={"description": "the agencies, units and people who took part"})
+    agenda = BoundedList(Text(1, 1000), required=True, validate=validate.Length(min=1, max=20))
+    decisions = BoundedList(fields.Nested(MeetingDecision), required=True,
+                            validate=validate.Length(min=1, max=50))
 
 
 class PetitionAcceptanceBody(_Strict):
@@ -183,3 +207,35 @@ class MediationView(Answer):
     closed_at = fields.String(allow_none=True)
     follow_up = fields.Dict(allow_none=True)
     version = fields.Integer()
+
+
+class DocumentView(Answer):
+    """A document (文书) the case's events back, and whether it was issued."""
+
+    document = fields.String(required=True, metadata={
+        "description": "its id in the case, `<kind>-<n>`; the PDF is at "
+                       "`/cases/{case_id}/documents/{document}.pdf`"})
+    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS))
+    title = fields.String(required=True)
+    drawn_up_at = fields.String(metadata={"format": "date-time", "description":
+                                          "when the event that backs it was recorded"})
+    issued_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
+    digest = fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the PDF as issued (null until issued)"})
+    size = fields.Integer(allow_none=True)
+
+
+class DocumentList(Answer):
+    """`GET /cases/{case_id}/documents`."""
+
+    case_id = fields.String(required=True)
+    documents = fields.List(fields.Nested(DocumentView), required=True)
+    not_backed = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "documents this service cannot draw up for lack of facts, and why"})
+
+
+class DocumentName(_Strict):
+    """The `{document}` of the path: `<kind>-<n>`."""
+
+    document = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z_]+-[1-9][0-9]{0,3}$", error="must be <kind>-<n>, as the list names it"))

@@ -9,6 +9,7 @@ import logging
 from typing import Optional
 
 from nameko.rpc import rpc
+from werkzeug.wrappers import Response
 
 from gm_kernel import DomainError, NotRecorded, Refused
 
@@ -21,11 +22,14 @@ from gm_platform.periodic import every
 from . import openapi, schemas
 from .bootstrap import bootstrap, load_config
 from .commands import (
-    AnswerPetition, DecideAcceptance, DecideReview, HoldSession, RateCase, ReachAgreement,
+    AnswerPetition, DecideAcceptance, DecideReview, HoldJointMeeting, HoldSession,
+    IssueDocument, RateCase,
+    ReachAgreement,
     RecordDuty,
     RecordFailure, RecordFollowUp, RequestConfirmation, RequestReview, Withdraw,
 )
-from .handlers import mediation_view
+from .adapters.pdf import MEDIA_TYPE
+from .handlers import documents, mediation_view
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,9 @@ class MediationService(PlatformService):
     @api("POST", "/cases/<case_id>/agreement", roles=("mediator",))
     def post_agreement(self, request, principal: Principal, case_id: str):
         body = load_body(request, schemas.AgreementBody())
-        return self.app.bus.handle(ReachAgreement(case_id, body["terms"], body["signed_on"],
-                                                  caller(request, principal)))
+        return self.app.bus.handle(ReachAgreement(
+            case_id, body["terms"], body["signed_on"], caller(request, principal),
+            performance=body.get("performance"), perform_by=body.get("perform_by")))
 
     @api("POST", "/cases/<case_id>/confirmation-request", roles=("mediator",))
     def post_confirmation_request(self, request, principal: Principal, case_id: str):
@@ -91,6 +96,30 @@ class MediationService(PlatformService):
             case_id, caller(request, principal),
             applicants=tuple(applicants) if applicants is not None else None,
             applied_on=body.get("applied_on")))
+
+    @api("POST", "/cases/<case_id>/joint-meetings", roles=("mediator", "leader"))
+    def post_joint_meeting(self, request, principal: Principal, case_id: str):
+        body = load_body(request, schemas.JointMeetingBody())
+        return self.app.bus.handle(HoldJointMeeting(
+            case_id, body["held_on"], tuple(body["participants"]), tuple(body["agenda"]),
+            tuple(tuple(sorted(d.items())) for d in body["decisions"]),
+            caller(request, principal)))
+
+    # -- documents (文书), mediator or leader ------------------------------------------------
+    @api("GET", "/cases/<case_id>/documents", roles=("mediator", "leader"))
+    def get_documents(self, request, principal: Principal, case_id: str):
+        return self.app.bus.query(documents, case_id,
+                                  Caller(principal.subject, may_see=principal.require_region))
+
+    @api("GET", "/cases/<case_id>/documents/<document>.pdf", roles=("mediator", "leader"))
+    def get_document_pdf(self, request, principal: Principal, case_id: str, document: str):
+        schemas.DocumentName().load({"document": document})
+        issued = self.app.bus.handle(IssueDocument(
+            case_id, document, Caller(principal.subject, may_see=principal.require_region)))
+        name = f"{issued['case_number'] or case_id}-{document}.pdf"
+        return Response(issued["pdf"], mimetype=MEDIA_TYPE, headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Document-Digest": issued["digest"], "X-Issued-At": issued["issued_at"]})
 
     # -- a petition matter (信访事项): acceptance, answer, review (mediator or leader) -----
     @api("POST", "/cases/<case_id>/petition/acceptance", roles=("mediator", "leader"))

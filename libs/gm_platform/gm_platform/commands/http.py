@@ -44,8 +44,10 @@ key_option = click.option("--idempotency-key", "key", default=None,
 
 
 def call(method: str, service: str, path: str, token: Optional[str], body: Any = None,
-         params: Optional[dict] = None, key: Optional[str] = None) -> Any:
-    """One request; the decoded answer, or exit with the suite's errors printed."""
+         params: Optional[dict] = None, key: Optional[str] = None,
+         raw: bool = False) -> Any:
+    """One request; the decoded answer (`raw`: the response itself, e.g. a PDF's bytes
+    and headers), or exit with the suite's errors printed."""
     if not token:
         fail(NO_TOKEN, 2)
     headers = {"Authorization": f"Bearer {token}"}
@@ -61,6 +63,8 @@ def call(method: str, service: str, path: str, token: Optional[str], body: Any =
              f"(is `make run` running? set GM_{service.upper()}_URL otherwise)", UNREACHABLE)
     if resp.status_code >= 400:
         fail(describe_refusal(resp), REFUSED if resp.status_code < 500 else UNREACHABLE)
+    if raw:
+        return resp
     if resp.headers.get("Content-Type", "").startswith("application/json"):
         return resp.json()
     return resp.text

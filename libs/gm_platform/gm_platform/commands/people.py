@@ -4,14 +4,18 @@ and analysts do over HTTP (CONTRACT.md §5), from a terminal.
     gm case register --channel visit --category neighbour --region 410611100201 \\
         --summary "邻里排水纠纷" --party applicant:王五
     gm case show CASE_ID            gm case timeline CASE_ID       gm case ledger --status assigned
+    gm case documents CASE_ID       gm case documents CASE_ID --get agreement-1 -o 协议书.pdf
     gm stats monthly --month 2026-12
     gm stats performance-review --month 2026-11 [--by lead] [--csv > 实绩考核.csv]
     gm assignment show|extend|reassign|joint CASE_ID ...
-    gm mediation show|session|duty|agreement|confirm|handoff|close|follow-up CASE_ID ...
+    gm mediation show|session|duty|agreement|joint-meeting|confirm|handoff|close|follow-up CASE_ID ...
 """
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -98,6 +102,40 @@ def case_timeline(case_id, token, as_json):
     doc = call("GET", "reporting", f"/cases/{case_id}", token)
     show(doc.get("timeline", []), as_json, lambda rows: rows_table(
         doc.get("case_number") or case_id, rows, ("occurred_at", "type", "actor")))
+
+
+@case.command("documents")
+@click.argument("case_id")
+@click.option("--get", "document", default=None, metavar="DOCUMENT",
+              help="save this document's PDF (e.g. agreement-1, as the list names it); "
+                   "the first download issues it")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="where to save the PDF (default: <case number>-<document>.pdf)")
+@token_option
+@json_option
+def case_documents(case_id, document, output, token, as_json):
+    """The case's documents (文书, mediation): list them, or save one as PDF."""
+    if document is None:
+        doc = call("GET", "mediation", f"/cases/{case_id}/documents", token)
+        show(doc, as_json, lambda d: rows_table(
+            f"documents of {case_id}", d["documents"],
+            ("document", "title", "drawn_up_at", "issued_at", "digest")))
+        return
+    resp = call("GET", "mediation", f"/cases/{case_id}/documents/{document}.pdf", token,
+                raw=True)
+    path = Path(output or _attachment_name(resp) or f"{case_id}-{document}.pdf")
+    path.write_bytes(resp.content)
+    saved = {"document": document, "path": str(path), "size": len(resp.content),
+             "digest": resp.headers.get("X-Document-Digest"),
+             "issued_at": resp.headers.get("X-Issued-At")}
+    show(saved, as_json, lambda d: console.print(
+        f"saved {d['path']} ({d['size']} bytes)  sha256 {d['digest']}  issued {d['issued_at']}"))
+
+
+def _attachment_name(resp) -> Optional[str]:
+    """The file name the service suggests (Content-Disposition), without any directory."""
+    found = re.search(r'filename="([^"/\\]+)"', resp.headers.get("Content-Disposition", ""))
+    return found.group(1) if found else None
 
 
 @case.command("ledger")
@@ -296,12 +334,47 @@ def mediation_duty(case_id, duty, note, key, token, as_json):
 @click.argument("case_id")
 @click.option("--terms", required=True)
 @click.option("--signed-on", default=_today, show_default="today")
+@click.option("--performance", default=None, help="how the terms are performed (履行方式)")
+@click.option("--perform-by", default=None, help="the time limit of performance (履行期限)")
 @key_option
 @token_option
 @json_option
-def mediation_agreement(case_id, terms, signed_on, key, token, as_json):
+def mediation_agreement(case_id, terms, signed_on, performance, perform_by, key, token,
+                        as_json):
     """A mediation agreement (调解协议) signed."""
-    _step(case_id, "agreement", {"terms": terms, "signed_on": signed_on}, key, token, as_json)
+    body = {"terms": terms, "signed_on": signed_on}
+    if performance:
+        body["performance"] = performance
+    if perform_by:
+        body["perform_by"] = perform_by
+    _step(case_id, "agreement", body, key, token, as_json)
+
+
+def _decision(text: str) -> dict:
+    """DECISION|OWNER|YYYY-MM-DD"""
+    parts = text.split("|")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise click.BadParameter(f"{text!r}: expected DECISION|OWNER|YYYY-MM-DD")
+    return {"decision": parts[0].strip(), "owner": parts[1].strip(), "due_on": parts[2].strip()}
+
+
+@mediation.command("joint-meeting")
+@click.argument("case_id")
+@click.option("--held-on", default=_today, show_default="today")
+@click.option("--participant", "participants", multiple=True, required=True,
+              help="an agency, unit or person who took part; at least two")
+@click.option("--agenda", multiple=True, required=True, help="an item of the agenda (议题)")
+@click.option("--decision", "decisions", multiple=True, required=True,
+              help="DECISION|OWNER|YYYY-MM-DD: what was decided, who sees to it, by when")
+@key_option
+@token_option
+@json_option
+def mediation_joint_meeting(case_id, held_on, participants, agenda, decisions, key, token,
+                            as_json):
+    """A joint meeting (联席会议) held on the case, for its minutes (联席会议纪要)."""
+    body = {"held_on": held_on, "participants": list(participants), "agenda": list(agenda),
+            "decisions": [_decision(d) for d in decisions]}
+    _step(case_id, "joint-meetings", body, key, token, as_json)
 
 
 @mediation.command("confirm")

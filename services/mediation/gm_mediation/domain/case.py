@@ -143,6 +143,8 @@ class MediationCase(Aggregate):
         self.rating: Optional[Dict[str, Any]] = None  # the petitioner's own (CONTRACT §8)
         self.petition: Dict[str, Any] = {}  # a petition matter's statutory steps
         self.reviews: List[Dict[str, Any]] = []  # 复查 / 复核, requested and decided
+        self.documents: Dict[str, Dict[str, Any]] = {}  # 文书 issued, by document id
+        self.joint_meetings: List[Dict[str, Any]] = []  # 联席会议 held, oldest first
 
     # -- queries ----------------------------------------------------------------------
 
@@ -259,14 +261,18 @@ class MediationCase(Aggregate):
                              for e in data["repeat_of"] or []]
         self._emit(events.MediationOpened, data, meta)
 
-    def assign(self, changes: Mapping[str, Any], reason: str, **meta: Any) -> None:
+    def assign(self, changes: Mapping[str, Any], reason: str,
+               extension: Optional[Mapping[str, Any]] = None, **meta: Any) -> None:
         """Record who mediates and by when (MediatorAssigned); `changes` may name only some
-        fields (a reassignment keeps track, lead and deadline)."""
+        fields (a reassignment keeps track, lead and deadline); `extension`: a deadline
+        extension's particulars (reason `extended`)."""
         if self.closed:
             raise DomainError(f"case {self.id} is closed")
         current = self.assignment or {field: None for field in ASSIGNMENT_FIELDS}
         data = {field: changes.get(field, current[field]) for field in ASSIGNMENT_FIELDS}
         data["reason"] = reason
+        if extension:
+            data["extension"] = dict(extension)
         self._emit(events.MediatorAssigned, data, meta)
 
     def follow_assignment(self, event_type: str, changes: Mapping[str, Any],
@@ -274,10 +280,19 @@ class MediationCase(Aggregate):
         """What assignment's event (ASSIGNMENT_REASONS) changed, as MediatorAssigned (an
         extension or a handling period changes only `due_at`); once the case is closed, a
         late escalation or reassignment changes nothing here."""
+        extension = None
+        if event_type == assignment_events.DeadlineExtended.event_type \
+                and changes.get("reason") and changes.get("previous_due_at"):
+            # kept for the 延期告知书: why, by how much, when the person was told
+            extension = {"days": changes["days"], "unit": changes.get("unit"),
+                         "reason": changes["reason"],
+                         "notified_on": changes.get("notified_on"),
+                         "previous_due_at": changes["previous_due_at"],
+                         "extension_number": changes.get("extension_number") or 1}
         if event_type in DEADLINE_ONLY:
             changes = {"due_at": changes["due_at"]}
         if not self.closed:
-            self.assign(changes, ASSIGNMENT_REASONS[event_type], **meta)
+            self.assign(changes, ASSIGNMENT_REASONS[event_type], extension=extension, **meta)
 
     # -- the mediator's commands -------------------------------------------------------
 
@@ -304,9 +319,13 @@ class MediationCase(Aggregate):
         self._emit(events.DutyRecorded, {"duty": duty, "note": note}, meta, now)
 
     def reach_agreement(self, terms: str, signed_on: date, now: datetime, tz: tzinfo,
-                        window_ends_at: Optional[datetime] = None, **meta: Any) -> None:
+                        window_ends_at: Optional[datetime] = None,
+                        performance: Optional[str] = None, perform_by: Optional[date] = None,
+                        **meta: Any) -> None:
         """调解协议: the parties signed an agreement (again, after a refused confirmation).
-        `window_ends_at`: the end of its judicial-confirmation window, where that applies."""
+        `window_ends_at`: the end of its judicial-confirmation window, where that applies;
+        `performance` / `perform_by`: the manner and time limit of performance (履行方式、
+        期限, 人民调解法 第二十九条), when the mediator states them apart from the terms."""
         self._require_workable()
         self._require_not_awaiting()
         self._require_accepted_petition()
@@ -314,10 +333,14 @@ class MediationCase(Aggregate):
             raise DomainError("an agreement is already in force; it can be amended only "
                               "after the court refuses to confirm it")
         self._check_day("signed_on", signed_on, now, tz)
+        if perform_by is not None and perform_by < signed_on:
+            raise InvalidValue("perform_by", "must not be before the agreement was signed")
         self._emit(events.AgreementReached, {
             "terms": terms, "signed_on": signed_on.isoformat(), "number": self.agreements + 1,
             "confirmation_window_ends_at": format_time(window_ends_at)
             if window_ends_at and self.confirmation_refusal() is None else None,
+            "performance": performance,
+            "perform_by": perform_by.isoformat() if perform_by else None,
         }, meta, now)
 
     def request_confirmation(self, handoff_id: str, now: datetime, tz: tzinfo,
@@ -447,6 +470,42 @@ class MediationCase(Aggregate):
             raise DomainError("the case has been rated already")
         self._emit(events.PetitionerRated, {"rating": rating, "comment": comment or None,
                                             "rated_at": format_time(now)}, meta, now)
+
+    def hold_joint_meeting(self, held_on: date, participants: List[str], agenda: List[str],
+                           decisions: List[Mapping[str, Any]], now: datetime, tz: tzinfo,
+                           **meta: Any) -> None:
+        """联席会议: the agencies and units handling the case together met (assignment
+        arranges joint handling; this records the meeting itself, for its minutes):
+        who took part, the agenda, and each decision with its owner and date."""
+        self._require_workable()
+        self._check_day("held_on", held_on, now, tz)
+        if len(set(participants)) < 2:
+            raise InvalidValue("participants", "a joint meeting has at least two participants")
+        for i, decision in enumerate(decisions):
+            if decision["due_on"] < held_on:
+                raise InvalidValue(f"decisions.{i}.due_on", "must not be before the meeting")
+        self._emit(events.JointMeetingHeld, {
+            "number": len(self.joint_meetings) + 1, "held_on": held_on.isoformat(),
+            "participants": list(dict.fromkeys(participants)), "agenda": list(agenda),
+            "decisions": [{"decision": d["decision"], "owner": d["owner"],
+                           "due_on": d["due_on"].isoformat()} for d in decisions]},
+            meta, now)
+
+    # -- documents (文书) ---------------------------------------------------------------
+
+    def issue_document(self, document: str, kind: str, title: str, drawn_up_from: int,
+                       digest: str, size: int, now: datetime, **meta: Any) -> None:
+        """A document drawn up from the case's events is issued (DocumentIssued), once:
+        the digest of its first issue is the one every later copy must have."""
+        self._require_opened()
+        if document in self.documents:
+            raise DomainError(f"document {document} of case {self.id} was already issued")
+        if not 0 < drawn_up_from <= self.version:
+            raise ValueError(f"version {drawn_up_from} is not in case {self.id}")
+        self._emit(events.DocumentIssued, {
+            "document": document, "kind": kind, "title": title,
+            "drawn_up_from": drawn_up_from, "digest": digest, "size": size,
+            "issued_at": format_time(now)}, meta, now)
 
     # -- a petition matter's statutory steps (信访工作条例) ------------------------------
 
@@ -769,6 +828,15 @@ class MediationCase(Aggregate):
                 review["decided"] = {"opinion": data["opinion"], "issued_on": data["issued_on"]}
         if data.get("final"):
             self.petition = {**self.petition, "final": True}
+
+    @applies(events.JointMeetingHeld)
+    def _joint_meeting_held(self, data: Mapping[str, Any]) -> None:
+        """Recorded for its minutes; the case's status stays as it was."""
+        self.joint_meetings.append(dict(data))
+
+    @applies(events.DocumentIssued)
+    def _document_issued(self, data: Mapping[str, Any]) -> None:
+        self.documents[data["document"]] = dict(data)
 
     @applies(events.PetitionerRated)
     def _petitioner_rated(self, data: Mapping[str, Any]) -> None:

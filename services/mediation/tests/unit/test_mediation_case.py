@@ -471,12 +471,22 @@ def test_every_event_matches_its_registered_schema():
     case.request_confirmation("H-1", NOW, TZ)
     case.reopen("H-1", "refused", NOW)
     case.reach_agreement("amended", date(2026, 3, 10), NOW, TZ,
-                         window_ends_at=window(date(2026, 3, 10)))
+                         window_ends_at=window(date(2026, 3, 10)), performance="一次性支付",
+                         perform_by=date(2026, 3, 31))
+    case.issue_document("agreement-2", "agreement", "人民调解协议书", case.version, "0" * 64,
+                        1000, NOW)
     case.request_confirmation("H-2", NOW, TZ)
     case.confirm("H-2", None, NOW)
     case.record_follow_up(5, True, NOW)
     flows.append(case)
     case = ready()
+    case.follow_assignment("DeadlineExtended", {
+        "days": 10, "unit": "days", "reason": "当事人外出", "notified_on": "2026-03-04",
+        "previous_due_at": "2026-04-01T15:59:59.999999Z", "due_at": "2026-04-11T15:59:59.999999Z",
+        "extension_number": 1, "extended_days": 10})
+    case.hold_joint_meeting(date(2026, 3, 6), ["法院", "派出所"], ["议题"],
+                            [{"decision": "勘查", "owner": "司法所", "due_on": date(2026, 3, 9)}],
+                            NOW, TZ)
     case.assign({"unit": "410611001"}, "reassigned")
     case.fail("r", "public_security", "H-3", NOW)
     case.close_handed_off("H-3", None, NOW)

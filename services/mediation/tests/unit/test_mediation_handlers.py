@@ -7,108 +7,27 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import List, Tuple
 
 import pytest
 
 from gm_contracts import all_events
 from gm_contracts.mediation_events import CaseClosed
-from gm_contracts.testing import encode, inbound_data
-from gm_kernel import ConcurrencyError, DomainError, NewEvent, RecordedEvent
-from gm_kernel.store.factory import open_store
-from gm_mediation.bootstrap import bootstrap
+from gm_contracts.testing import inbound_data
+from gm_kernel import ConcurrencyError, DomainError, NewEvent
 from gm_mediation.commands import (
     AnswerPetition, DecideAcceptance, DecideReview, HoldSession, ReachAgreement, RecordDuty,
     RecordFailure, RequestConfirmation, RequestReview, Withdraw,
 )
 from gm_mediation.domain import CaseNotFound, HandOff, MediationCase
-from gm_mediation.handlers import EVENTS, OUTBOX_RULES, Mediation, mediation_view
+from gm_mediation.handlers import EVENTS, OUTBOX_RULES
 from gm_mediation.service import rpc_caller
-from gm_mediation.testing import NOW, assignment, registration, source_event
-from gm_platform import answers
+from gm_mediation.testing import (
+    MEDIATOR, NOW, Interleaved, World, assignment, mediation_app, racing, registration,
+)
 from gm_platform.auth import Forbidden
-from gm_platform.clock import FakeClock
-from gm_platform.consumer import Delivery
-from gm_platform.feed import EventFeed, LocalSourceLog
 from gm_platform.messagebus import Caller, IdempotencyKeyReused
-from gm_platform.testing.agency import envelope
-from gm_platform.testing.services import unit_platform
 from gm_platform.topology import MEDIATION_INBOUND_TYPES, SUBSCRIPTIONS
 
-MEDIATOR = Caller("mediator-1")
-
-
-class ListLog:
-    """Another service's log, held in memory."""
-
-    def __init__(self):
-        self.events: List[RecordedEvent] = []
-
-    def read(self, after_position: int, limit: int) -> List[RecordedEvent]:
-        return [e for e in self.events if e.position > after_position][:limit]
-
-
-def mediation_app(store, clock, data_dir):
-    """The service's application on `store`, as its bootstrap builds it."""
-    return bootstrap(unit_platform("mediation", store, clock.now, data_dir))
-
-
-class World:
-    """A mediation service's store and application, with intake and assignment as logs."""
-
-    def __init__(self, path):
-        self.dir = path.parent
-        self.store = open_store(f"sqlite:///{path}", "mediation")
-        self.clock = FakeClock(NOW)
-        self.app = mediation_app(self.store, self.clock, self.dir)
-        self.handle = self.app.bus.handle
-        self.intake, self.assignment = ListLog(), ListLog()
-        apply = self.app.bus.handle_event
-        self.feeds = {
-            "intake": EventFeed(self.store, "intake", apply, self.intake),
-            "assignment": EventFeed(self.store, "assignment", apply, self.assignment),
-            "mediation": EventFeed(self.store, "mediation", apply, LocalSourceLog(self.store)),
-        }
-
-    def view(self, case_id: str) -> dict:
-        return self.app.bus.query(mediation_view, case_id, MEDIATOR)
-
-    def register(self, case_id: str, **changes) -> None:
-        self._publish(self.intake, "CaseRegistered", registration(case_id, **changes),
-                      f"case-{case_id}", "intake", actor="clerk-1")
-
-    def assign(self, case_id: str, type: str = "AssignmentMade", **data) -> None:
-        self._publish(self.assignment, type, data or assignment(), f"assignment-{case_id}",
-                      "assignment", correlation_id=case_id, actor="assignment-service")
-
-    def _publish(self, log: ListLog, type: str, data: dict, stream: str, source: str,
-                 **meta) -> None:
-        log.events.append(source_event(type, data, stream, len(log.events) + 1, **meta))
-        self.feeds[source].catch_up()
-
-    def ready(self, case_id: str = "case-1", **changes) -> None:
-        self.register(case_id, **changes)
-        self.assign(case_id)
-
-    def settle(self) -> int:
-        """Let the process manager act on everything committed so far."""
-        return self.feeds["mediation"].catch_up()
-
-    def send(self, agency: str, type: str, data: dict, id: str = None) -> Tuple[str, dict]:
-        env = envelope(type, agency, data, id)
-        delivery = Delivery(body=encode(env), routing_key=f"{agency}.{type}",
-                            exchange="gm.inbound",
-                            properties={"message_id": env["id"],
-                                        "content_type": "application/json"})
-        return answers.handle_inbound(self.app, delivery), env
-
-    def outbound(self) -> List[Tuple[str, dict]]:
-        """(routing key, envelope) of everything queued for agencies, oldest first."""
-        return [(m.routing_key, dict(m.body)) for m in self.store.pending_outbox(10_000)
-                if m.exchange == "gm.outbound"]
-
-    def types(self, stream_id: str) -> List[str]:
-        return [e.type for e in self.store.read_stream(stream_id)]
 
 
 @pytest.fixture
@@ -392,28 +311,6 @@ def test_idempotency_key_makes_a_retried_command_one_effect(world):
     other = Caller("mediator-2", idempotency_key="k-1")  # keys are per client
     world.handle(HoldSession("a", date(2026, 3, 5), "first", other))
     assert world.types("mediation-a").count("SessionHeld") == 2
-
-
-class Interleaved:
-    """The store, with `competitor` run just before the next append: another replica's
-    command committing between this command's read and its write."""
-
-    def __init__(self, store):
-        self.store, self.competitor = store, None
-
-    def append(self, *args, **kwargs):
-        competitor, self.competitor = self.competitor, None
-        if competitor is not None:
-            competitor()
-        return self.store.append(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.store, name)
-
-
-def racing(world: World) -> Tuple[Mediation, Interleaved]:
-    store = Interleaved(world.store)
-    return mediation_app(store, world.clock, world.dir), store
 
 
 def test_a_concurrent_command_is_decided_again_not_lost(world):
