@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from gm_contracts.assignment_events import SELECTION_BASES
 from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
 from gm_contracts.vocabulary import LEVELS, TRACKS
 from gm_platform.openapi import Answer
@@ -51,6 +52,18 @@ class Supervision(Answer):
     last_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
 
 
+class SelectionView(Answer):
+    """Why the handler (the mediator) was chosen: AssignmentMade's `selection`."""
+
+    basis = fields.String(validate=validate.OneOf(SELECTION_BASES))
+    specialty_match = fields.Boolean()
+    region = fields.String()
+    open_cases = fields.Integer()
+    candidates = fields.Integer()
+    named = fields.String(allow_none=True)
+    named_refused = fields.String(allow_none=True)
+
+
 class AssignmentView(Answer):
     """`GET /cases/{case_id}/assignment`, and the answer of every leader's command: the
     四定 of the case (CONTRACT's fields first) and its deadline's story."""
@@ -76,6 +89,10 @@ class AssignmentView(Answer):
     extension_count = fields.Integer()
     joint_handling = fields.List(fields.Dict())
     supervision = fields.Nested(Supervision, allow_none=True)
+    selection = fields.Nested(SelectionView, allow_none=True, metadata={
+        "description": "why the handler was chosen: the parties' choice from the mediator "
+                       "roster, a match on specialty or region, or the load (null on cases "
+                       "assigned before it was recorded)"})
     escalations = fields.Integer()
     closed = fields.Boolean()
     overdue = fields.Boolean()

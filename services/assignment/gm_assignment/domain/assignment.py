@@ -129,6 +129,7 @@ class Assignment(Aggregate):
         self.petition_matter = False
         self.source = None
         self.category: Optional[str] = None
+        self.selection: Optional[Dict[str, Any]] = None  # why the handler was chosen
         self.stage = "registered"
         self.deadline: Optional[Deadline] = None
         self.due_at: Optional[datetime] = None
@@ -203,6 +204,7 @@ class Assignment(Aggregate):
                 "supervisor": self.supervisor, "reminders": self.reminders,
                 "last_at": format_time(self.last_supervision_at)
                 if self.last_supervision_at else None},
+            "selection": self.selection,
             "escalations": self.escalations, "closed": self.closed,
             "overdue": self.watch(now, warn_days).overdue,
         }
@@ -430,6 +432,7 @@ class Assignment(Aggregate):
         self.key_case = decision.key_case
         self.petition_matter = decision.petition_matter
         self.source, self.category = decision.source, decision.category
+        self.selection = decision.selection.to_data() if decision.selection else None
         self.deadline = decision.deadline
         self.due_at = decision.due_at
         self.time_zone = ZoneInfo(decision.time_zone)
