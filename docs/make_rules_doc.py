@@ -178,7 +178,11 @@ def _roster(path) -> list:
            "committee or court designates another mediator when the chosen one cannot act "
            "(人民调解法 第十九条; 特邀调解规定), the case goes on by matching and the event "
            "records whom the parties named and why not (`named`, `named_refused`). The "
-           "named mediator's unit takes the case.",
+           "named mediator's unit takes the case. The parties may also choose at the "
+           "first session (mediation's `POST /cases/{id}/sessions` with `mediator`, refused "
+           "with the field when off the roster, outside the region or on another track): "
+           "the case then goes to that mediator (CaseReassigned, basis party_choice) or "
+           "MediatorChoiceDeclined records why not, and it stays where it was.",
            "2. Otherwise the unit is chosen as routing says (§1; the roster never moves a "
            "case to another unit), and among its candidates — the directory's eligible "
            "handlers and the roster's mediators on the route's track who serve the region "

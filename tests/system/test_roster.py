@@ -1,11 +1,13 @@
 """The mediator roster (调解员名册) through the processes `make run` starts: agencies name a
 mediator on their referral (kombu, the public contract) or leave it to assignment, and a
-leader reads who was assigned and why on assignment's case view (HTTP)."""
+leader reads who was assigned and why on assignment's case view (HTTP); at the first
+session the mediator records the parties' choice (mediation's HTTP), and assignment gives
+that mediator the case."""
 from __future__ import annotations
 
 import pytest
 
-from gm_platform.testing.system import valid_referral, wait_until
+from gm_platform.testing.system import today_local, valid_referral, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,6 +52,23 @@ def test_a_named_mediator_is_assigned_and_otherwise_the_roster_is_matched(deploy
     assert view["handler"] == "M410611-02"
     assert view["selection"]["basis"] == "specialty_region"
     assert view["selection"]["specialty_match"] is True and view["selection"]["named"] is None
+
+    # At the first session the parties choose 魏敬贤 instead (mediation, role mediator).
+    case_id = matched.data["case_id"]
+    wait_until(lambda: (suite.get_json("mediation", f"/cases/{case_id}/mediation", "mediator")
+                        or {}).get("status") == "assigned", 30, "mediation has the case")
+    wrong = suite.http("POST", "mediation", f"/cases/{case_id}/sessions", "mediator",
+                       body={"held_on": today_local(), "notes": "双方到场",
+                             "mediator": "M410611-04"})  # a people's mediator
+    assert wrong.status_code == 400 and "mediator" in wrong.json()["errors"], wrong.text
+    session = suite.http("POST", "mediation", f"/cases/{case_id}/sessions", "mediator",
+                         body={"held_on": today_local(), "notes": "双方到场，选定调解员",
+                               "mediator": "M410611-01"})
+    assert session.status_code == 200, session.text
+    view = wait_until(lambda: (lambda v: v if v and v["handler"] == "M410611-01" else None)(
+        suite.get_json("assignment", f"/cases/{case_id}/assignment", "leader")), 30,
+        "the parties' choice")
+    assert view["selection"]["basis"] == "party_choice"
 
     # A mediator marked unavailable on the roster: the committee designates another, and
     # the case view says whom the parties named and why not.

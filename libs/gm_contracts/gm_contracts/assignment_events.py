@@ -27,6 +27,7 @@ EVENT_TYPES = {
     "CaseReassigned": "CaseReassigned",
     "JointHandlingArranged": "JointHandlingArranged",
     "AssignmentClosed": "AssignmentClosed",
+    "MediatorChoiceDeclined": "MediatorChoiceDeclined",
 }
 
 
@@ -248,6 +249,9 @@ class CaseReassigned(_Event):
     from_handler = fields.String(required=True)
     handler = fields.String(required=True)
     responsible_leader = fields.String(allow_none=True)
+    selection = fields.Nested(Selection, metadata={
+        "description": "the parties chose this mediator at the first session (basis "
+                       "party_choice); absent on a leader's reassignment"})
 
 
 @register_event(SERVICE, "JointHandlingArranged")
@@ -271,3 +275,15 @@ class AssignmentClosed(_Event):
     outcome = fields.String(required=True, allow_none=True)
     on_time = StrictBoolean(required=True)
 
+
+
+@register_event(SERVICE, "MediatorChoiceDeclined")
+class MediatorChoiceDeclined(_Event):
+    """`MediatorChoiceDeclined`: the parties chose `mediator` from the roster at the first
+    session (mediation's SessionHeld), who cannot take the case (`reason`: another track,
+    below the case's level, unavailable, away, at their ceiling of open cases); the
+    case stays with its handler, as the committee designates."""
+
+    mediator = fields.String(required=True)
+    reason = fields.String(required=True)
+    declined_at = fields.String(required=True)

@@ -204,6 +204,22 @@ class Directory:
         entry = self._handlers.get(mediator_id)
         return entry if entry is not None and entry[0].roster is not None else None
 
+    def roster_problem(self, mediator_id: str, region: str,
+                       track: Optional[str] = None) -> Optional[str]:
+        """Why the parties may not name `mediator_id` for a case in `region` (on `track`,
+        if known): not on the roster, not serving the region, mediating on another
+        track. None if they may (whether the mediator is free is decided on placing)."""
+        found = self.mediator(mediator_id)
+        if found is None:
+            return f"{mediator_id!r} is not on the mediator roster"
+        mediator = found[0]
+        if mediator.roster.region_served(region) is None:
+            return f"{mediator_id} serves {', '.join(mediator.roster.regions)}, not region {region}"
+        if track is not None and track not in mediator.tracks:
+            return (f"{mediator_id} mediates on track {', '.join(sorted(mediator.tracks))}, "
+                    f"not {track}")
+        return None
+
     def leader(self, leader_id: str) -> Tuple[Leader, Unit]:
         """A leader and their unit; KeyError if unknown."""
         return self._leaders[leader_id]

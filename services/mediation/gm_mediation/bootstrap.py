@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from gm_directory import load_directory
 from gm_directory.calendar_file import load_calendar
 from gm_platform import topology
 from gm_platform.bootstrap import Platform
@@ -18,14 +19,16 @@ from .handlers import COMMANDS, EVENTS, OUTBOX_RULES, Mediation
 
 
 def load_config(settings):
-    """The working-day calendar; ConfigError (file:line: field) if it is malformed."""
-    return load_calendar(settings.calendar_file)
+    """The working-day calendar and the directory (its mediator roster: parties may name
+    a mediator at the first session); ConfigError (file:line: field) if one is malformed."""
+    return load_calendar(settings.calendar_file), load_directory(settings.directory_file)
 
 
 def bootstrap(platform: Platform) -> Mediation:
+    calendar, directory = load_config(platform.settings)
     bus = MessageBus(platform.store, platform.clock, commands=COMMANDS, events=EVENTS,
                      outbox_rules=OUTBOX_RULES, dependencies=dict(
-                         calendar=load_config(platform.settings),
+                         calendar=calendar, directory=directory,
                          tz=ZoneInfo(platform.settings.timezone),
                          final_petitions=FinalPetitions(platform.store)))
     feeds = Feeds.of_bus(bus, platform.service, topology.followed_logs(platform.service),

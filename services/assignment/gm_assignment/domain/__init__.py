@@ -22,6 +22,10 @@ from .decide import (
     decide,
     eligible,
     least_loaded,
+    Selection,
+    best_match,
+    roster_candidates,
+    take_named,
 )
 from .rules import (
     DEFAULT_REMIND_EVERY_DAYS,
@@ -46,7 +50,8 @@ __all__ = [
     "EVENT_TYPES", "Assignment", "NoticeRequired", "UnknownCase", "WatchDecision", "watch",
     "due_after", "end_of_local_day", "local_date",
     "KEY_CASE_FLOOR", "CaseFacts", "Deadline", "Decision", "DecisionError", "choose_unit",
-    "count_deadline", "decide", "eligible", "least_loaded",
+    "count_deadline", "decide", "eligible", "least_loaded", "Selection", "best_match",
+    "roster_candidates", "take_named",
     "Directory", "Handler", "Leader", "Unit",
     "DEFAULT_REMIND_EVERY_DAYS", "DEFAULT_TIME_ZONE", "DEFAULT_WARN_DAYS", "STAGES", "Extension",
     "Matcher", "NoRuleInForce", "Period", "Route", "Rule", "RuleBook", "Source", "all_sources",

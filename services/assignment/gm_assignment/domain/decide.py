@@ -347,22 +347,24 @@ def best_match(handlers: Sequence[Handler], unit: Unit, region: str, category: s
         named=named, named_refused=named_refused)
 
 
-def named_mediator(facts: CaseFacts, directory: Directory, route: Route, floor: str,
-                   day: date, loads: Optional[Mapping[str, int]] = None,
-                   ) -> Tuple[Optional[Tuple[Handler, Unit]], Optional[str]]:
-    """The mediator the parties named and their unit, if they can take the case; else
-    (None, why not). Intake refuses a name not on the roster or outside the case's
-    region; the rest changes with time and routing, so it falls back, recorded."""
-    found = directory.mediator(facts.mediator)
+def take_named(directory: Directory, mediator_id: str, track: str, region: str, floor: str,
+               day: date, loads: Optional[Mapping[str, int]] = None,
+               route: Optional[Route] = None,
+               ) -> Tuple[Optional[Tuple[Handler, Unit]], Optional[str]]:
+    """The mediator the parties named and their unit, if they can take a case on `track`
+    (and `route`'s bodies) in `region` at `floor` or above on `day`; else (None, why
+    not). Intake refuses a name not on the roster or outside the case's region; the rest
+    changes with time and routing, so it falls back, recorded."""
+    found = directory.mediator(mediator_id)
     if found is None:
-        return None, f"{facts.mediator} is not on the mediator roster"
+        return None, f"{mediator_id} is not on the mediator roster"
     mediator, unit = found
-    if route.track not in mediator.tracks or mediator.body not in route.bodies:
-        return None, (f"{mediator.id} mediates on track {next(iter(mediator.tracks))}; "
-                      f"route {route.id} is track {route.track}, bodies "
-                      f"{', '.join(route.bodies)}")
-    if mediator.roster.region_served(facts.region) is None:
-        return None, f"{mediator.id} does not serve region {facts.region}"
+    if track not in mediator.tracks or (route is not None and mediator.body not in route.bodies):
+        where = (f"route {route.id} is track {track}, bodies {', '.join(route.bodies)}"
+                 if route is not None else f"the case is on track {track}")
+        return None, f"{mediator.id} mediates on track {next(iter(mediator.tracks))}; {where}"
+    if mediator.roster.region_served(region) is None:
+        return None, f"{mediator.id} does not serve region {region}"
     if level_rank(unit.level) < level_rank(floor):
         return None, (f"{mediator.id} sits at a {unit.level} unit; this case is handled at "
                       f"{floor} level or above")
@@ -370,6 +372,14 @@ def named_mediator(facts: CaseFacts, directory: Directory, route: Route, floor: 
     if why is not None:
         return None, f"{mediator.id} {why}"
     return found, None
+
+
+def chosen_by_parties(handler: Handler, unit: Unit, region: str, category: Optional[str],
+                      loads: Optional[Mapping[str, int]] = None) -> Selection:
+    """The selection of a mediator the parties named and who can take the case."""
+    return Selection(basis="party_choice", specialty_match=category in handler.specialties,
+                     region=served_region(handler, unit, region), candidates=1,
+                     open_cases=(loads or {}).get(handler.id, 0), named=handler.id)
 
 
 def choose_lead(facts: CaseFacts, unit: Unit, directory: Directory) -> Optional[str]:
@@ -411,14 +421,11 @@ def decide(facts: CaseFacts, directory: Directory, rules: RuleBook, calendar: Wo
     floor = route.level
     if facts.is_key and level_rank(floor) < level_rank(KEY_CASE_FLOOR):
         floor = KEY_CASE_FLOOR
-    named, refused = (None, None) if facts.mediator is None else \
-        named_mediator(facts, directory, route, floor, day, loads)
+    named, refused = (None, None) if facts.mediator is None else take_named(
+        directory, facts.mediator, route.track, facts.region, floor, day, loads, route)
     if named is not None:
         handler, unit = named
-        selection = Selection(
-            basis="party_choice", specialty_match=facts.category in handler.specialties,
-            region=served_region(handler, unit, facts.region), candidates=1,
-            open_cases=(loads or {}).get(handler.id, 0), named=facts.mediator)
+        selection = chosen_by_parties(handler, unit, facts.region, facts.category, loads)
     else:
         unit, specialty = None, None
         if route.specialist:

@@ -175,3 +175,52 @@ def test_older_events_without_a_selection_still_apply(directory, rules, calendar
     data = decide(facts(COURT, "contract"), directory, rules, calendar).to_data()
     data.pop("selection")
     assert Decision.from_data(data).selection is None
+
+
+# -- the parties' choice at the first session (mediation's SessionHeld) --------------------------
+
+def placed(directory, rules, calendar, **kw) -> Assignment:
+    agg = Assignment("case-1")
+    agg.assign(decide(facts(POLICE, "neighbour", TOWNSHIP, **kw), directory, rules, calendar),
+               REGISTERED)
+    agg.pending.clear()
+    return agg
+
+
+def test_a_mediator_chosen_at_the_first_session_is_given_the_case(directory, rules, calendar):
+    agg = placed(directory, rules, calendar)
+    assert agg.unit == TOWNSHIP
+    agg.take_parties_choice("M410611-04", REGISTERED, directory, {"M410611-04": 2})
+    [event] = agg.pending
+    assert event.type == "CaseReassigned"
+    assert event_schema(SERVICE, "CaseReassigned")().validate(dict(event.data)) == {}
+    assert (event.data["unit"], event.data["handler"], event.data["from_unit"]) == \
+        (COUNTY, "M410611-04", TOWNSHIP)
+    assert event.data["reason"] == "当事人在首次调解时选定调解员"
+    view = agg.describe(REGISTERED)
+    assert (view["unit"], view["level"], view["handler"]) == (COUNTY, "county", "M410611-04")
+    assert view["selection"] == {
+        "basis": "party_choice", "specialty_match": False, "region": TOWNSHIP,
+        "open_cases": 2, "candidates": 1, "named": "M410611-04", "named_refused": None}
+    agg.pending.clear()
+    agg.take_parties_choice("M410611-04", REGISTERED, directory)  # already theirs
+    assert agg.pending == []
+
+
+def test_a_mediator_chosen_at_the_first_session_who_cannot_take_it_is_recorded(
+        directory, rules, calendar):
+    agg = placed(directory, rules, calendar)
+    before = (agg.unit, agg.handler)
+    agg.take_parties_choice("M410611-01", REGISTERED, directory)  # an invited mediator
+    [event] = agg.pending
+    assert event.type == "MediatorChoiceDeclined"
+    assert event_schema(SERVICE, "MediatorChoiceDeclined")().validate(dict(event.data)) == {}
+    assert event.data["reason"] == \
+        "M410611-01 mediates on track judicial; the case is on track people"
+    assert (agg.unit, agg.handler) == before
+    assert agg.describe(REGISTERED)["selection"]["named_refused"] == event.data["reason"]
+    # a key case stays at county level or above
+    key = placed(directory, rules, calendar, collective=True)
+    key.take_parties_choice("M410611100-01", REGISTERED, directory)
+    assert key.pending[0].data["reason"] == ("M410611100-01 sits at a township unit; this "
+                                             "case is handled at county level or above")

@@ -33,20 +33,6 @@ class RegionNotServed(InvalidValue):
         super().__init__("region", f"county {region[:6]} is not served by this deployment")
 
 
-class MediatorNotOnRoster(InvalidValue):
-    """The parties named a mediator the roster (调解员名册) does not list."""
-
-    def __init__(self, mediator: str):
-        super().__init__("mediator", f"{mediator!r} is not on the mediator roster")
-
-
-class MediatorOutsideRegion(InvalidValue):
-    """The parties named a roster mediator who does not serve the case's region."""
-
-    def __init__(self, mediator: str, regions, region: str):
-        super().__init__("mediator", f"{mediator} serves {', '.join(regions)}, not region {region}")
-
-
 class UnknownLeader(InvalidValue):
     """A leader reception day names someone the directory does not list as a leader."""
 
@@ -144,12 +130,9 @@ def check_registration(reg: Registration, directory: Directory) -> None:
     if reg.leader is not None and directory.find_leader(reg.leader) is None:
         raise UnknownLeader(reg.leader)
     if reg.mediator is not None:
-        found = directory.mediator(reg.mediator)
-        if found is None:
-            raise MediatorNotOnRoster(reg.mediator)
-        roster = found[0].roster
-        if roster.region_served(reg.region) is None:
-            raise MediatorOutsideRegion(reg.mediator, roster.regions, reg.region)
+        problem = directory.roster_problem(reg.mediator, reg.region)
+        if problem is not None:
+            raise InvalidValue("mediator", problem)
 
 
 def months_before(day: date, months: int) -> date:
