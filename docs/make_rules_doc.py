@@ -191,6 +191,9 @@ def _roster(path) -> list:
            "stationed for a township before one for the whole county); then the fewest open "
            "cases; then the id. **specialty_region** when the chosen one matched the "
            "category or a region narrower than the unit's, **load** otherwise.", "",
+           "The roster is published by assignment's `GET /mediators` (any role; filters "
+           "`region`, `category`, `kind`), with each mediator's open cases and whether they "
+           "take a case today.", "",
            "A roster mediator's specialties are preferences: they also take other cases of "
            "their track in their regions (a directory handler's specialties, by contrast, "
            "are the specialist committee they sit on).", "",

@@ -80,6 +80,14 @@ def test_a_named_mediator_is_assigned_and_otherwise_the_roster_is_matched(deploy
     assert view["selection"]["named"] == "M410611-05"
     assert view["selection"]["named_refused"] == "M410611-05 marked unavailable on the roster"
 
+    # The roster as a clerk reads it: who serves 淇滨区 and is listed for contracts.
+    listed = suite.get_json("assignment", "/mediators", "clerk", region=COUNTY,
+                            category="contract")
+    assert [m["id"] for m in listed["mediators"]] == ["M410600-01", "M410611-02"]
+    assert all(m["available"] for m in listed["mediators"])
+    bad = suite.http("GET", "assignment", "/mediators", "clerk", params={"region": "4106"})
+    assert bad.status_code == 400 and "region" in bad.json()["errors"]
+
     # A mediator of another county: refused, with the field.
     refused = answer(court, valid_referral("court", region=COUNTY, mediator="M410621-01"))
     assert refused.type == "rejected"

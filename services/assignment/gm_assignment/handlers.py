@@ -21,7 +21,7 @@ from .adapters.open_cases import OpenCases
 from .commands import (
     ArrangeJointHandling, CheckDeadline, ClaimWatchRun, ExtendDeadline, Reassign,
 )
-from .domain import Assignment, CaseFacts, DecisionError, NoRuleInForce, decide
+from .domain import Assignment, CaseFacts, DecisionError, NoRuleInForce, decide, local_date, roster
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,14 @@ def arrange_joint_handling(command: ArrangeJointHandling, uow: UnitOfWork, *, di
 def assignment_view(case_id: str, caller: Caller, uow: UnitOfWork, *, warn_days) -> dict:
     """GET /cases/{id}/assignment."""
     return _leaders_case(uow, case_id, caller).describe(uow.now, warn_days)
+
+
+def roster_view(query: dict, uow: UnitOfWork, *, directory, rules, open_cases) -> dict:
+    """GET /mediators: the mediator roster (调解员名册), filtered; who can take a case today.
+    Published, as courts and committees publish their rosters: no region scope."""
+    today = local_date(uow.now, rules.time_zone)
+    return {"on": today.isoformat(),
+            "mediators": roster(directory, today, open_cases.loads(), **query)}
 
 
 def _units_in_scope(caller: Caller, codes, directory) -> None:

@@ -224,3 +224,26 @@ def test_a_mediator_chosen_at_the_first_session_who_cannot_take_it_is_recorded(
     key.take_parties_choice("M410611100-01", REGISTERED, directory)
     assert key.pending[0].data["reason"] == ("M410611100-01 sits at a township unit; this "
                                              "case is handled at county level or above")
+
+
+# -- the roster as parties and clerks read it (GET /mediators) ----------------------------------
+
+def test_the_roster_lists_who_serves_a_region_and_who_takes_a_case_today(directory):
+    from datetime import date
+
+    from gm_assignment.domain import roster
+
+    listed = roster(directory, date(2027, 2, 1), {"M410611-01": 5}, region="410611100201")
+    assert [m["id"] for m in listed] == ["M410600-01", "M410611-01", "M410611-02",
+                                         "M410611-03", "M410611-04", "M410611-05",
+                                         "M410611100-01"]
+    why = {m["id"]: m["unavailable"] for m in listed if not m["available"]}
+    assert why == {"M410611-01": "holds 5 open cases, the most they take is 5",
+                   "M410611-02": "away 2027-01-25 to 2027-02-14: 春节前后外出",
+                   "M410611-05": "marked unavailable on the roster"}
+    assert [m["id"] for m in roster(directory, date(2027, 2, 1), category="labour")] == \
+        ["M410602-01", "M410621-02", "M410671-01"]
+    invited = roster(directory, date(2027, 2, 1), kind="invited_mediator", region="410622")
+    assert [(m["id"], m["track"], m["languages"]) for m in invited] == [
+        ("M410600-01", "judicial", ["mandarin", "english"]),
+        ("M410622-01", "judicial", ["mandarin", "henan_dialect"])]
