@@ -196,7 +196,8 @@ class Directory:
         return self._handlers[handler_id]
 
     def mediators(self) -> Tuple[Tuple[Handler, Unit], ...]:
-        """The mediator roster (调解员名册): its mediators and their units, in file order."""
+        """The mediator roster (调解员名册): its mediators and their units, by unit (in the
+        file's order of units), then in the roster's order."""
         return tuple(entry for entry in self._handlers.values() if entry[0].roster is not None)
 
     def mediator(self, mediator_id: str) -> Optional[Tuple[Handler, Unit]]:

@@ -37,7 +37,6 @@ def test_a_full_life_matches_the_schemas(directory, rules, calendar):
     agg.arrange_joint_handling(["court", "police"], "多部门", REGISTERED, directory)
     agg.reassign("案情复杂", REGISTERED, directory, unit="410600")
     agg.raise_warning(agg.due_at - timedelta(days=1))
-    moment = agg.due_at + timedelta(hours=1)
     seen = validate(agg)
     overdue = Assignment("case-2")
     overdue.assign(decide(CaseFacts(Source.from_channel("visit"), "neighbour",
