@@ -192,7 +192,7 @@ def _roster(path) -> list:
            "cases; then the id. **specialty_region** when the chosen one matched the "
            "category or a region narrower than the unit's, **load** otherwise.", "",
            "The roster is published by assignment's `GET /mediators` (any role; filters "
-           "`region`, `category`, `kind`), with each mediator's open cases and whether they "
+           "`region`, `category`, `kind`, `language`), with each mediator's open cases and whether they "
            "take a case today.", "",
            "A roster mediator's specialties are preferences: they also take other cases of "
            "their track in their regions (a directory handler's specialties, by contrast, "

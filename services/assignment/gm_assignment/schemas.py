@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from gm_contracts.assignment_events import SELECTION_BASES
 from gm_contracts.fields import BoundedList, RegionCode, StrictBoolean, StrictInteger, Text
 from gm_contracts.vocabulary import CATEGORIES, LEVELS, TRACKS
-from gm_directory.roster import MEDIATOR_KINDS
+from gm_directory.roster import LANGUAGES, MEDIATOR_KINDS
 from gm_platform.openapi import Answer
 
 
@@ -55,6 +55,8 @@ class RosterQuery(Schema):
         "description": "only those listing this category among their specialties"})
     kind = fields.String(validate=validate.OneOf(tuple(MEDIATOR_KINDS)), metadata={
         "description": "people_mediator (人民调解员) or invited_mediator (特邀调解员)"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "only those mediating in this language (e.g. sign_language)"})
 
 
 # -- answers (documentation) ----------------------------------------------------------------

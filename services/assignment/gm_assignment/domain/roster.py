@@ -12,17 +12,20 @@ from gm_directory.directory import Directory
 
 def roster(directory: Directory, day: date, loads: Optional[Mapping[str, int]] = None,
            region: Optional[str] = None, category: Optional[str] = None,
-           kind: Optional[str] = None) -> List[Dict[str, Any]]:
-    """The roster's mediators in file order — with `region`, those serving it; with
-    `category`, those listing it; with `kind`, those of that kind — and whether each can
-    take a new case on `day` holding their open cases (`loads`)."""
+           kind: Optional[str] = None, language: Optional[str] = None,
+           ) -> List[Dict[str, Any]]:
+    """The roster's mediators (Directory.mediators' order) — with `region`, those serving
+    it; with `category`, those listing it; with `kind`, those of that kind; with
+    `language`, those mediating in it (a party who signs, or speaks only the dialect) —
+    and whether each can take a new case on `day` holding their open cases (`loads`)."""
     loads = loads or {}
     listed = []
     for mediator, unit in directory.mediators():
         entry = mediator.roster
         if ((region is not None and entry.region_served(region) is None)
                 or (category is not None and category not in mediator.specialties)
-                or (kind is not None and entry.kind != kind)):
+                or (kind is not None and entry.kind != kind)
+                or (language is not None and language not in entry.languages)):
             continue
         open_cases = loads.get(mediator.id, 0)
         why_not = entry.unavailable(day, open_cases)

@@ -247,3 +247,5 @@ def test_the_roster_lists_who_serves_a_region_and_who_takes_a_case_today(directo
     assert [(m["id"], m["track"], m["languages"]) for m in invited] == [
         ("M410600-01", "judicial", ["mandarin", "english"]),
         ("M410622-01", "judicial", ["mandarin", "henan_dialect"])]
+    signing = roster(directory, date(2027, 2, 1), language="sign_language")
+    assert [m["id"] for m in signing] == ["M410611100-01", "M410671-01"]
