@@ -1,8 +1,9 @@
 """Write docs/rules.md from the rules as the services load them: the routing table and the
 time limits of deploy/rules.yaml (assignment), mediation's own limits, the working-day
 calendar of deploy/calendar.yaml, the early-warning rules and sensitive periods
-(deploy/rules.yaml `early_warning`, reporting) and the 实绩考核 weights
-(`performance_review`, reporting). `make docs` runs it; tests/test_docs.py fails while the
+(deploy/rules.yaml `early_warning`, reporting), the 实绩考核 weights
+(`performance_review`, reporting) and the mediator roster of deploy/directory.yaml with
+how assignment matches it. `make docs` runs it; tests/test_docs.py fails while the
 file is stale, so the page never drifts from the data.
 
     python docs/make_rules_doc.py [--out docs/rules.md]
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from gm_assignment.adapters.rules_file import load_rules
+from gm_directory import load_directory
 from gm_directory.calendar_file import load_calendar
 from gm_directory.labels import label
 from gm_mediation.domain.rules import RULES as MEDIATION_LIMITS
@@ -129,6 +131,7 @@ def render() -> str:
             "counted over it, or over a provisional year, says so (`calendar_provisional`).", ""]
     out += _warnings(ROOT / "deploy/rules.yaml")
     out += _scoring(ROOT / "deploy/rules.yaml")
+    out += _roster(ROOT / "deploy/directory.yaml")
     return "\n".join(out)
 
 
@@ -197,6 +200,60 @@ def _scoring(path) -> list:
     for k, d in rules.deductions.items():
         out.append(f"| {k} | {SCORING_NAMES[k]} | {d.points_each:g} | {d.max:g} | "
                    f"{against[k]} |")
+    return out + [""]
+
+
+def _roster(path) -> list:
+    """Section 7: the mediator roster (调解员名册) and how assignment matches it."""
+    out = ["## 7. The mediator roster (调解员名册) and who mediates a case", "",
+           "People's mediators (人民调解员, `people_mediator`: the people's track, body "
+           "people_mediation) and the courts' invited mediators (特邀调解员, "
+           "`invited_mediator`: the judicial track, body court; 《最高人民法院关于人民法院特邀"
+           "调解的规定》) of `deploy/directory.yaml` `mediators:` (the names are fictitious "
+           "samples). Who takes a case (`gm_assignment/domain/decide.py`), recorded in "
+           "AssignmentMade's `selection` and the assignment view:", "",
+           "1. **party_choice** — the parties named a mediator on the referral (`mediator`). "
+           "Intake refuses, with the field, a name not on the roster or one who does not "
+           "serve the case's region (the agency can correct it). A named mediator who "
+           "cannot take the case — another track than the route's, a unit below the case's "
+           "level (key cases: county and up), marked unavailable, away on the registration "
+           "day, or at their ceiling of open cases — is not an error of the referral: as a "
+           "committee or court designates another mediator when the chosen one cannot act "
+           "(人民调解法 第十九条; 特邀调解规定), the case goes on by matching and the event "
+           "records whom the parties named and why not (`named`, `named_refused`). The "
+           "named mediator's unit takes the case. The parties may also choose at the "
+           "first session (mediation's `POST /cases/{id}/sessions` with `mediator`, refused "
+           "with the field when off the roster, outside the region or on another track): "
+           "the case then goes to that mediator (CaseReassigned, basis party_choice) or "
+           "MediatorChoiceDeclined records why not, and it stays where it was.",
+           "2. Otherwise the unit is chosen as routing says (§1; the roster never moves a "
+           "case to another unit), and among its candidates — the directory's eligible "
+           "handlers and the roster's mediators on the route's track who serve the region "
+           "and are available — the first by: the case's category among their specialties; "
+           "then the most specific of their regions holding the case's (a mediator "
+           "stationed for a township before one for the whole county); then the fewest open "
+           "cases; then the id. **specialty_region** when the chosen one matched the "
+           "category or a region narrower than the unit's, **load** otherwise.", "",
+           "The roster is published by assignment's `GET /mediators` (any role; filters "
+           "`region`, `category`, `kind`, `language`), with each mediator's open cases and whether they "
+           "take a case today.", "",
+           "A roster mediator's specialties are preferences: they also take other cases of "
+           "their track in their regions (a directory handler's specialties, by contrast, "
+           "are the specialist committee they sit on).", "",
+           "| id | name | kind | unit | office | specialties | regions | languages | "
+           "availability |", "|---|---|---|---|---|---|---|---|---|"]
+    for handler, unit in load_directory(path).mediators():
+        entry = handler.roster
+        availability = ["available" if entry.available else "**not available**"]
+        if entry.max_cases is not None:
+            availability.append(f"at most {entry.max_cases} open cases")
+        availability += [f"away {a.start.isoformat()}–{a.end.isoformat()} ({a.reason})"
+                         for a in entry.absences]
+        out.append("| " + " | ".join(_cell(x) for x in (
+            handler.id, handler.name, entry.kind, unit.code, handler.office,
+            "、".join(label("category", c) for c in sorted(handler.specialties)) or "—",
+            ", ".join(entry.regions), ", ".join(entry.languages),
+            "; ".join(availability))) + " |")
     return out + [""]
 
 

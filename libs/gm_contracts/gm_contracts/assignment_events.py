@@ -27,6 +27,7 @@ EVENT_TYPES = {
     "CaseReassigned": "CaseReassigned",
     "JointHandlingArranged": "JointHandlingArranged",
     "AssignmentClosed": "AssignmentClosed",
+    "MediatorChoiceDeclined": "MediatorChoiceDeclined",
 }
 
 
@@ -85,6 +86,32 @@ class _Deadline(_Event):
     extension = fields.Nested(Extension, required=True, allow_none=True)
 
 
+SELECTION_BASES = ("party_choice", "specialty_region", "load")
+
+
+class Selection(_Event):
+    """Why the handler (the mediator) was chosen."""
+
+    basis = fields.String(required=True, validate=validate.OneOf(SELECTION_BASES), metadata={
+        "description": "party_choice: the mediator the parties named from the roster "
+                       "(调解员名册); specialty_region: the case's category among the "
+                       "handler's specialties, or a roster region narrower than the unit's "
+                       "holding the case's; load: the fewest open cases among equals"})
+    specialty_match = StrictBoolean(required=True)
+    region = fields.String(required=True, metadata={
+        "description": "the handler's region holding the case's region"})
+    open_cases = StrictInteger(required=True, metadata={
+        "description": "the handler's open cases when chosen"})
+    candidates = StrictInteger(required=True, metadata={
+        "description": "how many handlers could have taken the case"})
+    named = fields.String(required=True, allow_none=True, metadata={
+        "description": "the mediator the parties named, if any"})
+    named_refused = fields.String(required=True, allow_none=True, metadata={
+        "description": "why the named mediator could not take the case (not on the roster, "
+                       "another track, outside their regions, unavailable, at their "
+                       "ceiling of open cases); the case then went by matching"})
+
+
 @register_event(SERVICE, "AssignmentMade")
 class AssignmentMade(_Deadline):
     """`AssignmentMade`: the 四定 of a registered case — the task (定任务) and route
@@ -112,6 +139,8 @@ class AssignmentMade(_Deadline):
     stage = fields.String(validate=validate.OneOf(("registered",)))
     source = fields.Nested(Source, allow_none=True)
     category = fields.String(allow_none=True)
+    selection = fields.Nested(Selection, allow_none=True, metadata={
+        "description": "why the handler was chosen (absent on older events)"})
 
 
 @register_event(SERVICE, "AssignmentFailed")
@@ -220,6 +249,9 @@ class CaseReassigned(_Event):
     from_handler = fields.String(required=True)
     handler = fields.String(required=True)
     responsible_leader = fields.String(allow_none=True)
+    selection = fields.Nested(Selection, metadata={
+        "description": "the parties chose this mediator at the first session (basis "
+                       "party_choice); absent on a leader's reassignment"})
 
 
 @register_event(SERVICE, "JointHandlingArranged")
@@ -243,3 +275,15 @@ class AssignmentClosed(_Event):
     outcome = fields.String(required=True, allow_none=True)
     on_time = StrictBoolean(required=True)
 
+
+
+@register_event(SERVICE, "MediatorChoiceDeclined")
+class MediatorChoiceDeclined(_Event):
+    """`MediatorChoiceDeclined`: the parties chose `mediator` from the roster at the first
+    session (mediation's SessionHeld), who cannot take the case (`reason`: another track,
+    below the case's level, unavailable, away, at their ceiling of open cases); the
+    case stays with its handler, as the committee designates."""
+
+    mediator = fields.String(required=True)
+    reason = fields.String(required=True)
+    declined_at = fields.String(required=True)

@@ -117,6 +117,12 @@ class ReferralData(Schema):
         load_default=None, validate=validate.Range(min=1, max=365),
         metadata={"description": "a time limit the agency sets, in days"},
     )
+    mediator = Text(
+        1, MAX_ID_LENGTH, load_default=None,
+        metadata={"description": "the id of a mediator on the deployment's roster (调解员名册) "
+                                 "the parties chose; it must serve the region (checked by "
+                                 "intake). Optional: without it assignment matches one"},
+    )
 
     def __init__(self, *, agency: str, **kwargs: Any) -> None:
         if agency not in REFERRAL_KINDS:

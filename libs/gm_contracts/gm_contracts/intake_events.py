@@ -78,6 +78,9 @@ class CaseRegistered(_Event):
                        "master key) of the applicants' resident id numbers: repeat detection "
                        "matches on them, and they stay when a person is erased; absent on "
                        "older events"})
+    mediator = fields.String(allow_none=True, metadata={
+        "description": "the mediator the parties named from the roster (调解员名册) on the "
+                       "referral; absent when none was named and on older events"})
     query_code_digest = fields.String(allow_none=True, validate=validate.Length(64, 64), metadata={
         "description": "the keyed digest (HMAC-SHA256, hex) of the petitioner's query code "
                        "(查询码, CONTRACT §8); the code itself is only in the answers. Absent "

@@ -180,6 +180,10 @@ class SessionHeld(_Event):
     held_on = fields.Date(required=True)
     notes = _text(4000, required=True)
     number = StrictInteger(required=True)
+    mediator = fields.String(metadata={
+        "description": "the roster mediator (调解员名册) the parties chose at this, the first, "
+                       "session; assignment then gives them the case or records why not "
+                       "(absent when none was named)"})
 
 
 @register_event(SERVICE, "DutyRecorded")

@@ -15,16 +15,20 @@ referring agencies' counterparts at that division (the court, procuratorate, pol
 petition bureau sitting in the centre): hand-offs are addressed to them; they are not
 handlers and never get cases.
 
+The file's optional `mediators:` section is the mediator roster (调解员名册, see
+`roster`): each entry becomes a handler of its unit, with its `roster` entry.
+
 The file (deploy/directory.yaml) is validated when loaded; see `load_directory`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .vocabulary import (AGENCIES, BODIES, CATEGORIES, LEVELS, TRACKS, administrative_ancestors,
                          level_of_code, level_rank)
+from .roster import RosterEntry, read_mediator
 from .yamlconfig import Field, compose_file
 
 #: Units at these levels must name at least one leader: key cases are led from county up.
@@ -53,6 +57,9 @@ class Handler:
     #: committee this handler sits on, e.g. 医疗纠纷人民调解委员会 → {"medical"}; empty for a
     #: general handler.
     specialties: FrozenSet[str] = frozenset()
+    #: The mediator roster's entry (调解员名册) for a mediator listed there; None for the
+    #: directory's own handlers.
+    roster: Optional[RosterEntry] = None
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,9 @@ class Unit:
             and (wanted is None or h.body in wanted))
 
     def specialists(self, track: str, category: str) -> Tuple[Handler, ...]:
-        """The handlers on `track` sitting on a specialist committee for `category`."""
-        return self.handlers_for(track, specialty=category)
+        """The handlers on `track` sitting on a specialist committee for `category` (the
+        directory's: a roster mediator's specialties are preferences, not a committee)."""
+        return tuple(h for h in self.handlers_for(track, specialty=category) if h.roster is None)
 
     def liaison(self, agency: str) -> Optional[Liaison]:
         """This unit's counterpart of `agency` (court, procuratorate, police, petition)."""
@@ -187,6 +195,32 @@ class Directory:
         """A handler and their unit; KeyError if unknown."""
         return self._handlers[handler_id]
 
+    def mediators(self) -> Tuple[Tuple[Handler, Unit], ...]:
+        """The mediator roster (调解员名册): its mediators and their units, by unit (in the
+        file's order of units), then in the roster's order."""
+        return tuple(entry for entry in self._handlers.values() if entry[0].roster is not None)
+
+    def mediator(self, mediator_id: str) -> Optional[Tuple[Handler, Unit]]:
+        """A mediator on the roster and their unit; None if `mediator_id` is not on it."""
+        entry = self._handlers.get(mediator_id)
+        return entry if entry is not None and entry[0].roster is not None else None
+
+    def roster_problem(self, mediator_id: str, region: str,
+                       track: Optional[str] = None) -> Optional[str]:
+        """Why the parties may not name `mediator_id` for a case in `region` (on `track`,
+        if known): not on the roster, not serving the region, mediating on another
+        track. None if they may (whether the mediator is free is decided on placing)."""
+        found = self.mediator(mediator_id)
+        if found is None:
+            return f"{mediator_id!r} is not on the mediator roster"
+        mediator = found[0]
+        if mediator.roster.region_served(region) is None:
+            return f"{mediator_id} serves {', '.join(mediator.roster.regions)}, not region {region}"
+        if track is not None and track not in mediator.tracks:
+            return (f"{mediator_id} mediates on track {', '.join(sorted(mediator.tracks))}, "
+                    f"not {track}")
+        return None
+
     def leader(self, leader_id: str) -> Tuple[Leader, Unit]:
         """A leader and their unit; KeyError if unknown."""
         return self._leaders[leader_id]
@@ -214,8 +248,11 @@ def load_directory(path: Union[str, Path]) -> Directory:
     A handler's optional `body` is one of vocabulary.BODIES and its optional `specialties`
     are distinct vocabulary.CATEGORIES, allowed only with body people_mediation; a unit's
     optional `liaisons` name an agency of vocabulary.AGENCIES at most once each.
+    The optional `mediators` (the roster, `roster.read_mediator`): ids unique among all
+    handlers; a listed unit offering the kind's track; regions within the unit's
+    division; languages of roster.LANGUAGES; dated absences that end after they start.
     """
-    root = compose_file(path).mapping(required=("units",))
+    root = compose_file(path).mapping(required=("units",), optional=("mediators",))
     entries = root["units"].sequence(min_len=1)
     parsed: List[Tuple[Field, Dict[str, Field], Unit]] = []
     seen_codes: Dict[str, Field] = {}
@@ -240,7 +277,15 @@ def load_directory(path: Union[str, Path]) -> Directory:
             if directory.escalation_target(unit.code, track) is None:
                 raise fields["tracks"].error(
                     f"no unit above offers track {track}, so an overdue case could not escalate")
-    return directory
+    if "mediators" not in root:
+        return directory
+    rostered: Dict[str, List[Handler]] = {}
+    for item in root["mediators"].sequence():
+        f, read = read_mediator(item, units)
+        _claim(seen_handlers, read["handler"]["id"], f["id"], "handler")
+        rostered.setdefault(read["unit"], []).append(Handler(**read["handler"]))
+    return Directory(replace(u, handlers=u.handlers + tuple(rostered.get(u.code, ())))
+                     for u in units.values())
 
 
 def _read_unit(entry: Field, seen_leaders: Dict[str, Field],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 
 import pytest
 
@@ -122,9 +123,10 @@ def test_shipped_specialist_committees(directory):
     assert directory.specialist_unit("410611100201", "people", "medical").code == "410611"
     assert directory.specialist_unit("410621101299", "people", "traffic_accident").code == "410621"
     assert directory.specialist_unit("410671401", "people", "labour").code == "410600"
-    # Nobody below the county sits on a specialist committee.
+    # Nobody below the county sits on a specialist committee (a roster mediator's
+    # specialties are what they are listed for, not a committee).
     assert not any(h.specialties for u in directory if u.level in ("township", "village")
-                   for h in u.handlers)
+                   for h in u.handlers if h.roster is None)
 
 
 def test_shipped_liaisons(directory):
@@ -180,7 +182,8 @@ def test_ancestors_and_escalation(directory):
 
 def test_eligible_handlers(directory):
     judicial = directory.eligible_handlers("410611", "judicial")
-    assert [h.id for h in judicial] == ["H410611-01", "H410611-02"]
+    # the court-attached office's own, then the court's invited mediators on the roster
+    assert [h.id for h in judicial] == ["H410611-01", "H410611-02", "M410611-01", "M410611-02"]
     assert directory.eligible_handlers("410611100201", "judicial") == ()
     handler, unit = directory.handler("H410611-02")
     assert unit.code == "410611" and "judicial" in handler.tracks
@@ -504,3 +507,85 @@ def test_degenerate_files(tmp_path, text, problem):
         load_directory(path)
     assert caught.value.problem == problem
     assert caught.value.line == 1
+
+
+# -- the mediator roster (调解员名册, `mediators:`) ----------------------------------------------------
+
+ENTRY = """\
+  - id: M1
+    name: 魏敬贤
+    kind: invited_mediator
+    unit: "410611"
+    office: 淇滨区人民法院特邀调解员名册
+    specialties: [marriage_family]
+    regions: ["410611"]
+    languages: [mandarin, henan_dialect]
+    max_cases: 5
+    unavailable:
+      - {from: 2027-01-25, to: 2027-02-14, reason: 春节前后外出}
+"""
+
+
+def roster(*entries: str) -> str:
+    return MINIMAL + "mediators:\n" + "".join(entries)
+
+
+def test_an_entry_becomes_a_handler_of_its_unit_with_its_roster_entry(tmp_path):
+    directory = load_directory(write(tmp_path, roster(ENTRY)))
+    handler, unit = directory.mediator("M1")
+    assert unit.code == "410611" and handler in unit.handlers
+    assert (handler.tracks, handler.body) == ({"judicial"}, "court")
+    assert handler.roster.regions == ("410611",) and handler.roster.max_cases == 5
+    assert directory.mediator("H3") is None  # the court office's own handler: not on the roster
+    assert [h.id for h, _ in directory.mediators()] == ["M1"]
+    assert unit.specialists("people", "marriage_family") == ()  # not a committee
+    assert handler.roster.region_served("410611100201") == "410611"
+    assert handler.roster.region_served("410602") is None
+
+
+def test_availability(tmp_path):
+    entry = load_directory(write(tmp_path, roster(ENTRY))).mediator("M1")[0].roster
+    assert entry.unavailable(date(2027, 1, 24), 4) is None
+    assert entry.unavailable(date(2027, 1, 25), 0) == "away 2027-01-25 to 2027-02-14: 春节前后外出"
+    assert entry.unavailable(date(2027, 2, 14), 0) is not None  # both days included
+    assert entry.unavailable(date(2027, 3, 1), 5) == \
+        "holds 5 open cases, the most they take is 5"
+
+
+@pytest.mark.parametrize("change, fragment, field, problem", [
+    (("unit: \"410611\"", "unit: \"410621\""), "unit:", "mediators[0].unit",
+     "unit 410621 is not a listed unit"),
+    (("unit: \"410611\"", "unit: \"410611100\""), "kind:", "mediators[0].kind",
+     "unit 410611100 does not offer track judicial, on which an invited_mediator mediates"),
+    (("kind: invited_mediator", "kind: lawyer"), "kind:", "mediators[0].kind",
+     "must be one of people_mediator, invited_mediator"),
+    (("regions: [\"410611\"]", "regions: [\"410602\"]"), "regions:",
+     "mediators[0].regions[0]", "410602 is not within unit 410611's division"),
+    (("regions: [\"410611\"]", "regions: []"), "regions:", "mediators[0].regions",
+     "must have at least 1 item"),
+    (("mandarin, henan_dialect", "mandarin, cantonese"), "languages:",
+     "mediators[0].languages[1]",
+     "must be one of mandarin, henan_dialect, sign_language, english"),
+    (("specialties: [marriage_family]", "specialties: [divorce]"), "specialties:",
+     "mediators[0].specialties[0]", None),
+    (("max_cases: 5", "max_cases: 0"), "max_cases:", "mediators[0].max_cases",
+     "must be at least 1"),
+    (("to: 2027-02-14", "to: 2027-01-14"), "from: 2027", "mediators[0].unavailable[0].to",
+     "ends before it starts (2027-01-25)"),
+    (("    max_cases: 5\n", "    max_cases: 5\n    phone: '123'\n"), "phone:",
+     "mediators[0].phone", None),
+])
+def test_a_malformed_roster_entry_names_its_line_and_field(tmp_path, change, fragment, field,
+                                                           problem):
+    text = roster(ENTRY.replace(*change))
+    error = load_error(tmp_path, text)
+    assert (error.field, error.line) == (field, line_of(text, fragment))
+    if problem is not None:
+        assert error.problem == problem
+
+
+def test_a_roster_id_is_unique_among_all_handlers(tmp_path):
+    text = roster(ENTRY.replace("id: M1", "id: H3"))
+    error = load_error(tmp_path, text)
+    assert (error.field, error.line) == ("mediators[0].id", line_of(text, "id: H3", 2))
+    assert error.problem == f"duplicate handler id H3 (first at line {line_of(text, 'id: H3')})"

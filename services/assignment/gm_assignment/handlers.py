@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Dict, Optional
 
 from gm_contracts import intake_events, mediation_events
+from gm_contracts.streams import case_id_of
 from gm_kernel import DuplicateMessage, RecordedEvent, Tracking, parse_time
 from gm_platform.bootstrap import Application
 from gm_platform.messagebus import Caller, UnitOfWork
@@ -20,7 +21,7 @@ from .adapters.open_cases import OpenCases
 from .commands import (
     ArrangeJointHandling, CheckDeadline, ClaimWatchRun, ExtendDeadline, Reassign,
 )
-from .domain import Assignment, CaseFacts, DecisionError, NoRuleInForce, decide
+from .domain import Assignment, CaseFacts, DecisionError, NoRuleInForce, decide, local_date, roster
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,24 @@ def start_handling_period(event: RecordedEvent, uow: UnitOfWork, *, rules, calen
                        causation_id=event.id)
 
 
+def follow_parties_choice(event: RecordedEvent, uow: UnitOfWork, *, directory,
+                          open_cases: OpenCases) -> None:
+    """SessionHeld naming a roster mediator (the parties' choice at the first session) →
+    CaseReassigned to them, or MediatorChoiceDeclined with the reason."""
+    mediator = event.data.get("mediator")
+    if not mediator:
+        return
+    agg = uow.load(Assignment, case_id_of(event))
+    if agg.open:
+        agg.take_parties_choice(mediator, uow.now, directory, open_cases.loads(),
+                                actor=event.actor or ACTOR, causation_id=event.id)
+
+
 EVENTS = {
     intake_events.CaseRegistered: place_case,
     mediation_events.CaseClosed: close_assignment,
     mediation_events.PetitionAccepted: start_handling_period,
+    mediation_events.SessionHeld: follow_parties_choice,
 }
 
 
@@ -109,6 +124,14 @@ def arrange_joint_handling(command: ArrangeJointHandling, uow: UnitOfWork, *, di
 def assignment_view(case_id: str, caller: Caller, uow: UnitOfWork, *, warn_days) -> dict:
     """GET /cases/{id}/assignment."""
     return _leaders_case(uow, case_id, caller).describe(uow.now, warn_days)
+
+
+def roster_view(query: dict, uow: UnitOfWork, *, directory, rules, open_cases) -> dict:
+    """GET /mediators: the mediator roster (调解员名册), filtered; who can take a case today.
+    Published, as courts and committees publish their rosters: no region scope."""
+    today = local_date(uow.now, rules.time_zone)
+    return {"on": today.isoformat(),
+            "mediators": roster(directory, today, open_cases.loads(), **query)}
 
 
 def _units_in_scope(caller: Caller, codes, directory) -> None:

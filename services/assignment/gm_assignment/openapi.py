@@ -17,6 +17,9 @@ API = Api(
         (("GET", "/cases/{case_id}/assignment"),
          Doc("The case's assignment", schemas.AssignmentView, not_found=NO_CASE,
              conflict="the case could not be assigned (the reason is said)")),
+        (("GET", "/mediators"),
+         Doc("The mediator roster (调解员名册): who is listed, and who takes a case today",
+             schemas.RosterView, query=schemas.RosterQuery)),
         *(route_of(body, response=schemas.AssignmentView, idempotent=True,
                    not_found=NO_CASE, conflict=REFUSED)
           for body in (schemas.ExtensionBody, schemas.ReassignmentBody,

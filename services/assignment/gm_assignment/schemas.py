@@ -2,10 +2,12 @@
 openapi.py)."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from gm_contracts.fields import BoundedList, StrictBoolean, StrictInteger, Text
-from gm_contracts.vocabulary import LEVELS, TRACKS
+from gm_contracts.assignment_events import SELECTION_BASES
+from gm_contracts.fields import BoundedList, RegionCode, StrictBoolean, StrictInteger, Text
+from gm_contracts.vocabulary import CATEGORIES, LEVELS, TRACKS
+from gm_directory.roster import LANGUAGES, MEDIATOR_KINDS
 from gm_platform.openapi import Answer
 
 
@@ -42,6 +44,21 @@ class JointHandlingBody(Schema):
     meeting = StrictBoolean()
 
 
+class RosterQuery(Schema):
+    """`GET /mediators`: the mediator roster (调解员名册), filtered."""
+
+    class Meta:
+        unknown = EXCLUDE  # cache busters and the like are ignored
+
+    region = RegionCode(metadata={"description": "only those serving this division"})
+    category = fields.String(validate=validate.OneOf(CATEGORIES), metadata={
+        "description": "only those listing this category among their specialties"})
+    kind = fields.String(validate=validate.OneOf(tuple(MEDIATOR_KINDS)), metadata={
+        "description": "people_mediator (人民调解员) or invited_mediator (特邀调解员)"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "only those mediating in this language (e.g. sign_language)"})
+
+
 # -- answers (documentation) ----------------------------------------------------------------
 class Supervision(Answer):
     """督办: the deadline passed; the leader above supervises, reminders follow (催办)."""
@@ -49,6 +66,43 @@ class Supervision(Answer):
     supervisor = fields.String(allow_none=True)
     reminders = fields.Integer()
     last_at = fields.String(metadata={"format": "date-time"}, allow_none=True)
+
+
+class SelectionView(Answer):
+    """Why the handler (the mediator) was chosen: AssignmentMade's `selection`."""
+
+    basis = fields.String(validate=validate.OneOf(SELECTION_BASES))
+    specialty_match = fields.Boolean()
+    region = fields.String()
+    open_cases = fields.Integer()
+    candidates = fields.Integer()
+    named = fields.String(allow_none=True)
+    named_refused = fields.String(allow_none=True)
+
+
+class RosterMediator(Answer):
+    """A mediator on the roster, and whether they take a new case today."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(tuple(MEDIATOR_KINDS)))
+    unit = fields.String(required=True)
+    office = fields.String(allow_none=True)
+    track = fields.String(validate=validate.OneOf(TRACKS))
+    specialties = fields.List(fields.String())
+    regions = fields.List(fields.String())
+    languages = fields.List(fields.String())
+    max_cases = fields.Integer(allow_none=True)
+    open_cases = fields.Integer()
+    available = fields.Boolean(metadata={"description": "takes a new case today"})
+    unavailable = fields.String(allow_none=True, metadata={"description": "why not"})
+
+
+class RosterView(Answer):
+    """`GET /mediators`: the roster on a (local) day."""
+
+    on = fields.String(required=True, metadata={"format": "date"})
+    mediators = fields.List(fields.Nested(RosterMediator), required=True)
 
 
 class AssignmentView(Answer):
@@ -76,6 +130,10 @@ class AssignmentView(Answer):
     extension_count = fields.Integer()
     joint_handling = fields.List(fields.Dict())
     supervision = fields.Nested(Supervision, allow_none=True)
+    selection = fields.Nested(SelectionView, allow_none=True, metadata={
+        "description": "why the handler was chosen: the parties' choice from the mediator "
+                       "roster, a match on specialty or region, or the load (null on cases "
+                       "assigned before it was recorded)"})
     escalations = fields.Integer()
     closed = fields.Boolean()
     overdue = fields.Boolean()

@@ -15,8 +15,8 @@ from gm_platform.periodic import every
 from . import openapi
 from .bootstrap import bootstrap, load_config
 from .commands import ArrangeJointHandling, ExtendDeadline, Reassign
-from .handlers import assignment_view
-from .schemas import ExtensionBody, JointHandlingBody, ReassignmentBody
+from .handlers import assignment_view, roster_view
+from .schemas import ExtensionBody, JointHandlingBody, ReassignmentBody, RosterQuery
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,13 @@ class AssignmentService(PlatformService):
             log.info("deadline watch: %s", done)
         return done
 
-    # -- HTTP (role leader) ----------------------------------------------------------------
+    # -- HTTP ------------------------------------------------------------------------------
+    @api("GET", "/mediators", roles=("clerk", "mediator", "leader", "analyst"))
+    def get_roster(self, request, principal: Principal):
+        query = RosterQuery().load(request.args.to_dict(flat=True))
+        return self.app.bus.query(roster_view, query)
+
+
     @api("GET", "/cases/<case_id>/assignment", roles=("leader",))
     def get_assignment(self, request, principal: Principal, case_id: str):
         return self.app.bus.query(assignment_view, case_id,

@@ -42,7 +42,8 @@ class RegisterReferral:
             region=data["region"], parties=[Party(**p) for p in data["parties"]],
             headcount=data.get("headcount", 1), source_agency=self.message.agency,
             referral_id=data["referral_id"], kind=data["kind"],
-            procedure=data.get("procedure"), requested_days=data.get("requested_days"))
+            procedure=data.get("procedure"), requested_days=data.get("requested_days"),
+            mediator=data.get("mediator"))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from gm_directory import load_directory
 from gm_directory.calendar_file import load_calendar
 from gm_directory.directory import Directory, load_directory
 from gm_platform import topology
@@ -20,8 +21,9 @@ from .handlers import COMMANDS, EVENTS, OUTBOX_RULES, Mediation
 
 
 def load_config(settings):
-    """The working-day calendar; ConfigError (file:line: field) if it is malformed."""
-    return load_calendar(settings.calendar_file)
+    """The working-day calendar and the directory (its mediator roster: parties may name
+    a mediator at the first session); ConfigError (file:line: field) if one is malformed."""
+    return load_calendar(settings.calendar_file), load_directory(settings.directory_file)
 
 
 def directory_names(directory: Directory) -> Names:
@@ -45,9 +47,10 @@ def directory_names(directory: Directory) -> Names:
 
 
 def bootstrap(platform: Platform) -> Mediation:
+    calendar, directory = load_config(platform.settings)
     bus = MessageBus(platform.store, platform.clock, commands=COMMANDS, events=EVENTS,
                      outbox_rules=OUTBOX_RULES, dependencies=dict(
-                         calendar=load_config(platform.settings),
+                         calendar=calendar, directory=directory,
                          tz=ZoneInfo(platform.settings.timezone),
                          names=directory_names(load_directory(platform.settings.directory_file)),
                          final_petitions=FinalPetitions(platform.store)))

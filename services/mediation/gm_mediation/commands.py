@@ -20,6 +20,7 @@ class HoldSession:
     held_on: date
     notes: str
     caller: Caller
+    mediator: Optional[str] = None  # first session: the roster mediator the parties chose
 
 
 @dataclass(frozen=True)

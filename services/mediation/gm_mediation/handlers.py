@@ -25,7 +25,7 @@ from gm_contracts import assignment_events, intake_events
 from gm_contracts import mediation_events as events
 from gm_contracts.streams import case_id_of
 from gm_kernel import (
-    ConcurrencyError, DomainError, NewEvent, OutboxMessage, RecordedEvent, new_id,
+    ConcurrencyError, DomainError, InvalidValue, NewEvent, OutboxMessage, RecordedEvent, new_id,
 )
 from gm_platform import answers
 from gm_platform.auth import Forbidden
@@ -85,9 +85,17 @@ def _by(caller: Caller) -> dict:
 
 
 # -- the mediator's commands (CONTRACT.md §5) ------------------------------------------------
-def hold_session(command: HoldSession, uow: UnitOfWork, *, tz) -> dict:
+def hold_session(command: HoldSession, uow: UnitOfWork, *, tz, directory) -> dict:
+    """A session; at the first, the parties may name a mediator from the roster (调解员名册):
+    one not on it, not serving the case's region or on another track is refused with the
+    field; assignment decides whether they are free to take it (SessionHeld)."""
     case = _mediators_case(uow, command.case_id, command.caller)
-    case.hold_session(command.held_on, command.notes, uow.now, tz, **_by(command.caller))
+    if command.mediator is not None:
+        problem = directory.roster_problem(command.mediator, case.region or "", case.track)
+        if problem is not None:
+            raise InvalidValue("mediator", problem)
+    case.hold_session(command.held_on, command.notes, uow.now, tz, mediator=command.mediator,
+                      **_by(command.caller))
     return _view(uow, case, tz)
 
 

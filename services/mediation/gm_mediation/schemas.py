@@ -30,6 +30,10 @@ class SessionBody(_Strict):
 
     held_on = fields.Date(required=True)
     notes = Text(1, 4000, required=True)
+    mediator = Text(1, 64, load_default=None, metadata={
+        "description": "first session only: the roster id of the mediator the parties chose "
+                       "(调解员名册); 400 with the field if not on the roster, not serving "
+                       "the case's region or not on its track"})
 
 
 class DutyBody(_Strict):

@@ -70,7 +70,7 @@ class MediationService(PlatformService):
     def post_session(self, request, principal: Principal, case_id: str):
         body = load_body(request, schemas.SessionBody())
         return self.app.bus.handle(HoldSession(case_id, body["held_on"], body["notes"],
-                                               caller(request, principal)))
+                                               caller(request, principal), body["mediator"]))
 
     @api("POST", "/cases/<case_id>/duties/<duty>", roles=("mediator",))
     def post_duty(self, request, principal: Principal, case_id: str, duty: str):
@@ -175,10 +175,13 @@ class MediationService(PlatformService):
 
     @rpc
     def hold_session(self, case_id: str, held_on: str, notes: str, actor: str,
-                     idempotency_key: Optional[str] = None) -> dict:
-        body = schemas.SessionBody().load({"held_on": held_on, "notes": notes})
+                     idempotency_key: Optional[str] = None,
+                     mediator: Optional[str] = None) -> dict:
+        body = schemas.SessionBody().load({"held_on": held_on, "notes": notes,
+                                           "mediator": mediator})
         return self.app.bus.handle(HoldSession(case_id, body["held_on"], body["notes"],
-                                               rpc_caller(actor, idempotency_key)))
+                                               rpc_caller(actor, idempotency_key),
+                                               body["mediator"]))
 
     @rpc
     def record_duty(self, case_id: str, duty: str, note: str, actor: str,

@@ -6,6 +6,7 @@
   in assignment's terms: `CaseFacts.of_registration`).
 - `assignment`: the event-sourced Assignment aggregate and the deadline watch (预警,
   督办, 催办).
+- `roster`: the mediator roster (调解员名册) as parties and clerks read it.
 """
 from gm_directory.directory import Directory, Handler, Leader, Unit
 from gm_kernel.localtime import due_after, end_of_local_day, local_date
@@ -22,7 +23,12 @@ from .decide import (
     decide,
     eligible,
     least_loaded,
+    Selection,
+    best_match,
+    roster_candidates,
+    take_named,
 )
+from .roster import roster
 from .rules import (
     DEFAULT_REMIND_EVERY_DAYS,
     DEFAULT_TIME_ZONE,
@@ -46,7 +52,8 @@ __all__ = [
     "EVENT_TYPES", "Assignment", "NoticeRequired", "UnknownCase", "WatchDecision", "watch",
     "due_after", "end_of_local_day", "local_date",
     "KEY_CASE_FLOOR", "CaseFacts", "Deadline", "Decision", "DecisionError", "choose_unit",
-    "count_deadline", "decide", "eligible", "least_loaded",
+    "count_deadline", "decide", "eligible", "least_loaded", "Selection", "best_match",
+    "roster_candidates", "take_named", "roster",
     "Directory", "Handler", "Leader", "Unit",
     "DEFAULT_REMIND_EVERY_DAYS", "DEFAULT_TIME_ZONE", "DEFAULT_WARN_DAYS", "STAGES", "Extension",
     "Matcher", "NoRuleInForce", "Period", "Route", "Rule", "RuleBook", "Source", "all_sources",

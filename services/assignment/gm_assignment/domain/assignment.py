@@ -13,6 +13,9 @@ Stream `assignment-<case id>`. Its life:
                     │                           rule says so)
                     ├─ CaseReassigned          (a leader's decision, with a reason)
                     ├─ JointHandlingArranged   (联合接访 / 联席会议)
+                    ├─ MediatorChoiceDeclined  (the roster mediator the parties chose at
+                    │                           the first session cannot take the case;
+                    │                           when they can: CaseReassigned)
                     └─ AssignmentClosed        (the case closed; the watch stops)
     AssignmentFailed                           (the 四定 could not be decided: kept, with
                                                 the reason, for an operator to see)
@@ -49,7 +52,8 @@ from gm_kernel import (
 from gm_kernel.calendar import WorkingCalendar
 from gm_kernel.localtime import end_of_local_day, local_date
 
-from .decide import KEY_CASE_FLOOR, Decision, Deadline, count_deadline, least_loaded
+from .decide import (KEY_CASE_FLOOR, Decision, Deadline, chosen_by_parties, count_deadline,
+                     least_loaded, take_named)
 from .rules import DEFAULT_REMIND_EVERY_DAYS, DEFAULT_WARN_DAYS, Extension, Rule
 
 class UnknownCase(NotRecorded):
@@ -129,6 +133,7 @@ class Assignment(Aggregate):
         self.petition_matter = False
         self.source = None
         self.category: Optional[str] = None
+        self.selection: Optional[Dict[str, Any]] = None  # why the handler was chosen
         self.stage = "registered"
         self.deadline: Optional[Deadline] = None
         self.due_at: Optional[datetime] = None
@@ -203,6 +208,7 @@ class Assignment(Aggregate):
                 "supervisor": self.supervisor, "reminders": self.reminders,
                 "last_at": format_time(self.last_supervision_at)
                 if self.last_supervision_at else None},
+            "selection": self.selection,
             "escalations": self.escalations, "closed": self.closed,
             "overdue": self.watch(now, warn_days).overdue,
         }
@@ -369,6 +375,34 @@ class Assignment(Aggregate):
             "responsible_leader": target.first_leader.id if target.first_leader else None,
         }, meta)
 
+    def take_parties_choice(self, mediator: str, now: datetime, directory: Directory,
+                            loads: Optional[Mapping[str, int]] = None, **meta: Any) -> None:
+        """The parties chose `mediator` from the roster at the first session (人民调解法
+        第十九条): the case goes to them and their unit (CaseReassigned, basis
+        party_choice) if they can take it — on the case's track, serving its region, at
+        county level or above for a key case, available today and below their ceiling;
+        else MediatorChoiceDeclined says why. The deadline and the lead stay."""
+        self._require_open()
+        if mediator == self.handler:
+            return  # the parties chose the mediator who has the case
+        floor = KEY_CASE_FLOOR if self.key_case else "village"
+        found, refused = take_named(directory, mediator, self.track, self.region, floor,
+                                    local_date(now, self.time_zone), loads)
+        meta.setdefault("occurred_at", now)
+        if found is None:
+            self._emit(events.MediatorChoiceDeclined, {
+                "mediator": mediator, "reason": refused, "declined_at": format_time(now)}, meta)
+            return
+        handler, unit = found
+        self._emit(events.CaseReassigned, {
+            "reason": "当事人在首次调解时选定调解员", "from_unit": self.unit, "unit": unit.code,
+            "level": unit.level, "from_level": self.level, "from_handler": self.handler,
+            "handler": handler.id,
+            "responsible_leader": unit.first_leader.id if unit.first_leader else None,
+            "selection": chosen_by_parties(handler, unit, self.region, self.category,
+                                           loads).to_data(),
+        }, meta)
+
     def arrange_joint_handling(self, participants: Sequence[str], reason: str, now: datetime,
                                directory: Directory, meeting: Optional[bool] = None,
                                **meta: Any) -> None:
@@ -430,6 +464,7 @@ class Assignment(Aggregate):
         self.key_case = decision.key_case
         self.petition_matter = decision.petition_matter
         self.source, self.category = decision.source, decision.category
+        self.selection = decision.selection.to_data() if decision.selection else None
         self.deadline = decision.deadline
         self.due_at = decision.due_at
         self.time_zone = ZoneInfo(decision.time_zone)
@@ -479,6 +514,14 @@ class Assignment(Aggregate):
         self.unit, self.level, self.handler = data["unit"], data["level"], data["handler"]
         if "responsible_leader" in data:
             self.responsible_leader = data["responsible_leader"]
+        # why this handler: the parties' choice; a leader's reason is in the event
+        self.selection = data.get("selection")
+
+    @applies(events.MediatorChoiceDeclined)
+    def _mediator_choice_declined(self, data: Mapping[str, Any]) -> None:
+        if self.selection is not None:
+            self.selection = {**self.selection, "named": data["mediator"],
+                              "named_refused": data["reason"]}
 
     @applies(events.JointHandlingArranged)
     def _joint_handling_arranged(self, data: Mapping[str, Any]) -> None:

@@ -25,9 +25,22 @@ calendar and the handlers' current load. The steps, in order:
    a key case also has a lead leader (包案领导): the leader named on a leader_reception
    case, otherwise the unit's first leader.
 
-4. Handler (承办人): the eligible handler at the unit (works on the track, in one of the
-   route's bodies, a specialist where one was sought) with the fewest open cases; ties go
-   to the smaller id. A handler whose body the directory does not say is eligible.
+4. Handler (承办人, the mediator): the parties' choice if they named a mediator on the
+   roster (调解员名册, 人民调解法 第十九条; 特邀调解规定: 当事人在名册中选定) who can take the
+   case — on the route's track and bodies, serving the case's region, at a unit at or
+   above the floor, available on the registration day and below their ceiling of open
+   cases; the case then goes to that mediator's unit. Otherwise (and when the named
+   mediator cannot take it: the committee designates another, and the event says why)
+   the unit is chosen as in step 2 (the roster does not move cases between units), and
+   the candidates there are the eligible handlers (works on the track, in one of the
+   route's bodies, a specialist where one was sought; a handler whose body the
+   directory does not say is eligible) and the roster's mediators there on the track
+   who serve the region and are available (listing the category, where a specialist
+   was sought); the first by: the case's category among their specialties,
+   then the most specific region they serve that holds the case's, then the fewest open
+   cases, then the smaller id. `Selection` records the basis: party_choice,
+   specialty_region (matched on the category or on a region narrower than the unit's) or
+   load.
 
 5. Deadline (办结时限): the time limit in force on the registration date (local) for the
    case's stage `registered`, in its unit (days, months or working days) unless the
@@ -70,6 +83,7 @@ class CaseFacts:
     key_case: bool = False  # flagged key by intake, e.g. high risk
     leader: Optional[str] = None  # leader_reception: the receiving leader's id (or unique name)
     requested_days: Optional[int] = None  # a time limit the referring agency set
+    mediator: Optional[str] = None  # the roster mediator the parties named, if any
 
     @classmethod
     def of_registration(cls, data: Mapping[str, Any]) -> "CaseFacts":
@@ -89,7 +103,7 @@ class CaseFacts:
             registered_at=parse_time(data["registered_at"]),
             collective=bool(data.get("collective")), repeat=bool(data.get("repeat")),
             key_case=bool(data.get("key_case")), leader=data.get("leader"),
-            requested_days=data.get("requested_days"),
+            requested_days=data.get("requested_days"), mediator=data.get("mediator"),
         )
 
     @property
@@ -187,6 +201,7 @@ class Decision:
     petition_matter: bool  # a 信访事项 on the administrative track (its statutory workflow)
     source: Optional[Source]  # None in assignments made before it was recorded
     category: Optional[str]
+    selection: Optional[Selection] = None  # None in assignments made before it was recorded
 
     @property
     def due_at(self) -> datetime:
@@ -208,6 +223,7 @@ class Decision:
                 "channel": self.source.channel, "agency": self.source.agency,
                 "kind": self.source.kind, "procedure": self.source.procedure},
             "category": self.category,
+            "selection": None if self.selection is None else self.selection.to_data(),
         }
 
     @classmethod
@@ -223,16 +239,66 @@ class Decision:
             petition_matter=bool(data.get("petition_matter")),
             source=Source(**data["source"]) if data.get("source") else None,
             category=data.get("category"),
+            selection=Selection.from_data(data["selection"]) if data.get("selection") else None,
         )
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Why the handler (the mediator) was chosen: the parties' choice, a match on the
+    case's category or region, or the load; with the figures behind it."""
+
+    basis: str  # one of gm_contracts.assignment_events.SELECTION_BASES
+    specialty_match: bool  # the case's category is among the handler's specialties
+    region: str  # the handler's region holding the case's (a roster region, else the unit's)
+    open_cases: int  # the handler's open cases when chosen
+    candidates: int  # how many could have taken it (1 for the parties' choice)
+    named: Optional[str] = None  # the mediator the parties named
+    named_refused: Optional[str] = None  # why the named mediator could not take the case
+
+    def to_data(self) -> Dict[str, Any]:
+        return {"basis": self.basis, "specialty_match": self.specialty_match,
+                "region": self.region, "open_cases": self.open_cases,
+                "candidates": self.candidates, "named": self.named,
+                "named_refused": self.named_refused}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> "Selection":
+        return cls(**{k: data.get(k) for k in ("basis", "specialty_match", "region",
+                                               "open_cases", "candidates", "named",
+                                               "named_refused")})
+
+
 def eligible(unit: Unit, route: Route, category: Optional[str] = None) -> Tuple[Handler, ...]:
-    """The handlers at `unit` who may take a case on `route` (a handler whose body the
-    directory does not say counts as eligible): with `category`, its specialists; without,
-    the general handlers (a specialist committee takes the disputes of its speciality)."""
+    """The directory's own handlers at `unit` who may take a case on `route` (a handler
+    whose body the directory does not say counts as eligible): with `category`, its
+    specialists; without, the general handlers (a specialist committee takes the
+    disputes of its speciality). The roster's mediators are not among them: they never
+    decide which unit takes a case (`roster_candidates`)."""
     return tuple(h for h in unit.handlers_for(route.track)
-                 if (h.body is None or h.body in route.bodies)
+                 if h.roster is None and (h.body is None or h.body in route.bodies)
                  and (category in h.specialties if category else not h.specialties))
+
+
+def roster_candidates(unit: Unit, route: Route, region: str, day: date,
+                      loads: Optional[Mapping[str, int]] = None,
+                      category: Optional[str] = None) -> Tuple[Handler, ...]:
+    """The roster's mediators at `unit` on the route's track and bodies who serve `region`
+    and can take a case on `day` (not marked unavailable, not away, below their ceiling
+    of open cases); with `category` (a specialist route), those listing it. Their
+    specialties are preferences: without `category` they take any case of their track."""
+    loads = loads or {}
+    return tuple(h for h in unit.handlers_for(route.track)
+                 if h.roster is not None and h.body in route.bodies
+                 and (category is None or category in h.specialties)
+                 and h.roster.region_served(region) is not None
+                 and h.roster.unavailable(day, loads.get(h.id, 0)) is None)
+
+
+def served_region(handler: Handler, unit: Unit, region: str) -> Optional[str]:
+    """The handler's region holding `region`: a roster mediator's most specific one (None
+    if they do not serve it); the unit's division for the directory's own handlers."""
+    return unit.code if handler.roster is None else handler.roster.region_served(region)
 
 
 def choose_unit(directory: Directory, region: str, route: Route, floor: str,
@@ -254,6 +320,66 @@ def least_loaded(handlers: Sequence[Handler], loads: Optional[Mapping[str, int]]
         raise DecisionError("no eligible handler")
     loads = loads or {}
     return min(handlers, key=lambda h: (loads.get(h.id, 0), h.id))
+
+
+def best_match(handlers: Sequence[Handler], unit: Unit, region: str, category: str,
+               loads: Optional[Mapping[str, int]] = None,
+               named: Optional[str] = None, named_refused: Optional[str] = None,
+               ) -> Tuple[Handler, Selection]:
+    """The first of `handlers` by specialty (the case's category among theirs), then the
+    most specific region holding the case's, then the fewest open cases, then the id;
+    and why it was chosen."""
+    if not handlers:
+        raise DecisionError("no eligible handler")
+    loads = loads or {}
+
+    def rank(h: Handler):
+        return (category not in h.specialties, -len(served_region(h, unit, region) or ""),
+                loads.get(h.id, 0), h.id)
+
+    chosen = min(handlers, key=rank)
+    specialty = category in chosen.specialties
+    served = served_region(chosen, unit, region)
+    matched = specialty or len(served) > len(unit.code)
+    return chosen, Selection(
+        basis="specialty_region" if matched else "load", specialty_match=specialty,
+        region=served, open_cases=loads.get(chosen.id, 0), candidates=len(handlers),
+        named=named, named_refused=named_refused)
+
+
+def take_named(directory: Directory, mediator_id: str, track: str, region: str, floor: str,
+               day: date, loads: Optional[Mapping[str, int]] = None,
+               route: Optional[Route] = None,
+               ) -> Tuple[Optional[Tuple[Handler, Unit]], Optional[str]]:
+    """The mediator the parties named and their unit, if they can take a case on `track`
+    (and `route`'s bodies) in `region` at `floor` or above on `day`; else (None, why
+    not). Intake refuses a name not on the roster or outside the case's region; the rest
+    changes with time and routing, so it falls back, recorded."""
+    found = directory.mediator(mediator_id)
+    if found is None:
+        return None, f"{mediator_id} is not on the mediator roster"
+    mediator, unit = found
+    if track not in mediator.tracks or (route is not None and mediator.body not in route.bodies):
+        where = (f"route {route.id} is track {track}, bodies {', '.join(route.bodies)}"
+                 if route is not None else f"the case is on track {track}")
+        return None, f"{mediator.id} mediates on track {next(iter(mediator.tracks))}; {where}"
+    if mediator.roster.region_served(region) is None:
+        return None, f"{mediator.id} does not serve region {region}"
+    if level_rank(unit.level) < level_rank(floor):
+        return None, (f"{mediator.id} sits at a {unit.level} unit; this case is handled at "
+                      f"{floor} level or above")
+    why = mediator.roster.unavailable(day, (loads or {}).get(mediator.id, 0))
+    if why is not None:
+        return None, f"{mediator.id} {why}"
+    return found, None
+
+
+def chosen_by_parties(handler: Handler, unit: Unit, region: str, category: Optional[str],
+                      loads: Optional[Mapping[str, int]] = None) -> Selection:
+    """The selection of a mediator the parties named and who can take the case."""
+    return Selection(basis="party_choice", specialty_match=category in handler.specialties,
+                     region=served_region(handler, unit, region), candidates=1,
+                     open_cases=(loads or {}).get(handler.id, 0), named=handler.id)
 
 
 def choose_lead(facts: CaseFacts, unit: Unit, directory: Directory) -> Optional[str]:
@@ -295,16 +421,26 @@ def decide(facts: CaseFacts, directory: Directory, rules: RuleBook, calendar: Wo
     floor = route.level
     if facts.is_key and level_rank(floor) < level_rank(KEY_CASE_FLOOR):
         floor = KEY_CASE_FLOOR
-    unit, specialty = None, None
-    if route.specialist:
-        unit = choose_unit(directory, facts.region, route, floor, facts.category)
-        specialty = facts.category if unit is not None else None
-    unit = unit or choose_unit(directory, facts.region, route, floor)
-    if unit is None:
-        raise DecisionError(f"no unit at or above {facts.region} at {floor} level or above "
-                            f"has a handler for route {route.id} (track {route.track}, "
-                            f"bodies {', '.join(route.bodies)})")
-    handler = least_loaded(eligible(unit, route, specialty), loads)
+    named, refused = (None, None) if facts.mediator is None else take_named(
+        directory, facts.mediator, route.track, facts.region, floor, day, loads, route)
+    if named is not None:
+        handler, unit = named
+        selection = chosen_by_parties(handler, unit, facts.region, facts.category, loads)
+    else:
+        unit, specialty = None, None
+        if route.specialist:
+            unit = choose_unit(directory, facts.region, route, floor, facts.category)
+            specialty = facts.category if unit is not None else None
+        unit = unit or choose_unit(directory, facts.region, route, floor)
+        if unit is None:
+            raise DecisionError(f"no unit at or above {facts.region} at {floor} level or above "
+                                f"has a handler for route {route.id} (track {route.track}, "
+                                f"bodies {', '.join(route.bodies)})")
+        handler, selection = best_match(
+            eligible(unit, route, specialty)
+            + roster_candidates(unit, route, facts.region, day, loads, specialty),
+            unit, facts.region,
+            facts.category, loads, named=facts.mediator, named_refused=refused)
     period = Period(facts.requested_days) if facts.requested_days else None
     return Decision(
         task=route.task, route_id=route.id, route_basis=route.basis,
@@ -315,5 +451,5 @@ def decide(facts: CaseFacts, directory: Directory, rules: RuleBook, calendar: Wo
         deadline=count_deadline(rule, facts.registered_at, calendar, rules.time_zone, period),
         time_zone=rules.time_zone_name, key_case=facts.is_key, region=facts.region,
         petition_matter=facts.source.is_petition and route.track == "administrative",
-        source=facts.source, category=facts.category,
+        source=facts.source, category=facts.category, selection=selection,
     )

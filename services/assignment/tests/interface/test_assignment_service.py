@@ -169,11 +169,17 @@ def test_key_cases_start_at_county_level_with_a_lead_leader(suite, amqp_uri):
 
 def test_least_loaded_handler_gets_the_next_case(suite):
     intake, assignment = suite["intake"], suite["assignment"]
-    handlers = [assignment_of(assignment, register(intake, region="410611100"))["handler"]
-                for _ in range(6)]
-    # the township centre has three on the people's track (two mediators of its committee
-    # and the 司法所): cases go round them
-    assert len(set(handlers[:3])) == 3 and handlers[:3] == handlers[3:]
+    handlers = [assignment_of(assignment, register(intake, region="410611100",
+                                                   category="contract"))["handler"]
+                for _ in range(8)]
+    # the township centre has four on the people's track (two mediators of its committee,
+    # the 司法所 and the roster's 任桂兰, listed for marriage and neighbour disputes, not
+    # contracts): a contract dispute goes round them
+    assert len(set(handlers[:4])) == 4 and handlers[:4] == handlers[4:]
+    # a neighbour dispute goes to the one listed for it, whatever her load
+    neighbour = register(intake, region="410611100", category="neighbour")
+    assert assignment_of(assignment, neighbour)["handler"] == "M410611100-01"
+    assert assignment_of(assignment, neighbour)["selection"]["basis"] == "specialty_region"
 
 
 # -- leaders' commands ------------------------------------------------------------------------

@@ -236,9 +236,11 @@ def test_leader_reception_needs_a_known_leader(directory, rules, calendar, leade
 
 def test_handler_is_the_least_loaded_eligible_one(directory, rules, calendar):
     source = Source.referral("court", "delegated")
-    # Two judicial handlers at 淇滨区: H410611-01 and H410611-02.
+    # Two judicial handlers at 淇滨区, H410611-01 and H410611-02, and the court's invited
+    # mediators M410611-01 (marriage_family, housing_homestead) and M410611-02 (contract,
+    # business), none listed for neighbour disputes, all serving the whole district.
     assert decide(facts(source), directory, rules, calendar).handler == "H410611-01"  # tie
-    busy = {"H410611-01": 5, "H410611-02": 2, "H410611-03": 0}
+    busy = {"H410611-01": 5, "H410611-02": 2, "M410611-01": 3, "M410611-02": 2}
     assert decide(facts(source), directory, rules, calendar, busy).handler == "H410611-02"
 
 

@@ -37,7 +37,6 @@ def test_a_full_life_matches_the_schemas(directory, rules, calendar):
     agg.arrange_joint_handling(["court", "police"], "多部门", REGISTERED, directory)
     agg.reassign("案情复杂", REGISTERED, directory, unit="410600")
     agg.raise_warning(agg.due_at - timedelta(days=1))
-    moment = agg.due_at + timedelta(hours=1)
     seen = validate(agg)
     overdue = Assignment("case-2")
     overdue.assign(decide(CaseFacts(Source.from_channel("visit"), "neighbour",
@@ -58,6 +57,11 @@ def test_a_full_life_matches_the_schemas(directory, rules, calendar):
                     notified_on=date(2026, 3, 6))
     failed = Assignment("case-3")
     failed.fail("no unit", REGISTERED)
-    seen |= validate(overdue) | validate(petition) | validate(failed)
+    chosen = Assignment("case-5")  # the parties choose a roster mediator at the first session
+    chosen.assign(decide(CaseFacts(Source.from_channel("visit"), "neighbour", "410611100",
+                                   REGISTERED), directory, rules, calendar), REGISTERED)
+    chosen.take_parties_choice("M410611-05", REGISTERED, directory)  # marked unavailable
+    chosen.take_parties_choice("M410611-04", REGISTERED, directory)
+    seen |= validate(overdue) | validate(petition) | validate(failed) | validate(chosen)
     # CaseEscalated is only in streams written by older versions: its schema stays.
     assert seen == set(DOMAIN_TYPES) - {"CaseEscalated"}

@@ -75,6 +75,7 @@ class Registration:
     screening_report_id: Optional[str] = None
     risk_assessment_id: Optional[str] = None
     high_risk: bool = False
+    mediator: Optional[str] = None  # a roster mediator the parties named (调解员名册)
 
     @property
     def applicant_ids(self) -> List[str]:
@@ -120,12 +121,18 @@ def skipped_levels(region: str, earlier: Sequence[EarlierCase]) -> List[str]:
 
 
 def check_registration(reg: Registration, directory: Directory) -> None:
-    """A case is registered only in a region this deployment serves, and a leader
-    reception day only with a leader the directory lists."""
+    """A case is registered only in a region this deployment serves, a leader
+    reception day only with a leader the directory lists, and a mediator the parties
+    named only if the roster lists them for the case's region (whether they are free is
+    assignment's to judge, when it places the case)."""
     if not directory.serves(reg.region):
         raise RegionNotServed(reg.region)
     if reg.leader is not None and directory.find_leader(reg.leader) is None:
         raise UnknownLeader(reg.leader)
+    if reg.mediator is not None:
+        problem = directory.roster_problem(reg.mediator, reg.region)
+        if problem is not None:
+            raise InvalidValue("mediator", problem)
 
 
 def months_before(day: date, months: int) -> date:
@@ -163,6 +170,8 @@ class Case(Aggregate):
             raise DomainError(f"case {self.id} is already registered")
         data = asdict(reg)
         data.pop("high_risk")
+        if data["mediator"] is None:
+            data.pop("mediator")  # events stay as they were when no mediator is named
         data.update(
             case_id=self.id,
             case_number=number,

@@ -114,6 +114,31 @@ def test_a_referral_from_a_region_not_served_is_rejected_with_the_field(intake):
     assert registered(intake) == [] and intake.bus.store.count_dead_letters() == 1
 
 
+def test_a_referral_naming_a_roster_mediator_carries_the_name(intake):
+    # 淇滨区人民法院's invited mediator, for a case in 淇滨区
+    assert handle_inbound(intake, referral(region="410611", mediator="M410611-01")) == \
+        "registered"
+    [case] = registered(intake)
+    assert case.data["mediator"] == "M410611-01"
+    assert handle_inbound(intake, referral(referral_id="R-2", region="410611")) == "registered"
+    assert "mediator" not in registered(intake)[1].data  # none named: as before
+
+
+@pytest.mark.parametrize("mediator, region, error", [
+    ("M999999-01", "410611", "'M999999-01' is not on the mediator roster"),
+    ("H410611-05", "410611", "'H410611-05' is not on the mediator roster"),  # staff, not roster
+    ("M410621-01", "410611", "M410621-01 serves 410621, not region 410611"),
+    # stationed for 大赉店镇 and 钜桥镇 only, not the rest of the district
+    ("M410611-04", "410611200", "M410611-04 serves 410611100, 410611101, not region 410611200"),
+])
+def test_a_referral_naming_a_mediator_off_the_roster_or_region_is_rejected_with_the_field(
+        intake, mediator, region, error):
+    assert handle_inbound(intake, referral(region=region, mediator=mediator)) == "rejected"
+    [(key, data)] = answers_sent(intake)
+    assert key == "court.rejected" and data["errors"] == {"mediator": [error]}
+    assert registered(intake) == []
+
+
 def test_an_idempotency_key_gives_a_retrying_clerk_the_same_case(intake):
     keyed = Caller("clerk-1", "visit-42")
     first = intake.bus.handle(RegisterCase(visit(), keyed))

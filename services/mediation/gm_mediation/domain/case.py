@@ -297,7 +297,12 @@ class MediationCase(Aggregate):
     # -- the mediator's commands -------------------------------------------------------
 
     def hold_session(self, held_on: date, notes: str, now: datetime, tz: tzinfo,
-                     **meta: Any) -> None:
+                     mediator: Optional[str] = None, **meta: Any) -> None:
+        """A session held; at the first, `mediator`: the roster mediator the parties chose
+        (人民调解法 第十九条: 当事人选择), checked against the roster by the caller."""
+        if mediator is not None and self.sessions:
+            raise InvalidValue("mediator", "the parties name a mediator at the first session, "
+                                           f"not at session {len(self.sessions) + 1}")
         self._require_workable()
         self._require_not_awaiting()
         self._require_accepted_petition()
@@ -306,7 +311,9 @@ class MediationCase(Aggregate):
                               "court refuses to confirm it, or the mediation fails")
         self._check_day("held_on", held_on, now, tz)
         self._emit(events.SessionHeld, {"held_on": held_on.isoformat(), "notes": notes,
-                                        "number": len(self.sessions) + 1}, meta, now)
+                                        "number": len(self.sessions) + 1,
+                                        **({"mediator": mediator} if mediator else {})},
+                   meta, now)
 
     def record_duty(self, duty: str, note: str, now: datetime, **meta: Any) -> None:
         """Record one of the four duties as done. Duties stay open to record until the

@@ -514,3 +514,29 @@ def test_an_rpc_command_names_its_actor(actor):
     with pytest.raises(ValueError, match="actor"):
         rpc_caller(actor, None)
     assert rpc_caller(" cli:ops-1 ", "k") == Caller("cli:ops-1", "k")
+
+
+# -- the parties name a mediator from the roster at the first session (调解员名册) --------------
+
+def test_the_parties_may_name_a_roster_mediator_at_the_first_session_only(world):
+    from gm_kernel import Refused
+
+    world.ready()  # a court referral from 大赉店镇 on the judicial track of 淇滨区
+    for mediator, error in (
+            ("M410611-04", "M410611-04 mediates on track people, not judicial"),
+            ("M410621-01", "M410621-01 serves 410621, not region 410611100"),
+            ("M999999-01", "'M999999-01' is not on the mediator roster")):
+        with pytest.raises(Refused) as refused:
+            world.handle(HoldSession("case-1", date(2026, 3, 5), "双方到场", MEDIATOR, mediator))
+        assert refused.value.errors == {"mediator": [error]}
+    assert "SessionHeld" not in world.types("mediation-case-1")
+    world.handle(HoldSession("case-1", date(2026, 3, 5), "双方到场，选定特邀调解员", MEDIATOR,
+                             "M410611-01"))
+    [held] = [e for e in world.store.read_stream("mediation-case-1") if e.type == "SessionHeld"]
+    assert held.data["mediator"] == "M410611-01"
+    with pytest.raises(Refused) as refused:
+        world.handle(HoldSession("case-1", date(2026, 3, 6), "第二次", MEDIATOR, "M410611-02"))
+    assert refused.value.errors == {"mediator": [
+        "the parties name a mediator at the first session, not at session 2"]}
+    world.handle(HoldSession("case-1", date(2026, 3, 6), "第二次", MEDIATOR))
+    assert "mediator" not in world.store.read_stream("mediation-case-1")[-1].data
