@@ -295,29 +295,47 @@ class EventFeed:
         """Apply a page of the source log read after our position; return how many.
         (A feed whose store can apply a whole page in one write overrides this.)"""
         applied = 0
-        for event in page:
-            if event.position > self.position():
-                self._apply_in_order(event)
-                applied += 1
-            time.sleep(0)  # a green yield: HTTP, heartbeats and consumers run meanwhile
+        unrecorded: Optional[Tracking] = None
+        try:
+            for event in page:
+                if event.position > self.position():
+                    # A run of events that need nothing here is recorded once, by its last
+                    # position (the position is the highest recorded): a queue bound to a
+                    # few types (topology.BROKER_INTERESTS) reads the rest in pages.
+                    passed = self._apply_in_order(event, record_passed=False)
+                    unrecorded = passed or (unrecorded if passed is None else None)
+                    applied += 1
+                time.sleep(0)  # a green yield: HTTP, heartbeats and consumers run meanwhile
+        finally:
+            if unrecorded is not None and unrecorded.position > self.position():
+                self._record_position(unrecorded)
         return applied
 
-    def _apply_in_order(self, event: RecordedEvent) -> None:
+    def _apply_in_order(self, event: RecordedEvent, record_passed: bool = True):
+        """Apply one event. With `record_passed` False, an event that needed nothing is
+        not recorded: its tracking is returned for the caller to record (else None, or
+        False when the event had effects, which recorded its position)."""
         tracking = Tracking(self.tracking_name, event.position)
         try:
             # A conflict with a command on the same stream is retried by the message bus
             # (gm_platform.messagebus), which decides the event again on the fresh state.
-            if not self.apply(event, tracking):
+            if self.apply(event, tracking):
+                passed = False
+            elif record_passed:
                 self.store.append(None, None, tracking=tracking)
+                passed = None
+            else:
+                passed = tracking
         except DuplicateMessage:
             if self.position() < event.position:
                 # The effects were recorded before under another key (a Processed
                 # record of the same message): record the position alone.
                 self._record_position(tracking)
             self._count("duplicate")  # else: another replica applied it first
-            return
+            return None
         self._count("applied")
         metrics.FEED_POSITION.labels(self.store.service, self.source).set(event.position)
+        return passed
 
     def _record_position(self, tracking: Tracking) -> None:
         try:

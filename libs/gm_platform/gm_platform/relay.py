@@ -37,12 +37,12 @@ log = logging.getLogger(__name__)
 
 RELAY_LEASE = "outbox-relay"
 
-#: Routing key of a message carrying several domain events (a JSON array, in log order):
-#: the relay sends what it finds pending together, so under load each consumer receives,
-#: acknowledges and the broker stores one message per batch instead of one per event
-#: (the broker's cost is per message, not per byte). Feeds decode both forms
+#: A run of pending domain events goes out as one message (a JSON array, in log order,
+#: routing key topology.EVENT_BATCH; not the types a queue is bound to by name): under load each consumer receives and acknowledges,
+#: and the broker stores, one message per batch instead of one per event (the broker's
+#: cost is per message, not per byte). Feeds decode both forms
 #: (gm_platform.feed.decode_events); a lone event goes out as itself, under its type.
-EVENT_BATCH = "batch"
+EVENT_BATCH = topology.EVENT_BATCH
 EVENT_BATCH_MAX = 100
 #: Well under the broker's max_message_size (deploy/rabbitmq): a batch is cut before it.
 EVENT_BATCH_BYTES = 256 * 1024
@@ -212,12 +212,14 @@ class OutboxRelay:
     def _messages(self, pending) -> Iterator[list]:
         """The pending outbox messages, each with its encoded body, grouped as the AMQP
         messages that carry them: a run of domain events (in log order) as one message,
-        up to EVENT_BATCH_MAX events and EVENT_BATCH_BYTES; anything else alone."""
+        up to EVENT_BATCH_MAX events and EVENT_BATCH_BYTES; anything else alone, as are
+        the event types some queue is bound to by name (topology.batched)."""
         run: list = []
         size = 0
         for msg in pending:
             encoded = _encode(self._current(msg))
-            if msg.exchange != self.store.events_exchange:
+            if (msg.exchange != self.store.events_exchange
+                    or not topology.batched(self.store.service, msg.routing_key)):
                 if run:
                     yield run
                     run, size = [], 0

@@ -137,11 +137,53 @@ def inbound_queue(service: str) -> Optional[Queue]:
     return queue() if queue else None
 
 
+#: Routing key of a message carrying several domain events (a JSON array in log order,
+#: gm_platform.relay): only events no queue is bound to by type (`batched`).
+EVENT_BATCH = "batch"
+
+#: Where a consumer acts on only a few of a source's event types, its queue is bound to
+#: those, not to every event: the broker rings for what matters here and the feed reads
+#: everything between from the source's log — a gap, filled in the background
+#: (gm_platform.feed), as the log is the truth and the broker only says "something new";
+#: the periodic catch-up reads the rest. The same events are applied in the same order,
+#: and the broker and the consumer handle far fewer messages (mediation's own events were
+#: four in eleven of its deliveries). The relay sends these types alone, never in a
+#: batch. Equal to the handlers' tables (tests/test_topology_interests.py).
+BROKER_INTERESTS: Dict[Tuple[str, str], Tuple[str, ...]] = {
+    ("assignment", "mediation"): ("CaseClosed", "PetitionAccepted", "SessionHeld"),
+    ("mediation", "mediation"): ("ConfirmationRequested", "ConfirmationRuled",
+                                 "HandOffAccepted", "HandOffRejected", "MediationFailed"),
+}
+
+
+def event_binding_keys(consumer: str, source: str) -> Tuple[str, ...]:
+    """The routing keys `<consumer>.from.<source>` is bound to on `<source>.events`."""
+    return BROKER_INTERESTS.get((consumer, source), ("#",))
+
+
+def batched(source: str, event_type: str) -> bool:
+    """Whether the relay may send `source`'s events of this type in a batch: no queue is
+    bound to the type by name (a batch goes only where every event goes)."""
+    return not any(event_type in types for (_, s), types in BROKER_INTERESTS.items()
+                   if s == source)
+
+
 def events_queue(consumer: str, source: str) -> Queue:
-    """One durable queue per (consuming service, source service), bound to all its events."""
+    """One durable queue per (consuming service, source service), bound to the source's
+    events: all of them, or those the consumer acts on (BROKER_INTERESTS)."""
+    exchange = events_exchange(source, passive=source != consumer)
     return _consumed(f"{consumer}.from.{source}", consumer,
-                     binding(events_exchange(source, passive=source != consumer),
-                             routing_key="#"))
+                     *(binding(exchange, routing_key=k)
+                       for k in event_binding_keys(consumer, source)))
+
+
+def unbind_stale(channel, queue: Queue) -> None:
+    """Remove the every-event binding an older version made, from a queue now bound to
+    some types only (BROKER_INTERESTS): bindings add up, redeclaring removes none."""
+    for (consumer, source) in BROKER_INTERESTS:
+        if queue.name == f"{consumer}.from.{source}":
+            channel.queue_unbind(queue=queue.name, exchange=events_exchange(source).name,
+                                 routing_key="#")
 
 
 def parking_queue(service: str) -> Queue:
@@ -365,6 +407,7 @@ def declare_consumed(connection, queue: Queue) -> Tuple[object, bool]:
     declared = queue(channel)
     try:
         declared.declare()
+        unbind_stale(channel, queue)
         return channel, True
     except NotFound:
         # Another service's events exchange, bound passively, is not there yet: declared
@@ -384,4 +427,5 @@ def declare_consumed(connection, queue: Queue) -> Tuple[object, bool]:
     for b in declared.bindings:
         b.declare(channel)
         b.bind(declared)
+    unbind_stale(channel, queue)
     return channel, False

@@ -8,6 +8,7 @@ deleted afterwards. A refusal is asserted precisely: the broker closes the chann
 """
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Callable, List, Tuple
 from urllib.parse import unquote, urlsplit
@@ -377,3 +378,33 @@ def test_a_service_binds_to_anothers_events_once_they_exist_declaring_them_only_
             assert "mediation.events" in exchanges  # provisioning a service declares it
         finally:
             _api("DELETE", f"/users/{name}")
+
+
+def test_an_events_queue_bound_to_every_event_by_an_older_version_is_narrowed(amqp_uri):
+    """Bindings add up: redeclaring assignment.from.mediation with its few types would
+    leave the old '#' binding in place, and every event would still come."""
+    from kombu import Connection, Queue, binding
+
+    old = Queue("assignment.from.mediation", bindings=[
+        binding(topology.events_exchange("mediation"), routing_key="#")], durable=True,
+        queue_arguments=topology.consumed_queue_arguments("assignment"))
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        old(channel).declare()
+        channel, _ = topology.declare_consumed(conn, topology.events_queue("assignment",
+                                                                           "mediation"))
+        producer = conn.Producer(channel)
+        for key in ("MediationOpened", "CaseClosed", topology.EVENT_BATCH):
+            producer.publish(b"{}", exchange="mediation.events", routing_key=key)
+        queue = topology.events_queue("assignment", "mediation")(channel)
+        got = []
+        for _ in range(50):
+            message = queue.get(no_ack=True)
+            if message is None and got:
+                break
+            if message is None:
+                time.sleep(0.05)
+                continue
+            got.append(message.delivery_info["routing_key"])
+        assert got == ["CaseClosed"]  # a batch holds only what every queue takes
+        queue.delete()

@@ -239,3 +239,17 @@ def test_an_rpc_page_stops_at_its_byte_budget_and_holds_at_least_one_item():
     assert fill_page(items, budget=1) == items[:1]  # one larger than the budget still goes
     assert fill_page(iter([]), budget=1) == []
     assert fill_page(items) == items  # the default budget (512 KiB) takes these all
+
+
+def test_a_page_of_events_that_need_nothing_is_recorded_once_by_its_last_position(
+        source, target):
+    """A queue bound to a few types (topology.BROKER_INTERESTS) leaves the rest to pages of
+    the log: one tracking record per run of passed-over events, not one per event."""
+    source.append("case-c", 0, [NewEvent("Noted", {"n": 7}), NewEvent("Noted", {"n": 8})])
+    feed = EventFeed(target, "intake", counter(target), ListLog(source.read_log()))
+    assert feed.catch_up() == 8
+    assert seen(target) == [1, 2, 5, 6] and feed.position() == 8
+    rows = [p for (p,) in target._db.execute(
+        "SELECT position FROM tracking WHERE name = 'feed:intake' ORDER BY position")]
+    assert rows == [1, 2, 5, 6, 8]  # 3, 4 passed over before 5; 7 before 8
+    assert feed.catch_up() == 0

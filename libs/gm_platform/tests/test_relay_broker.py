@@ -372,3 +372,35 @@ def test_what_the_broker_does_not_confirm_in_time_stays_pending(store, listener,
     ids = [e.id for e in events]
     assert [m.properties["message_id"] for m in first] == ids
     assert [m.properties["message_id"] for m in second] == ids
+
+
+def test_a_type_some_queue_is_bound_to_by_name_goes_alone(tmp_path, amqp_uri):
+    """assignment.from.mediation takes only the types assignment acts on
+    (topology.BROKER_INTERESTS): a batch goes only where every event goes, so those types
+    never travel in one."""
+    store = open_store(f"sqlite:///{tmp_path / 'mediation.db'}", "mediation")
+    conn = Connection(amqp_uri, connect_timeout=5)
+    channel = conn.channel()
+    queue = Queue(f"test-listener-{uuid.uuid4().hex[:8]}",
+                  Exchange("mediation.events", type="topic", durable=True), routing_key="#",
+                  durable=False)(channel)
+    queue.declare()
+    try:
+        recorded = store.append("case-1", 0, [NewEvent(t, {}) for t in (
+            "MediationOpened", "SessionHeld", "MediatorAssigned", "AgreementReached")])
+        relay = OutboxRelay(store, amqp_uri)
+        try:
+            assert relay.publish_pending() == 4
+        finally:
+            relay.close()
+        got = []
+        wait_until(lambda: (got.append(queue.get(no_ack=True)) or len(
+            [m for m in got if m is not None]) == 3), what="three messages")
+        messages = [m for m in got if m is not None]
+        assert [m.delivery_info["routing_key"] for m in messages] == [
+            "MediationOpened", "SessionHeld", EVENT_BATCH]
+        assert [e["id"] for e in json.loads(messages[2].body)] == [e.id for e in recorded[2:]]
+    finally:
+        queue.delete()
+        conn.release()
+        store.close()

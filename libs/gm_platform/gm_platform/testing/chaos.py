@@ -577,15 +577,25 @@ class Run:
         outcomes = Counter(r["outcome"] for r in ledger if r.get("outcome"))
         assert outcomes == expected_outcomes, (outcomes, expected_outcomes)
 
-        # the agencies were told each outcome, once per case
-        told = Counter()
-        for agency in WORKED:
-            by_case = defaultdict(set)
-            for m in self.agencies[agency].of_type("case_outcome"):
-                by_case[m["data"]["case_id"]].add((m["data"]["outcome"], m["id"]))
-            for case_id, seen in by_case.items():
-                assert len({o for o, _ in seen}) == 1, (case_id, seen)
-                told[next(iter(seen))[0]] += 1
+        # the agencies were told each outcome, once per case (the message leaves in the
+        # closing's commit, beside the event reporting shows: it may arrive a moment later)
+        def told_outcomes() -> Counter:
+            told = Counter()
+            for agency in WORKED:
+                by_case = defaultdict(set)
+                for m in self.agencies[agency].of_type("case_outcome"):
+                    by_case[m["data"]["case_id"]].add((m["data"]["outcome"], m["id"]))
+                for case_id, seen in by_case.items():
+                    assert len({o for o, _ in seen}) == 1, (case_id, seen)
+                    told[next(iter(seen))[0]] += 1
+            return told
+
+        try:
+            wait_until(lambda: told_outcomes() == expected_outcomes, 60,
+                       "every agency told each outcome")
+        except AssertionError:
+            pass  # the assertion below says what is missing
+        told = told_outcomes()
         assert told == expected_outcomes, (told, expected_outcomes)
 
         # reporting's figures for the month, from the traffic
