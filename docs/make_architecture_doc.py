@@ -263,7 +263,8 @@ def render_internal_topology() -> str:
             queue = topology.events_queue(consumer, source)
             consumed.append(queue.name)
             lines.append(f'  {_id(queue.name)}[["{queue.name}"]]')
-            lines.append(f'  {_id(topology.events_exchange(source).name)} -- "{queue.routing_key}" '
+            keys = "<br/>".join(topology.event_binding_keys(consumer, source))
+            lines.append(f'  {_id(topology.events_exchange(source).name)} -- "{keys}" '
                          f"--> {_id(queue.name)}")
             lines.append(f"  {_id(queue.name)} --> svc_{consumer}")
     for consumer in SERVICES:
