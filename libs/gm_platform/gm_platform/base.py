@@ -102,7 +102,10 @@ def broker_reachable(amqp_uri: str, timeout: float = 2.0) -> bool:
 
 
 def _feed_consumer(source: str):
-    @consume(queue=lambda service: topology.events_queue(service, source))
+    # A feed knows each event by its position, so handling one again is harmless:
+    # acknowledged ten at a time (gm_platform.consumer, ack_every).
+    @consume(queue=lambda service: topology.events_queue(service, source), prefetch=40,
+             ack_every=10)
     def consume_events(self, delivery: Delivery):
         return self.app.feeds.deliver(source, delivery.body)
 

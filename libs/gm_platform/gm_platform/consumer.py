@@ -57,6 +57,8 @@ _CONNECTION_ERRORS = (Transport.connection_errors + Transport.channel_errors
 
 #: Seconds between looks for an exchange another service has not declared yet.
 NOT_DECLARED_YET_WAIT = 0.3
+#: Seconds without a delivery after which handled messages are acknowledged (ack_every).
+ACK_QUIET = 0.05
 
 
 class StorePaused(Exception):
@@ -120,11 +122,19 @@ class QueueConsumer(Entrypoint):
     takes no argument or the service's name (e.g. `topology.parking_queue`)."""
 
     def __init__(self, queue: Union[Queue, Callable[..., Queue]], retries: int = 3,
-                 backoff: float = 0.2, prefetch: int = 20, **kwargs):
+                 backoff: float = 0.2, prefetch: int = 20, ack_every: int = 1, **kwargs):
         self.queue_spec = queue
         self.retries = retries
         self.backoff = backoff
         self.prefetch = prefetch
+        # Acknowledge handled messages together (`multiple`), every `ack_every` of them or
+        # when the queue falls quiet (ACK_QUIET): one frame instead of many for the broker
+        # and for us. Only where handling a message again is harmless and says nothing to
+        # anyone — a feed, which knows each event by its position: after a lost connection
+        # the broker hands back what was handled but not yet acknowledged.
+        self.ack_every = max(1, min(ack_every, prefetch // 2 or 1))
+        self._unacked = None  # the last handled message not yet acknowledged
+        self._unacked_count = 0
         self.connected = False
         self.dead_lettered = False  # whether the broker parks what we reject
         super().__init__(**kwargs)
@@ -218,13 +228,31 @@ class QueueConsumer(Entrypoint):
             consumer.consume()
             self.connected = True
             log.info("consuming %s", self.queue.name)
+            self._unacked, self._unacked_count = None, 0  # a new channel: nothing of ours
             while not self._stopping:
                 try:
-                    conn.drain_events(timeout=0.5)
+                    conn.drain_events(timeout=ACK_QUIET if self._unacked else 0.5)
                 except socket.timeout:
+                    self._ack_handled()
                     conn.heartbeat_check()
+            self._ack_handled()
             # Unacknowledged prefetched messages go back to the queue when we close.
             consumer.cancel()
+
+    def _ack_handled(self) -> None:
+        """Acknowledge every handled message not acknowledged yet (one frame)."""
+        message, self._unacked, self._unacked_count = self._unacked, None, 0
+        if message is not None:
+            message.ack(multiple=True)
+
+    def _ack(self, message) -> None:
+        if self.ack_every == 1:
+            message.ack()
+            return
+        self._unacked = message
+        self._unacked_count += 1
+        if self._unacked_count >= self.ack_every:
+            self._ack_handled()
 
     # -- one message -----------------------------------------------------------------------
     def _on_message(self, message):
@@ -247,12 +275,13 @@ class QueueConsumer(Entrypoint):
             error = self._call_worker(delivery if attempt == 1
                                       else replace(delivery, redelivered=True))
             if error is None:
-                message.ack()
+                self._ack(message)
                 metrics.MESSAGES_CONSUMED.labels(service, self.queue.name, "handled").inc()
                 metrics.HANDLER_SECONDS.labels(service, self.method_name).observe(
                     time.perf_counter() - started)
                 return
             if isinstance(error, StoreUnavailable):
+                self._ack_handled()
                 self._requeue_and_pause(message, error)
             if attempt < self.retries:
                 eventlet.sleep(self.backoff * 2 ** (attempt - 1))
@@ -275,6 +304,7 @@ class QueueConsumer(Entrypoint):
         return result, exc_info
 
     def _park(self, message, delivery: Delivery, error: BaseException, attempts: int) -> None:
+        self._ack_handled()  # those before it are done, whatever becomes of this one
         service = self.container.service_name
         letter = DeadLetter(
             # unique per parking, so replaying a letter never removes its successor

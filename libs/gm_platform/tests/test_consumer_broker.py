@@ -154,3 +154,40 @@ def test_a_queue_of_an_older_version_is_used_as_it_is(tmp_path, amqp_uri, caplog
         assert any("exists with other arguments" in r.getMessage() for r in caplog.records)
     finally:
         svc.stop()
+
+
+class BatchAckingService(PlatformService):
+    name = "intake"
+
+    @consume(queue=consumed_queue, prefetch=40, ack_every=10)
+    def on_message(self, delivery: Delivery):
+        SEEN.append(delivery)
+
+
+def test_a_feed_like_consumer_acknowledges_ten_at_a_time_and_when_the_queue_falls_quiet(
+        tmp_path, amqp_uri, monkeypatch):
+    """ack_every (the feeds' consumers): one `multiple` acknowledgement per ten handled
+    messages, and the rest once nothing more comes; none is left to be delivered again."""
+    from kombu.message import Message
+
+    SEEN.clear()
+    acks = []
+    real_ack = Message.ack
+    monkeypatch.setattr(Message, "ack", lambda self, multiple=False: (
+        acks.append(multiple), real_ack(self, multiple=multiple)))
+    with Connection(amqp_uri) as conn:
+        consumed_queue()(conn.default_channel).declare()
+        producer = conn.Producer()
+        for i in range(25):  # waiting before the consumer starts: delivered back to back
+            producer.publish(f"m{i}".encode(), exchange=EXCHANGE, routing_key="x.y")
+    svc = start_service("intake", service_settings("intake", amqp_uri, tmp_path),
+                        service_cls=BatchAckingService)
+    try:
+        wait_until(lambda: len(SEEN) == 25 and len(acks) == 3, 15,
+                   "25 handled and acknowledged in three frames")
+        assert acks == [True, True, True]  # 10, 20, and the last 5 once the queue was quiet
+    finally:
+        svc.stop()
+    with Connection(amqp_uri) as conn:
+        _, ready, _ = conn.default_channel.queue_declare(QUEUE_NAME, passive=True)
+    assert ready == 0 and len(SEEN) == 25  # nothing returned to the queue
