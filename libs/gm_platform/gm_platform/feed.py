@@ -71,8 +71,15 @@ class RpcSourceLog:
     connection kept open between reads (reopened, and the call tried once more, if it
     broke meanwhile); and whether the source's streams of a case verify (`verify_case`)."""
 
+    #: The longest a read waits for the source: a page takes milliseconds, and a source
+    #: that does not answer (stopping, or gone) must not hold this service's catch-up —
+    #: and with it its graceful stop (GM_SHUTDOWN_GRACE, 8 s) — for long; the next
+    #: catch-up tries again.
+    MAX_WAIT = 4.0
+
     def __init__(self, amqp_uri: str, source: str, timeout: float = 10.0):
-        self.amqp_uri, self.source, self.timeout = amqp_uri, source, timeout
+        self.amqp_uri, self.source = amqp_uri, source
+        self.timeout = min(timeout, self.MAX_WAIT)
         self._cluster = None
         self._proxy = None
         self._lock = threading.Lock()
@@ -106,10 +113,11 @@ class RpcSourceLog:
 
     @staticmethod
     def _broken(exc: Exception) -> bool:
-        """A dead connection, as opposed to the source answering with an error."""
-        from nameko.exceptions import RemoteError, UnknownService
+        """A dead connection, as opposed to the source answering with an error or not at
+        all in time (asking again would only wait as long again)."""
+        from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
-        return not isinstance(exc, (RemoteError, UnknownService))
+        return not isinstance(exc, (RemoteError, UnknownService, RpcTimeout))
 
     def close(self) -> None:
         with self._lock:

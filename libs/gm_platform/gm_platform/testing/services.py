@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import socket
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Dict, Iterable, Optional
 
+import eventlet
 import requests
 from nameko.containers import ServiceContainer
 
@@ -90,8 +91,12 @@ def services(names: Iterable[str], amqp_uri: str, data_dir, tokens_file: Optiona
             running[name] = start_service(name, settings, extra_config=extra_config)
         yield running
     finally:
+        # All at once, as the supervisor stops them: one by one, each would wait for its
+        # catch-up's read of a service already stopped (RpcSourceLog.MAX_WAIT).
+        pile = eventlet.GreenPile()
         for svc in reversed(list(running.values())):
-            svc.stop()
+            pile.spawn(svc.stop)
+        list(pile)
 
 
 TEST_TOKENS = {
