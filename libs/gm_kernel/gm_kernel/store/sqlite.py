@@ -21,8 +21,10 @@ lock (a second replica, `gm projections rebuild`) must not freeze this one: SQLi
 busy handler sleeps inside the C call, which under eventlet would stop every green thread
 (HTTP, /health, AMQP heartbeats) for as long. So BEGIN IMMEDIATE is tried without it and
 retried after short sleeps — green ones under eventlet — until `busy_timeout` has passed
-(`begin_immediate`). Other statements keep a short busy handler (STATEMENT_BUSY_MS) for
-the rare moments a reader meets a checkpoint.
+(`begin_immediate`). Reads keep a short busy handler (STATEMENT_BUSY_MS) for the rare
+moments a reader meets a checkpoint; statements inside a write transaction need none (the
+write lock is held, WAL), so the store switches between the two only when a read follows
+a write or the other way round.
 """
 from __future__ import annotations
 
