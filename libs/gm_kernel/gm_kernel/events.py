@@ -25,7 +25,11 @@ def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2026-11-30T03:48:17.123456Z."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: every time in the log is timezone-aware")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    value = value.astimezone(timezone.utc)
+    if value.year < 1000:  # isoformat pads the year to four digits, strftime does not
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime, in half the time (every write formats a few).
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(value: str) -> datetime:

@@ -64,3 +64,16 @@ def test_missing_positions_are_printed_as_spans():
     broken = chain.walk([holed]).broken
     assert (broken.problem, broken.expected, broken.found) == (
         chain.EVENTS_MISSING, "positions 1..5", "positions 1..2, 4..5")
+
+
+def test_a_link_hash_is_the_same_bytes_as_ever():
+    """Chains already stored must keep verifying: the hash of a fixed link, computed by
+    the code that wrote the first chains (canonical JSON through json.dumps)."""
+    stored = {"position": 1, "id": "e-1", "stream_id": "case-1", "version": 1,
+              "type": "CaseRegistered", "schema_version": 1,
+              "occurred_at": "2026-11-30T03:48:17.123456Z",
+              "data": {"summary": "邻里纠纷", "parties": [{"name": "张三", "role": "applicant"}],
+                       "b": 1.5, "a": None},
+              "actor": "clerk-7", "agency": None, "correlation_id": "c-1", "causation_id": None}
+    assert link_hash(GENESIS, [stored]) == \
+        "7672f51ee9655a42be4f197288cd7073ff8a51dec05062ddb8d28b3a5b4cfcf2"

@@ -1,6 +1,8 @@
 """SQLite adapter: the shared contract, plus what only a file shared by processes can show."""
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import random
 import sqlite3
@@ -10,7 +12,7 @@ from collections import defaultdict
 import pytest
 
 from gm_kernel import NO_STREAM, NewEvent, StoreError, StoreUnavailable
-from gm_kernel.store.sqlite import SCHEMA_VERSION, SQLiteEventStore
+from gm_kernel.store.sqlite import SCHEMA_VERSION, STATEMENT_BUSY_MS, SQLiteEventStore
 from gm_kernel.testing import StoreContract, run_in_threads
 from gm_kernel.testing.tampering import SQLiteTampering
 from gm_kernel.testing.store_workers import append_concurrently, append_until_killed
@@ -135,8 +137,9 @@ def test_wal_full_sync_and_schema_version(tmp_path):
         db = store._db
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert db.execute("PRAGMA busy_timeout").fetchone()[0] > 0
         assert store.schema_version() == SCHEMA_VERSION
+        # A read (schema_version is one) waits out a checkpoint in SQLite's busy handler.
+        assert db.execute("PRAGMA busy_timeout").fetchone()[0] == STATEMENT_BUSY_MS
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"events", "outbox", "processed", "tracking", "dead_letters"} <= tables
     finally:
@@ -158,6 +161,57 @@ def test_only_bookkeeping_commits_skip_the_disk_wait(tmp_path):
     finally:
         store.close()
     assert seen == ["PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL"] * 2
+
+
+def test_busy_timeout_is_set_only_between_reads_and_writes(tmp_path):
+    """Writes run with busy_timeout 0 (BEGIN IMMEDIATE waits in green sleeps), reads with
+    STATEMENT_BUSY_MS; a run of appends sets it once, a read after them once again."""
+    store = SQLiteEventStore(tmp_path / "svc.db", "svc")
+    store.ping()
+    seen = []
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if "busy_timeout" in sql else None)
+    try:
+        for i in range(3):
+            store.append(f"s-{i}", NO_STREAM, [NewEvent(type="T", data={})])
+        assert seen == ["PRAGMA busy_timeout = 0"]
+        assert len(store.read_log()) == 3
+        assert store.stream_version("s-1") == 1
+        assert seen == ["PRAGMA busy_timeout = 0", f"PRAGMA busy_timeout = {STATEMENT_BUSY_MS}"]
+    finally:
+        store.close()
+
+
+def test_an_append_stores_what_the_chain_and_the_relay_read(tmp_path):
+    """The rows an append writes, read back raw: the link's hash is SHA-256 over the
+    previous hash and the events' canonical JSON (json.dumps here, independently of
+    chain.py), and an event's outbox body is the compact JSON of its wire form."""
+    store = SQLiteEventStore(tmp_path / "svc.db", "svc")
+    try:
+        store.append("c-1", NO_STREAM, [NewEvent(type="T", data={"x": 1})])
+        recorded = store.append("c-1", 1, [
+            NewEvent(type="CaseRegistered", data={"summary": "邻里纠纷", "n": [1, {"b": None}]},
+                     actor="张三", correlation_id='quote"d'),
+            NewEvent(type="PartyAdded", data={}, agency="court")])
+        db = store._db
+        rows = db.execute("SELECT position, id, stream_id, version, type, schema_version, "
+                          "occurred_at, data, actor, agency, correlation_id, causation_id "
+                          "FROM events WHERE position >= 2 ORDER BY position").fetchall()
+        fields = ("position", "id", "stream_id", "version", "type", "schema_version",
+                  "occurred_at", "data", "actor", "agency", "correlation_id", "causation_id")
+        events = [dict(zip(fields, r), data=json.loads(r[7])) for r in rows]
+        (prev,) = db.execute("SELECT hash FROM commits WHERE first_position = 1").fetchone()
+        link = db.execute("SELECT first_position, last_position, stream_id, prev_hash, hash "
+                          "FROM commits WHERE first_position = 2").fetchone()
+        canonical = json.dumps(events, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert link == (2, 3, "c-1", prev,
+                        hashlib.sha256((prev + canonical).encode("ascii")).hexdigest())
+        bodies = [b for (b,) in db.execute(
+            "SELECT body FROM outbox WHERE position >= 2 ORDER BY position")]
+        assert bodies == [json.dumps(e.to_dict(), ensure_ascii=False, separators=(",", ":"))
+                          for e in recorded]
+        assert store.verify_chain().ok
+    finally:
+        store.close()
 
 
 def test_newer_schema_is_refused(tmp_path):

@@ -56,11 +56,14 @@ STREAM_ALTERED = "stream altered"        # an event of the link names another st
 UNCHAINED = "not chained"                # events no link covers, or a link without a hash
 
 
+#: Built once: json.dumps with options builds an encoder a call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical(value: Any) -> bytes:
     """The canonical JSON the chain hashes: sorted keys, no whitespace, ASCII. (The
     standard library's encoder; a library such as canonicaljson does the same call.)"""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True
-                      ).encode("ascii")
+    return _CANONICAL.encode(value).encode("ascii")
 
 
 def link_hash(prev_hash: str, events: Sequence[Mapping[str, Any]]) -> str:
@@ -68,12 +71,14 @@ def link_hash(prev_hash: str, events: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(list(events))).hexdigest()
 
 
-def stored_event(e: RecordedEvent) -> Dict[str, Any]:
-    """An event as both adapters store it (the time as its stored text), for hashing at
-    write time what a later read of the database gives back."""
+def stored_event(e: RecordedEvent, occurred_at: Optional[str] = None) -> Dict[str, Any]:
+    """An event as both adapters store it (the time as its stored text, `occurred_at` when
+    the caller has formatted it already), for hashing at write time what a later read of
+    the database gives back."""
     return {"position": e.position, "id": e.id, "stream_id": e.stream_id,
             "version": e.version, "type": e.type, "schema_version": e.schema_version,
-            "occurred_at": format_time(e.occurred_at), "data": e.data, "actor": e.actor,
+            "occurred_at": format_time(e.occurred_at) if occurred_at is None else occurred_at,
+            "data": e.data, "actor": e.actor,
             "agency": e.agency, "correlation_id": e.correlation_id,
             "causation_id": e.causation_id}
 

@@ -21,8 +21,10 @@ lock (a second replica, `gm projections rebuild`) must not freeze this one: SQLi
 busy handler sleeps inside the C call, which under eventlet would stop every green thread
 (HTTP, /health, AMQP heartbeats) for as long. So BEGIN IMMEDIATE is tried without it and
 retried after short sleeps — green ones under eventlet — until `busy_timeout` has passed
-(`begin_immediate`). Other statements keep a short busy handler (STATEMENT_BUSY_MS) for
-the rare moments a reader meets a checkpoint.
+(`begin_immediate`). Reads keep a short busy handler (STATEMENT_BUSY_MS) for the rare
+moments a reader meets a checkpoint; statements inside a write transaction need none (the
+write lock is held, WAL), so the store switches between the two only when a read follows
+a write or the other way round.
 """
 from __future__ import annotations
 
@@ -152,6 +154,19 @@ _EVENT_COLUMNS = ("position, id, stream_id, version, type, schema_version, occur
                   "actor, agency, correlation_id, causation_id")  # chain.STORED_FIELDS' order
 _LINK_COLUMNS = "first_position, last_position, stream_id, prev_hash, hash"
 
+# The statements of an append, built once.
+_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_MESSAGE = ("INSERT INTO outbox (position, exchange, routing_key, body, message_id, "
+                   "headers, created_at) VALUES (?,?,?,?,?,?,?)")
+_INSERT_LINK = f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)"
+#: The stream's version, the log's last position and the chain's head (NULLs: no link yet).
+_WRITE_HEAD = (
+    "SELECT (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?), "
+    "(SELECT COALESCE(MAX(position), 0) FROM events), "
+    "(SELECT last_position FROM commits ORDER BY first_position DESC LIMIT 1), "
+    "(SELECT hash FROM commits ORDER BY first_position DESC LIMIT 1)")
+_NO_HEADERS = _commit.dumps({})  # an event's message has none
+
 
 def _stored(row) -> dict:
     """An event row as chain.py hashes it. Data that is no longer JSON stays text: it
@@ -184,7 +199,7 @@ def _link_loose_events(db: sqlite3.Connection, after: int, prev: str,
             digest = chain.link_hash(prev, [_stored(row)])
             links.append((row[0], row[0], row[2], prev, digest))
             prev = digest
-        db.executemany(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)", links)
+        db.executemany(_INSERT_LINK, links)
         last = rows[-1][0]
     if last > after:
         db.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
@@ -228,26 +243,32 @@ def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
     locked."""
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        deadline = time.monotonic() + timeout
-        pause = 0.001
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+        _begin_without_busy_handler(conn, timeout)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {STATEMENT_BUSY_MS}")
 
 
+def _begin_without_busy_handler(conn: sqlite3.Connection, timeout: float) -> None:
+    """begin_immediate on a connection whose busy_timeout is already 0."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 @contextmanager
-def write_transaction(conn: sqlite3.Connection, timeout: float) -> Iterator[sqlite3.Connection]:
+def write_transaction(conn: sqlite3.Connection, timeout: float,
+                      begin=begin_immediate) -> Iterator[sqlite3.Connection]:
     """One write transaction holding the database's write lock from its first statement
     (begin_immediate): committed at the end, rolled back on any error."""
-    begin_immediate(conn, timeout)
+    begin(conn, timeout)
     try:
         yield conn
         conn.execute("COMMIT")
@@ -289,6 +310,7 @@ class SQLiteEventStore(EventStore):
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: Optional[sqlite3.Connection] = None
+        self._busy_ms = STATEMENT_BUSY_MS  # the connection's busy_timeout (connect_wal's)
         try:
             self._conn = connect_wal(self.path, busy_timeout, synchronous="FULL")
             self._migrate()
@@ -319,11 +341,29 @@ class SQLiteEventStore(EventStore):
             if not durable:
                 self._db.execute("PRAGMA synchronous = NORMAL")
             try:
-                with write_transaction(self._db, self.busy_timeout) as db:
+                # Holding the write lock, no statement of the transaction waits for
+                # another connection (WAL): busy_timeout 0 serves the whole of it.
+                self._busy(0)
+                with write_transaction(self._db, self.busy_timeout,
+                                       _begin_without_busy_handler) as db:
                     yield db
             finally:
                 if not durable:
                     self._db.execute("PRAGMA synchronous = FULL")
+
+    def _busy(self, ms: int) -> None:
+        """Set the connection's busy_timeout when it changes (callers hold the lock):
+        0 for writes (begin_immediate waits in green sleeps), STATEMENT_BUSY_MS for reads.
+        A run of appends sets it once, not twice a commit."""
+        if self._busy_ms != ms:
+            self._db.execute(f"PRAGMA busy_timeout = {ms}")
+            self._busy_ms = ms
+
+    @property
+    def _reader(self) -> sqlite3.Connection:
+        """The connection for reads outside a write transaction (callers hold the lock)."""
+        self._busy(STATEMENT_BUSY_MS)
+        return self._db
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -342,7 +382,7 @@ class SQLiteEventStore(EventStore):
     def schema_version(self) -> int:
         """The schema version of the open database (PRAGMA user_version)."""
         with self._lock:
-            return self._db.execute("PRAGMA user_version").fetchone()[0]
+            return self._reader.execute("PRAGMA user_version").fetchone()[0]
 
     # -- writing -------------------------------------------------------------------------
     @_translated
@@ -365,29 +405,25 @@ class SQLiteEventStore(EventStore):
             # Duplicates first: a redelivered message is answered as a duplicate even if
             # its stream has moved on since (the port: it "makes the whole commit fail").
             self._refuse_duplicates(db, commit)
-            if commit.checks_version:
-                actual = self._version(db, commit.stream_id)
-                if actual != commit.expected_version:
-                    raise ConcurrencyError(commit.stream_id, commit.expected_version, actual)
-            first = db.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0] + 1
-            recorded = commit.record(first)
-            self._insert(db, commit, recorded)
-            if recorded:
-                self._link(db, recorded)
+            if not commit.events:
+                if commit.checks_version:
+                    self._check_version(commit, self._version(db, commit.stream_id))
+                self._insert_rest(db, commit, [], format_time(utcnow()))
+                return []
+            # One statement for the version check, the last position and the chain's head.
+            actual, last, head_last, head_hash = db.execute(
+                _WRITE_HEAD, (commit.stream_id,)).fetchone()
+            self._check_version(commit, actual)
+            recorded = commit.record(last + 1)
+            if head_last is None:  # no link yet
+                head_last, head_hash = 0, chain.GENESIS
+            self._insert_events(db, commit, recorded, head_last, head_hash)
         return recorded
 
     @staticmethod
-    def _link(db: sqlite3.Connection, recorded: List[RecordedEvent]) -> None:
-        """The commit's link, chained to the head's (under the write lock, like positions);
-        events an older replica wrote after the head are linked first."""
-        head = db.execute("SELECT last_position, hash FROM commits "
-                          "ORDER BY first_position DESC LIMIT 1").fetchone()
-        last, prev = head if head else (0, chain.GENESIS)
-        if last < recorded[0].position - 1:
-            prev = _link_loose_events(db, last, prev, recorded[0].position - 1)
-        db.execute(f"INSERT INTO commits ({_LINK_COLUMNS}) VALUES (?,?,?,?,?)",
-                   (recorded[0].position, recorded[-1].position, recorded[0].stream_id, prev,
-                    chain.link_hash(prev, [chain.stored_event(e) for e in recorded])))
+    def _check_version(commit: _commit.Commit, actual: int) -> None:
+        if actual != commit.expected_version:
+            raise ConcurrencyError(commit.stream_id, commit.expected_version, actual)
 
     def _refuse_duplicates(self, db: sqlite3.Connection, commit: _commit.Commit) -> None:
         keys = commit.processed_keys
@@ -403,31 +439,50 @@ class SQLiteEventStore(EventStore):
                                         (t.name, t.position)).fetchone():
             raise DuplicateMessage(_commit.tracking_key(t), None)
 
-    def _insert(self, db: sqlite3.Connection, commit: _commit.Commit,
-                recorded: List[RecordedEvent]) -> None:
+    def _insert_events(self, db: sqlite3.Connection, commit: _commit.Commit,
+                       recorded: List[RecordedEvent], head_last: int, head_hash: str) -> None:
+        """The events, their outbox messages, the rest of the commit and its link of the
+        chain, chained to the head's (read under the write lock, like positions); events
+        an older replica wrote after the head are linked first. Each event's time and data
+        are encoded once for its row, its message and its hash."""
         now = format_time(utcnow())
+        event_rows, message_rows, stored = [], [], []
+        for e in recorded:
+            when = format_time(e.occurred_at)
+            data = _commit.dumps(e.data)
+            event_rows.append((e.position, e.id, e.stream_id, e.version, e.type,
+                               e.schema_version, when, data, e.actor, e.agency,
+                               e.correlation_id, e.causation_id))
+            message_rows.append((e.position, self.events_exchange, e.type,
+                                 _commit.event_body(e, when, data), e.id, _NO_HEADERS, now))
+            stored.append(chain.stored_event(e, when))
         try:
-            db.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(e.position, e.id, e.stream_id, e.version, e.type, e.schema_version,
-                  format_time(e.occurred_at), _commit.dumps(dict(e.data)), e.actor, e.agency,
-                  e.correlation_id, e.causation_id) for e in recorded])
+            db.executemany(_INSERT_EVENT, event_rows)
         except sqlite3.IntegrityError as exc:
             # Version and position were checked under the write lock: only the event id
             # can clash, i.e. the caller reused a NewEvent already stored.
             raise StoreError(f"event id already recorded: {exc}") from exc
-        messages = [(e.position, m) for e, m in
-                    zip(recorded, _commit.event_messages(self.events_exchange, recorded))]
-        messages += [(None, m) for m in commit.outbox]
-        db.executemany(
-            "INSERT INTO outbox (position, exchange, routing_key, body, message_id, headers, "
-            "created_at) VALUES (?,?,?,?,?,?,?)",
-            [(pos, m.exchange, m.routing_key, _commit.dumps(dict(m.body)), m.message_id,
-              _commit.dumps(dict(m.headers)), now) for pos, m in messages])
-        db.executemany(
-            "INSERT INTO processed (key, result, recorded_at) VALUES (?,?,?)",
-            [(p.key, None if p.result is None else _commit.dumps(dict(p.result)), now)
-             for p in commit.processed])
+        self._insert_rest(db, commit, message_rows, now)
+        first = recorded[0].position
+        if head_last < first - 1:
+            head_hash = _link_loose_events(db, head_last, head_hash, first - 1)
+        db.execute(_INSERT_LINK, (first, recorded[-1].position, recorded[0].stream_id,
+                                  head_hash, chain.link_hash(head_hash, stored)))
+
+    def _insert_rest(self, db: sqlite3.Connection, commit: _commit.Commit,
+                     message_rows: list, now: str) -> None:
+        """What a commit writes besides its events: outbox messages (after the events'
+        own, `message_rows`), processed keys, the tracking record, a dead letter."""
+        message_rows += [(None, m.exchange, m.routing_key, _commit.dumps(dict(m.body)),
+                          m.message_id, _commit.dumps(dict(m.headers)), now)
+                         for m in commit.outbox]
+        if message_rows:
+            db.executemany(_INSERT_MESSAGE, message_rows)
+        if commit.processed:
+            db.executemany(
+                "INSERT INTO processed (key, result, recorded_at) VALUES (?,?,?)",
+                [(p.key, None if p.result is None else _commit.dumps(dict(p.result)), now)
+                 for p in commit.processed])
         if commit.tracking is not None:
             db.execute("INSERT INTO tracking (name, position, recorded_at) VALUES (?,?,?)",
                        (commit.tracking.name, commit.tracking.position, now))
@@ -468,7 +523,7 @@ class SQLiteEventStore(EventStore):
 
     def _query(self, sql: str, params=()) -> list:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            return self._reader.execute(sql, params).fetchall()
 
     @_translated
     def _read_stream(self, stream_id: str, after_version: int) -> List[RecordedEvent]:
@@ -485,7 +540,7 @@ class SQLiteEventStore(EventStore):
     @_translated
     def stream_version(self, stream_id: str) -> int:
         with self._lock:
-            return self._version(self._db, stream_id)
+            return self._version(self._reader, stream_id)
 
     @_translated
     def last_position(self) -> int:
@@ -499,11 +554,12 @@ class SQLiteEventStore(EventStore):
         """Reads that see one state of the file (a read transaction: in WAL mode it
         blocks no writer)."""
         with self._lock:
-            self._db.execute("BEGIN")
+            db = self._reader
+            db.execute("BEGIN")
             try:
-                yield self._db
+                yield db
             finally:
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
 
     def _chain_links(self) -> Iterator[chain.Link]:
         after = 0
