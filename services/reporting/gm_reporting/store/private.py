@@ -106,14 +106,11 @@ class PrivateProjectionStore(ProjectionStore):
         # ones): a new case brings several people at once.
         wanted: Dict[str, List[str]] = {}
 
-        def collect(parties: list) -> list:
+        for parties in _party_lists(state):
             for i, p in enumerate(parties):
                 subject = subject_of(i, p) if isinstance(p, Mapping) else None
                 if subject is not None:
                     wanted.setdefault(subject, owners if subject == case_subject else [])
-            return parties
-
-        _map_party_lists(state, collect)
         if not wanted:
             def write_back(parties: list) -> list:
                 out = []
@@ -252,12 +249,30 @@ _LEAVES = frozenset((str, int, float, bool, type(None)))
 
 
 def _map_party_lists(tree: Any, fn) -> Any:
+    """`tree` with each list under `parties` replaced by fn(list). Run on every event's
+    documents: leaves (most of a case file) are passed over without a call or an ABC
+    check."""
     kind = type(tree)
-    if kind in _LEAVES:  # most of a document: no ABC check for them (every event's seal)
-        return tree
+    if kind is list or (kind is not dict and isinstance(tree, list)):
+        return [v if type(v) in _LEAVES else _map_party_lists(v, fn) for v in tree]
     if kind is dict or isinstance(tree, Mapping):
-        return {k: fn(v) if k == "parties" and isinstance(v, list) else _map_party_lists(v, fn)
-                for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_map_party_lists(v, fn) for v in tree]
+        return {k: v if type(v) in _LEAVES else fn(v) if k == "parties" and isinstance(v, list)
+                else _map_party_lists(v, fn) for k, v in tree.items()}
     return tree
+
+
+def _party_lists(tree: Any) -> Iterator[list]:
+    """Each list under `parties` in `tree` (as _map_party_lists finds them, no copy)."""
+    kind = type(tree)
+    if kind is list or (kind is not dict and isinstance(tree, list)):
+        for v in tree:
+            if type(v) not in _LEAVES:
+                yield from _party_lists(v)
+    elif kind is dict or isinstance(tree, Mapping):
+        for k, v in tree.items():
+            if type(v) in _LEAVES:
+                continue
+            if k == "parties" and isinstance(v, list):
+                yield v
+            else:
+                yield from _party_lists(v)
