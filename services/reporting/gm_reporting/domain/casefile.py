@@ -73,7 +73,7 @@ def mask_phone(value: Optional[str]) -> Optional[str]:
 def mask_parties(parties) -> List[dict]:
     out = []
     for p in parties or ():
-        if not isinstance(p, Mapping):
+        if type(p) is not dict and not isinstance(p, Mapping):  # dict: the fast check
             continue
         out.append({"role": p.get("role"), "name": p.get("name"),
                     "id_number": mask_id_number(p.get("id_number")),

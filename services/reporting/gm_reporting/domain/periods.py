@@ -24,6 +24,12 @@ def norm_time(value) -> Optional[str]:
             and value[10] == "T" and value[19] == ".":
         return value  # already in the stored form (what format_time writes)
     if isinstance(value, datetime):
+        if value.tzinfo is timezone.utc and value.year >= 1000:
+            # format_time's text, without strftime (twice as fast; every event's time
+            # comes this way in a rebuild)
+            return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+                value.year, value.month, value.day, value.hour, value.minute, value.second,
+                value.microsecond)
         return format_time(value)
     return format_time(parse_time(str(value)))
 

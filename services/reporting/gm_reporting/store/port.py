@@ -25,12 +25,19 @@ position for that source — all or nothing per call, and exactly once:
   update, then the position; a crash in between re-applies the event, and the documents
   already written ignore it: nothing is counted twice.
 
+Rebuilding. A rebuild applies whole logs to a generation nobody else writes: `bulk(spec,
+generation)` gives a Bulk whose `apply` has the same meaning as the store's, but an
+adapter may keep the documents in memory across calls and write each one once per
+`flush` (positions in the same write), instead of once per call. The default Bulk
+applies every call at once.
+
 Proved for every adapter by gm_reporting.testing.ProjectionStoreContract.
 """
 from __future__ import annotations
 
 import abc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import (Any, ContextManager, Dict, Iterator, List, Mapping, Optional,
                     Sequence, Tuple, Union)
@@ -214,6 +221,30 @@ class ApplyResult:
     position: int = 0
 
 
+class Bulk:
+    """Applying a generation's events many pages at a time (`ProjectionStore.bulk`).
+
+    `apply` checks and applies a run of a source's events as the store's `apply` does
+    (DuplicateMessage, PositionGap; nothing of a failing call is kept) and `position`
+    answers what has been applied, flushed or not. What is not flushed yet is lost if
+    the process dies — which a rebuild can afford: a generation that was never activated
+    is dropped and built again from position 0. `flush` writes it all, with the
+    positions, in one step; the context manager flushes at the end. This default keeps
+    nothing back: every call is the store's own `apply`."""
+
+    def __init__(self, store: "ProjectionStore", spec: ProjectionSpec, generation: int):
+        self.store, self.spec, self.generation = store, spec, generation
+
+    def position(self, source: str) -> int:
+        return self.store.position(self.spec.name, source, self.generation)
+
+    def apply(self, source: str, events: Sequence[RecordedEvent]) -> ApplyResult:
+        return self.store.apply(self.spec, source, events, self.generation)
+
+    def flush(self) -> None:
+        """Write what was applied (documents and positions together)."""
+
+
 class Reader(abc.ABC):
     """Queries over one generation of one projection (a consistent snapshot where the
     database gives one)."""
@@ -282,6 +313,15 @@ class ProjectionStore(abc.ABC):
                 generation: Optional[int] = None) -> None:
         """Record `position` as applied with no effects (tracked + 1 only; else
         DuplicateMessage or PositionGap)."""
+
+    @contextmanager
+    def bulk(self, spec: ProjectionSpec, generation: int) -> Iterator[Bulk]:
+        """`with store.bulk(spec, number) as b:` apply many runs to a generation being
+        rebuilt (not the active one: the live feeds write that), flushed at the end; on
+        an error nothing not yet flushed is written."""
+        bulk = Bulk(self, spec, generation)
+        yield bulk
+        bulk.flush()
 
     @abc.abstractmethod
     def put(self, spec: ProjectionSpec, table: str, states: Mapping[str, dict],

@@ -28,7 +28,12 @@ from gm_kernel import RecordedEvent
 from gm_kernel.privacy import Vault
 from gm_kernel.privacy import personal
 
-from .port import ApplyResult, Generation, ProjectionSpec, ProjectionStore, Reader
+from .port import ApplyResult, Bulk, Generation, ProjectionSpec, ProjectionStore, Reader
+
+
+# Opened documents a bulk application remembers at most (store.bulk: about as many as
+# the store holds in memory).
+MEMO_DOCUMENTS = 60_000
 
 
 class PrivateProjectionStore(ProjectionStore):
@@ -41,27 +46,47 @@ class PrivateProjectionStore(ProjectionStore):
         """`spec` whose apply opens the documents it is given and seals what it returns."""
         sealed = self._specs.get(id(spec))
         if sealed is None:
-            def apply(source: str, event: Any, docs: Mapping) -> dict:
-                opened = {k: self._open_doc(v) for k, v in docs.items()}
-                changed = spec.apply(source, event, {k: o for k, (o, _) in opened.items()})
-                return {k: self._seal_doc(k, state, opened.get(k, (None, {}))[1], event)
-                        for k, state in changed.items()}
-
-            sealed = self._specs[id(spec)] = replace(spec, apply=apply)
+            sealed = self._specs[id(spec)] = self._sealing(spec)
         return sealed
 
-    def _open_doc(self, state: Optional[dict]):
+    def _sealing(self, spec: ProjectionSpec, memo: Optional[Dict[int, tuple]] = None
+                 ) -> ProjectionSpec:
+        """`spec` sealing what it returns. With a `memo` (a bulk application's), the
+        opened form of each document it sealed is remembered, so that the next event on
+        a document held in memory does not open it again (decrypting its parties):
+        id(sealed document) -> (the sealed document, opened form, sealed parties)."""
+
+        def apply(source: str, event: Any, docs: Mapping) -> dict:
+            opened = {k: self._open_doc(v, memo) for k, v in docs.items()}
+            changed = spec.apply(source, event, {k: o for k, (o, _) in opened.items()})
+            out = {}
+            for k, state in changed.items():
+                after: Dict[str, dict] = {}
+                out[k] = sealed = self._seal_doc(k, state, opened.get(k, (None, {}))[1], event,
+                                                 after)
+                if memo is not None:
+                    memo.pop(id(docs.get(k)), None)  # superseded
+                    if len(memo) >= MEMO_DOCUMENTS:
+                        memo.clear()  # only a cache: documents are opened again
+                    memo[id(sealed)] = (sealed, state, after)
+            return out
+
+        return replace(spec, apply=apply)
+
+    def _open_doc(self, state: Optional[dict], memo: Optional[Dict[int, tuple]] = None):
         """The document opened, and each opened party's sealed form (to write back)."""
         if state is None:
             return None, {}
-        opened = self.vault.unseal(state)
-        before = {}
-        for sealed_p, plain_p in zip(personal.parties_in(state), personal.parties_in(opened)):
-            if any(personal.is_sealed(v) for v in sealed_p.values()):  # not a legacy one
-                before[_fingerprint(plain_p)] = sealed_p
-        return opened, before
+        known = memo.get(id(state)) if memo is not None else None
+        if known is not None and known[0] is state:
+            return known[1], known[2]
+        return (opened := self.vault.unseal(state)), _sealed_parties(state, opened)
 
-    def _seal_doc(self, key, state: dict, before: Mapping[str, dict], event: Any) -> dict:
+    def _seal_doc(self, key, state: dict, before: Mapping[str, dict], event: Any,
+                  after: Optional[Dict[str, dict]] = None) -> dict:
+        """`state` with its parties sealed; `after`, if given, gets each party's sealed
+        form by its opened form's fingerprint (what opening the result would give)."""
+        after = {} if after is None else after
         event_parties = [p for p in personal.parties_in(getattr(event, "data", None) or {})]
         owners = [self.vault.pseudonym(n)
                   for n in personal.main_id_numbers(getattr(event, "data", None) or {})]
@@ -81,18 +106,22 @@ class PrivateProjectionStore(ProjectionStore):
         # ones): a new case brings several people at once.
         wanted: Dict[str, List[str]] = {}
 
-        def collect(parties: list) -> list:
+        for parties in _party_lists(state):
             for i, p in enumerate(parties):
                 subject = subject_of(i, p) if isinstance(p, Mapping) else None
                 if subject is not None:
                     wanted.setdefault(subject, owners if subject == case_subject else [])
-            return parties
-
-        _map_party_lists(state, collect)
         if not wanted:
-            return _map_party_lists(state, lambda parties: [
-                before.get(_fingerprint(p), p) if isinstance(p, Mapping) else p
-                for p in parties])
+            def write_back(parties: list) -> list:
+                out = []
+                for p in parties:
+                    sealed = before.get(_fingerprint(p)) if isinstance(p, Mapping) else None
+                    if sealed is not None:
+                        after[_fingerprint(p)] = sealed
+                    out.append(p if sealed is None else sealed)
+                return out
+
+            return _map_party_lists(state, write_back)
         keys = self.vault.keys_for(wanted)
 
         def seal_list(parties: list) -> list:
@@ -103,12 +132,15 @@ class PrivateProjectionStore(ProjectionStore):
                     continue
                 subject = subject_of(i, p)
                 if subject is None:
-                    out.append(before[_fingerprint(p)])
+                    out.append(sealed := before[_fingerprint(p)])
+                    after[_fingerprint(p)] = sealed
                     continue
                 key_id, cipher = keys[subject]
-                out.append({f: personal.seal_value(key_id, cipher, v)
-                            if f in personal.PARTY_FIELDS and isinstance(v, str) else v
-                            for f, v in p.items()})
+                out.append(sealed := {f: personal.seal_value(key_id, cipher, v)
+                                      if f in personal.PARTY_FIELDS and isinstance(v, str)
+                                      else v for f, v in p.items()})
+                if any(personal.is_sealed(v) for v in sealed.values()):
+                    after[_fingerprint(p)] = sealed
             return out
 
         return _map_party_lists(state, seal_list)
@@ -142,6 +174,11 @@ class PrivateProjectionStore(ProjectionStore):
     def advance(self, name: str, source: str, position: int,
                 generation: Optional[int] = None) -> None:
         self.inner.advance(name, source, position, generation)
+
+    @contextmanager
+    def bulk(self, spec: ProjectionSpec, generation: int) -> Iterator[Bulk]:
+        with self.inner.bulk(self._sealing(spec, memo={}), generation) as bulk:
+            yield bulk
 
     def put(self, spec: ProjectionSpec, table: str, states: Mapping[str, dict],
             generation: int) -> None:
@@ -195,14 +232,47 @@ class _OpeningReader(Reader):
         return self.inner.tally(table, where, by, sums)
 
 
+def _sealed_parties(sealed: Mapping, opened: Mapping) -> Dict[str, dict]:
+    """Each party of a document by its opened form's fingerprint: its sealed form."""
+    before = {}
+    for sealed_p, plain_p in zip(personal.parties_in(sealed), personal.parties_in(opened)):
+        if any(personal.is_sealed(v) for v in sealed_p.values()):  # not a legacy one
+            before[_fingerprint(plain_p)] = sealed_p
+    return before
+
+
 def _fingerprint(party: Mapping) -> str:
     return json.dumps(party, sort_keys=True, ensure_ascii=False, default=str)
 
 
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
 def _map_party_lists(tree: Any, fn) -> Any:
-    if isinstance(tree, Mapping):
-        return {k: fn(v) if k == "parties" and isinstance(v, list) else _map_party_lists(v, fn)
-                for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_map_party_lists(v, fn) for v in tree]
+    """`tree` with each list under `parties` replaced by fn(list). Run on every event's
+    documents: leaves (most of a case file) are passed over without a call or an ABC
+    check."""
+    kind = type(tree)
+    if kind is list or (kind is not dict and isinstance(tree, list)):
+        return [v if type(v) in _LEAVES else _map_party_lists(v, fn) for v in tree]
+    if kind is dict or isinstance(tree, Mapping):
+        return {k: v if type(v) in _LEAVES else fn(v) if k == "parties" and isinstance(v, list)
+                else _map_party_lists(v, fn) for k, v in tree.items()}
     return tree
+
+
+def _party_lists(tree: Any) -> Iterator[list]:
+    """Each list under `parties` in `tree` (as _map_party_lists finds them, no copy)."""
+    kind = type(tree)
+    if kind is list or (kind is not dict and isinstance(tree, list)):
+        for v in tree:
+            if type(v) not in _LEAVES:
+                yield from _party_lists(v)
+    elif kind is dict or isinstance(tree, Mapping):
+        for k, v in tree.items():
+            if type(v) in _LEAVES:
+                continue
+            if k == "parties" and isinstance(v, list):
+                yield v
+            else:
+                yield from _party_lists(v)

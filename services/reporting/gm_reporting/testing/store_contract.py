@@ -342,6 +342,57 @@ class ProjectionStoreContract:
         store.activate(TALLY, new.number)
         assert self.items(store) == {"k1": (2, 2)}
 
+    def test_bulk_applies_as_apply_does(self):
+        """Runs through `bulk` into a new generation, flushed at the end: the same
+        documents and positions as the same runs applied one by one to the live one;
+        positions known before the flush."""
+        store = self.ready()
+        a = run(("k1", "x", 5), ("k2", "y", 1), ("k1", "x", 2), ("k3", "y", 4))
+        b = run(("k2", "x", 10), ("k1", "y", 3))
+        for source, events in (("a", a[:2]), ("b", b), ("a", a[2:])):
+            store.apply(TALLY, source, events)
+        new = store.create_generation(TALLY).number
+        with store.bulk(TALLY, new) as bulk:
+            assert (bulk.position("a"), bulk.position("b")) == (0, 0)
+            assert bulk.apply("a", a[:2]).applied == 2
+            assert bulk.apply("b", b).position == 2
+            result = bulk.apply("a", a)  # overlapping: only what is new
+            assert (result.applied, result.position) == (2, 4)
+            assert (bulk.position("a"), bulk.position("b")) == (4, 2)
+        assert store.dump(TALLY, new) == store.dump(TALLY)
+        assert (store.position("tally", "a", new), store.position("tally", "b", new)) == (4, 2)
+        store.activate(TALLY, new)
+
+    def test_bulk_refuses_duplicates_and_gaps_and_keeps_nothing_of_a_failed_call(self):
+        store = self.ready()
+        new = store.create_generation(TALLY).number
+        with store.bulk(TALLY, new) as bulk:
+            bulk.apply("a", [ev(1, amount=3)])
+            with pytest.raises(DuplicateMessage):
+                bulk.apply("a", [ev(1, amount=3)])
+            with pytest.raises(PositionGap):
+                bulk.apply("a", [ev(3)])
+            with pytest.raises(RuntimeError):
+                bulk.apply("a", [ev(2, key="k1", amount=4), ev(3, key="k9"),
+                                 ev(4, type="Boom")])
+            assert bulk.position("a") == 1
+            bulk.apply("a", [ev(2, amount=4)])
+        assert self.items(store, new) == {"k1": (2, 7)}
+        assert store.position("tally", "a", new) == 2
+
+    def test_bulk_flushes_nothing_after_an_error(self):
+        """A rebuild that fails abandons its generation; what was held is not written
+        half-way (the default Bulk writes every call at once: nothing is held)."""
+        store = self.ready()
+        new = store.create_generation(TALLY).number
+        with pytest.raises(ConnectionError):
+            with store.bulk(TALLY, new) as bulk:
+                bulk.apply("a", run(("k1", "x", 5)))
+                raise ConnectionError("a source went away")
+        assert store.position("tally", "a", new) in (0, 1)
+        assert self.items(store, new) in ({}, {"k1": (1, 5)})
+        store.abandon(TALLY, new)
+
     def test_one_rebuild_at_a_time(self):
         store = self.ready()
         first = store.create_generation(TALLY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mongomock
 import pytest
 
-from gm_kernel import DuplicateMessage
+from gm_kernel import DuplicateMessage, StoreError
 from gm_reporting.store import open_projection_store, projection_path
 from gm_reporting.store.mongo import MongoProjectionStore
 from gm_reporting.store.sqlite import SQLiteProjectionStore
@@ -172,3 +172,66 @@ def test_a_switch_that_died_half_way_does_not_freeze_the_projection(mongo):
     assert mongo.position("tally", "a") == 2
     with mongo.reader(TALLY) as r:
         assert r.get("items", "k1")["total"] == 5
+
+
+# -- SQLite's bulk application: documents held between pages -------------------------------
+def test_sqlite_bulk_writes_nothing_until_it_flushes(tmp_path):
+    store = SQLiteProjectionStore(tmp_path / "p.db")
+    try:
+        store.ensure(TALLY)
+        new = store.create_generation(TALLY).number
+        with store.bulk(TALLY, new) as bulk:
+            bulk.apply("a", run(("k1", "x", 5), ("k2", "x", 1)))
+            assert store.position("tally", "a", new) == 0
+            with store.reader(TALLY, new) as r:
+                assert r.count("items") == 0
+            bulk.flush()
+            assert store.position("tally", "a", new) == 2
+            bulk.apply("a", [ev(3, key="k1", amount=2)])
+        with store.reader(TALLY, new) as r:
+            assert r.get("items", "k1")["total"] == 7
+        assert store.position("tally", "a", new) == 3
+    finally:
+        store.close()
+
+
+def test_sqlite_bulk_lets_documents_go_and_reads_them_back(tmp_path):
+    """Past its memory budget a bulk flushes and lets go of what it held; the documents
+    it meets again are read back from the generation (and one that was never written
+    is known absent only while the generation is new)."""
+    events = [ev(i + 1, key=f"k{i % 7}", kind="xyz"[i % 3], amount=i) for i in range(60)]
+    one = SQLiteProjectionStore(tmp_path / "one.db")
+    few = SQLiteProjectionStore(tmp_path / "few.db", bulk_documents=4)
+    try:
+        one.ensure(TALLY)
+        for i in range(0, 60, 9):
+            one.apply(TALLY, "a", events[i:i + 9])
+        few.ensure(TALLY)
+        new = few.create_generation(TALLY).number
+        with few.bulk(TALLY, new) as bulk:
+            for i in range(0, 60, 9):
+                bulk.apply("a", events[i:i + 9])
+        with few.bulk(TALLY, new) as bulk:  # a second round starts from what is stored
+            assert bulk.position("a") == 60
+            bulk.apply("b", [ev(1, key="k3", amount=100)])
+        one.apply(TALLY, "b", [ev(1, key="k3", amount=100)])
+        few.activate(TALLY, new)
+        assert few.dump(TALLY) == one.dump(TALLY)
+    finally:
+        one.close()
+        few.close()
+
+
+def test_sqlite_bulk_refuses_to_flush_over_another_writer(tmp_path):
+    store = SQLiteProjectionStore(tmp_path / "p.db")
+    try:
+        store.ensure(TALLY)
+        new = store.create_generation(TALLY).number
+        with pytest.raises(StoreError, match="another writer"):
+            with store.bulk(TALLY, new) as bulk:
+                bulk.apply("a", run(("k1", "x", 5)))
+                store.apply(TALLY, "a", run(("k1", "x", 5)), generation=new)  # a misuse
+        with store.reader(TALLY, new) as r:
+            assert r.get("items", "k1")["n"] == 1  # counted once
+    finally:
+        store.close()
