@@ -241,6 +241,6 @@ def run(n_cases: int = N_CASES, large: int = 0) -> Tuple[List[Row], str]:
     text = "\n".join(lines)
     if build:
         text += (f"\n\nThe {build[0]:,}-case generation was filled (cloned documents, "
-                 f"`put` in batches of 20,000, then its twelve indexes built) and activated in "
+                 f"`put` in batches of 20,000, then its indexes built) and activated in "
                  f"{build[1]:.0f} s.")
     return rows, text
