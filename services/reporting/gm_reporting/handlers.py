@@ -241,8 +241,9 @@ class Reporting:
         if q.get("petition") is not None:
             parts.append(Eq("petition", int(q["petition"])))
         if q.get("month"):
+            # in place of REGISTERED: of two lower bounds SQLite searched from the lower
             start, end = month_bounds(q["month"], self.tz)
-            parts.append(Range("registered_at", gte=start, lt=end))
+            parts[0] = Range("registered_at", gte=start, lt=end)
         if q.get("overdue") is True:
             parts.append(overdue_filter(now_text))
         elif q.get("overdue") is False:

@@ -516,8 +516,9 @@ def _covering_index(t: TableSpec, where: Filter, extra: Sequence[str] = ()
                     ) -> Optional[int]:
     """The index (its position in t.indexes) that answers a count or tally alone: it holds
     every column the query reads, and its leading columns are fixed by the filter's
-    equalities, then at most one range; the one with the most such columns, the first of
-    equals. None if no index both covers the query and is searched by it.
+    equalities, then at most one range; the one with the most equalities, then a range
+    bounded on both sides, then the narrowest (fewer pages to read). None if no index both covers the query and is
+    searched by it.
 
     Why not leave it to SQLite's planner: without statistics it takes any equality as
     selective (about 10 rows), so `county = ? AND review_requested_on in a month` walked
@@ -525,21 +526,28 @@ def _covering_index(t: TableSpec, where: Filter, extra: Sequence[str] = ()
     200,000 cases), where the index led by review_requested_on holds the answer."""
     terms = list(where.parts) if isinstance(where, And) else [where]
     fixed = {p.col for p in terms if isinstance(p, (Eq, In))}
-    ranged = {p.col for p in terms if isinstance(p, (Range, Prefix))}
+    bounds: Dict[str, set] = {}  # a range's sides: bounded on both, it is the narrower
+    for p in terms:
+        if isinstance(p, Prefix):
+            bounds.setdefault(p.col, set()).update(("low", "high"))
+        elif isinstance(p, Range):
+            sides = bounds.setdefault(p.col, set())
+            sides.update(side for side, v in (("low", p.gte), ("low", p.gt),
+                                              ("high", p.lt), ("high", p.lte)) if v is not None)
     needed = {*filter_columns(where), *extra} - {"key"}
-    best, best_used = None, 0
+    best, best_score = None, (0, 0, 0)
     for i, index in enumerate(t.indexes):
         if not needed <= set(index):
             continue
-        used = 0
+        equal = 0
         for col in index:
-            if col in fixed:
-                used += 1
-                continue
-            used += col in ranged
-            break
-        if used > best_used:
-            best, best_used = i, used
+            if col not in fixed:
+                break
+            equal += 1
+        ranged = len(bounds.get(index[equal], ())) if equal < len(index) else 0
+        score = (equal, ranged, -len(index))
+        if (equal or ranged) and score > best_score:
+            best, best_score = i, score
     return best
 
 
