@@ -30,6 +30,7 @@ from gm_platform.auth import Principal
 from gm_reporting.handlers import Reporting
 from gm_reporting.rebuild import LocalLog, Rebuilder
 from gm_reporting.store.layout import CASES, PROJECTIONS
+from gm_reporting.store.port import Range
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.scenario import generate
 
@@ -93,11 +94,25 @@ def _latencies(reporting: Reporting, rounds: int) -> Dict[str, Tuple[float, floa
                {"overdue": True}, {"region": "410602100", "status": "in_mediation"},
                {"month": "2026-09"}, {"page": 40}]
     regions = (None, "410611", "410602100", "410603")
+    case_ids: List[str] = []  # 1000 cases spread over the table, in key order
+    with reporting.store.reader(CASES) as r:
+        step = max(1, r.count("cases") // 1000)
+        while len(case_ids) < 1000:
+            after = Range("key", gt=case_ids[-1]) if case_ids else Range("key", gte="")
+            row = r.find("cases", after, order=[("key", "asc")], offset=step - 1, limit=1)
+            if not row:
+                break
+            case_ids.append(row[0]["key"])
     queries: Dict[str, Callable[[int], object]] = {
         "ledger (GET /cases, 8 filter mixes, 50 a page)": lambda i: reporting.ledger(
             ADMIN, {"page": 1, "page_size": 50, **ledgers[i % len(ledgers)]}),
         "monthly stats (GET /stats/monthly, 5 months x 4 regions)": lambda i: reporting.monthly(
             ADMIN, months[i % len(months)], regions[(i // len(months)) % len(regions)]),
+        "overdue list (GET /overdue, 4 regions x 3 pages, 50 a page)": lambda i: reporting.overdue(
+            ADMIN, {"region": regions[i % len(regions)], "page": 1 + (i // len(regions)) % 3,
+                    "page_size": 50}),
+        "case view (GET /cases/{id}, 1000 cases)": lambda i: reporting.case(
+            case_ids[i % len(case_ids)], ADMIN),
     }
     out = {}
     for name, query in queries.items():
@@ -226,6 +241,6 @@ def run(n_cases: int = N_CASES, large: int = 0) -> Tuple[List[Row], str]:
     text = "\n".join(lines)
     if build:
         text += (f"\n\nThe {build[0]:,}-case generation was filled (cloned documents, "
-                 f"`put` in batches of 20,000, then its twelve indexes built) and activated in "
+                 f"`put` in batches of 20,000, then its indexes built) and activated in "
                  f"{build[1]:.0f} s.")
     return rows, text

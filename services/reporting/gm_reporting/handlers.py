@@ -28,6 +28,7 @@ same_digest = QueryCodes.same
 
 from .domain.casefile import (HANDOFF_STATUSES, REVIEW_STAGES, assignment_of, case_view,
                               handoff_view, identity, is_overdue)
+from .domain.projections import Tally
 from .domain.public import is_registered, public_status
 from .domain.figures import (monthly_figures, performance, petition_figures,
                               satisfaction_figures, trend_point)
@@ -240,8 +241,9 @@ class Reporting:
         if q.get("petition") is not None:
             parts.append(Eq("petition", int(q["petition"])))
         if q.get("month"):
+            # in place of REGISTERED: of two lower bounds SQLite searched from the lower
             start, end = month_bounds(q["month"], self.tz)
-            parts.append(Range("registered_at", gte=start, lt=end))
+            parts[0] = Range("registered_at", gte=start, lt=end)
         if q.get("overdue") is True:
             parts.append(overdue_filter(now_text))
         elif q.get("overdue") is False:
@@ -292,11 +294,11 @@ class Reporting:
             previous = r.tally("cases", all_of(Range("registered_at", gte=p_start, lt=p_end),
                                                where_region),
                                by=("category", *((sub,) if sub else ())))
-            [closed] = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
-                                               where_region), sums=CLOSING_SUMS)
             closed_by_unit = r.tally("cases", all_of(Range("closed_at", gte=start, lt=end),
                                                      where_region), by=("unit",),
                                      sums=CLOSING_SUMS)
+            closed = Tally({}, sum(t.n for t in closed_by_unit),  # the same rows, summed
+                           {c: sum(t.sums.get(c, 0) for t in closed_by_unit) for c in CLOSING_SUMS})
             overdue = r.count("cases", all_of(received_in, overdue_filter(now_text)))
             handoffs = {a: {"requested": 0, "accepted": 0, "rejected": 0} for a in AGENCIES}
             for column, figure in (("requested_at", "requested"), ("accepted_at", "accepted"),
@@ -474,8 +476,8 @@ class Reporting:
     @staticmethod
     def _supervised(r, start: str, end: str, where_region: Optional[Filter]) -> int:
         """Cases supervised (督办) in the month: each case once, however often."""
-        return len(r.tally("supervisions", all_of(Range("at", gte=start, lt=end),
-                                                  where_region), by=("case_id",)))
+        return r.count("supervisions", all_of(Range("at", gte=start, lt=end), where_region),
+                       distinct="case_id")
 
     def _names(self, by: str, prefixes: Optional[Sequence[str]]) -> Dict[str, dict]:
         names: Dict[str, dict] = {}

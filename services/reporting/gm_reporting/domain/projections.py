@@ -131,8 +131,10 @@ def _cases_apply(source: str, event, docs: Docs) -> Dict[DocKey, dict]:
 # petitioner's status page finds its case by it); the petitioner's rating (满意率/参评率).
 # version 5: 越级访 (level_skipping, and the lower-level cases it skipped) in the case file
 # and its row, for the 实绩考核 score's deduction (domain/scoring.py).
+# version 6: indexes (store/layout.py) answering the overdue list of a region and the
+# month's petition decisions of a county or township from the index alone.
 CASES = Projection(
-    name="cases", version=5, sources=SOURCES,
+    name="cases", version=6, sources=SOURCES,
     tables=(Table("cases", case_row), Table("handoffs", handoff_row),
             Table("supervisions", supervision_row), Table("codes", code_row)),
     touches=_cases_touch, apply=_cases_apply)

@@ -58,9 +58,14 @@ CASE_INDEXES = [
     ("late_from", "registered_at"),
     ("open", "late_from", "due_at", "unit", "lead", "registered_at"),
     ("supervisor", "open", "late_from", "due_at"),
+    # the overdue list of a county, township or village: counted and paged from these
+    # alone (led by open and late_from, it read every overdue case's row; version 6)
+    *((column, "open", "late_from", "due_at", "registered_at")
+      for column in ("county", "township", "region")),
     # a petition matter's steps in a month: decisions, review requests and decisions
-    ("decided_on", "county", "township", "petition_decision", "decided_timely"),
-    ("county", "decided_on", "township", "petition_decision", "decided_timely"),
+    ("decided_on", "county", "township", "petition", "petition_decision", "decided_timely"),
+    ("county", "decided_on", "township", "petition", "petition_decision", "decided_timely"),
+    ("township", "decided_on", "region", "petition", "petition_decision", "decided_timely"),
     *((f"{stage}_requested_on", "county", "township") for stage in REVIEW_STAGES),
     *((f"{stage}_decided_on", "county", "township", f"{stage}_on_time")
       for stage in REVIEW_STAGES),

@@ -430,9 +430,15 @@ class _MongoReader(Reader):
             out.append(row)
         return out
 
-    def count(self, table: str, where: Filter = ALL) -> int:
+    def count(self, table: str, where: Filter = ALL, distinct: Optional[str] = None) -> int:
         t, coll = self._table(table)
-        return coll.count_documents(_query(t, where))
+        if distinct is None:
+            return coll.count_documents(_query(t, where))
+        if not t.has(distinct):
+            raise ValueError(f"table {t.name} has no column {distinct}")
+        groups = coll.aggregate([{"$match": _query(t, where)},
+                                 {"$group": {"_id": f"${_field(distinct)}"}}])
+        return sum(1 for g in groups if g["_id"] is not None)
 
     def tally(self, table: str, where: Filter = ALL, by: Sequence[str] = (),
               sums: Sequence[str] = ()) -> List[Tally]:

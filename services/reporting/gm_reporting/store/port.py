@@ -260,7 +260,9 @@ class Reader(abc.ABC):
         then key (ascending, or descending when the last order column is)."""
 
     @abc.abstractmethod
-    def count(self, table: str, where: Filter = ALL) -> int: ...
+    def count(self, table: str, where: Filter = ALL, distinct: Optional[str] = None) -> int:
+        """Rows matching `where`; with `distinct`, the distinct values of that column among
+        them (NULL not counted)."""
 
     @abc.abstractmethod
     def tally(self, table: str, where: Filter = ALL, by: Sequence[str] = (),

@@ -223,8 +223,10 @@ class _OpeningReader(Reader):
         states = self.vault.unseal_many([row["state"] for row in rows])
         return [dict(row, state=s) for row, s in zip(rows, states)]
 
-    def count(self, table: str, where=None) -> int:
-        return self.inner.count(table) if where is None else self.inner.count(table, where)
+    def count(self, table: str, where=None, distinct=None) -> int:
+        if where is None:
+            return self.inner.count(table, distinct=distinct)
+        return self.inner.count(table, where, distinct)
 
     def tally(self, table: str, where=None, by=(), sums=()):
         if where is None:

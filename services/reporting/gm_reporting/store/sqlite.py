@@ -58,6 +58,7 @@ from .port import (
     Tally,
     check_name,
     chunks,
+    filter_columns,
     prefix_bounds,
 )
 
@@ -600,11 +601,27 @@ class _SQLiteReader(Reader):
             out.append(row)
         return out
 
-    def count(self, table: str, where: Filter = ALL) -> int:
+    def count(self, table: str, where: Filter = ALL, distinct: Optional[str] = None) -> int:
         t, name = self._table(table)
+        if distinct is not None and not t.has(distinct):
+            raise ValueError(f"table {t.name} has no column {distinct}")
         sql_where, params = _where(t, where)
-        return self.db.execute(f"SELECT COUNT(*) FROM {name} WHERE {sql_where}",
-                               params).fetchone()[0]
+        what = f"DISTINCT {_q(distinct)}" if distinct else "*"
+        return self._run(f"SELECT COUNT({what}) FROM {name}{{}} WHERE {sql_where}", params,
+                         name, _covering_index(t, where, (distinct,) if distinct else ()))[0][0]
+
+    def _run(self, sql: str, params, name: str, index: Optional[int]) -> list:
+        """`sql` ({} marks where the index hint goes) with the covering index, if any. A
+        generation still being rebuilt has no secondary indexes yet, one of an older
+        version may have others: then without."""
+        if index is not None:
+            try:
+                return self.db.execute(sql.format(f" INDEXED BY {name}_i{index}"),
+                                       params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such index" not in str(exc) and "no query solution" not in str(exc):
+                    raise
+        return self.db.execute(sql.format(""), params).fetchall()
 
     def tally(self, table: str, where: Filter = ALL, by: Sequence[str] = (),
               sums: Sequence[str] = ()) -> List[Tally]:
@@ -618,18 +635,57 @@ class _SQLiteReader(Reader):
         sql_where, params = _where(t, where)
         select = [*(_q(c) for c in by), "COUNT(*)",
                   *(f"COALESCE(SUM({_q(c)}), 0)" for c in sums)]
-        sql = f"SELECT {', '.join(select)} FROM {name} WHERE {sql_where}"
+        sql = f"SELECT {', '.join(select)} FROM {name}{{}} WHERE {sql_where}"
         if by:
             group = ", ".join(_q(c) for c in by)
             sql += f" GROUP BY {group} ORDER BY {group}"
         out = []
-        for r in self.db.execute(sql, params).fetchall():
+        for r in self._run(sql, params, name, _covering_index(t, where, (*by, *sums))):
             group = dict(zip(by, r[:len(by)]))
             n = r[len(by)]
             if by and n == 0:
                 continue
             out.append(Tally(group, n, dict(zip(sums, r[len(by) + 1:]))))
         return out
+
+
+def _covering_index(t: TableSpec, where: Filter, extra: Sequence[str] = ()
+                    ) -> Optional[int]:
+    """The index (its position in t.indexes) that answers a count or tally alone: it holds
+    every column the query reads, and its leading columns are fixed by the filter's
+    equalities, then at most one range; the one with the most equalities, then a range
+    bounded on both sides, then the narrowest (fewer pages to read). None if no index both covers the query and is
+    searched by it.
+
+    Why not leave it to SQLite's planner: without statistics it takes any equality as
+    selective (about 10 rows), so `county = ? AND review_requested_on in a month` walked
+    every case of the county through an index led by county, reading each row (75 ms at
+    200,000 cases), where the index led by review_requested_on holds the answer."""
+    terms = list(where.parts) if isinstance(where, And) else [where]
+    fixed = {p.col for p in terms if isinstance(p, (Eq, In))}
+    bounds: Dict[str, set] = {}  # a range's sides: bounded on both, it is the narrower
+    for p in terms:
+        if isinstance(p, Prefix):
+            bounds.setdefault(p.col, set()).update(("low", "high"))
+        elif isinstance(p, Range):
+            sides = bounds.setdefault(p.col, set())
+            sides.update(side for side, v in (("low", p.gte), ("low", p.gt),
+                                              ("high", p.lt), ("high", p.lte)) if v is not None)
+    needed = {*filter_columns(where), *extra} - {"key"}
+    best, best_score = None, (0, 0, 0)
+    for i, index in enumerate(t.indexes):
+        if not needed <= set(index):
+            continue
+        equal = 0
+        for col in index:
+            if col not in fixed:
+                break
+            equal += 1
+        ranged = len(bounds.get(index[equal], ())) if equal < len(index) else 0
+        score = (equal, ranged, -len(index))
+        if (equal or ranged) and score > best_score:
+            best, best_score = i, score
+    return best
 
 
 def _order(t: TableSpec, order: Order) -> str:

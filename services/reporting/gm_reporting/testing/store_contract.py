@@ -310,6 +310,9 @@ class ProjectionStoreContract:
                 ("x", 0, 1), ("x", 1, 1), ("y", 0, 1), ("y", 1, 1), ("z", 1, 1)]
             with pytest.raises(ValueError):
                 r.tally("items", sums=("kind",))  # text cannot be summed
+            assert r.count("items", distinct="kind") == 3
+            assert r.count("items", Range("total", gte=2), distinct="region") == 3  # not None
+            assert r.count("items", Eq("kind", "none"), distinct="kind") == 0
 
     # -- rebuilding into a new generation ------------------------------------------------
     def test_new_generation_is_separate_until_activated(self):

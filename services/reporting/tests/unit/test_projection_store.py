@@ -7,7 +7,9 @@ import pytest
 
 from gm_kernel import DuplicateMessage, StoreError
 from gm_reporting.store import open_projection_store, projection_path
+from gm_reporting.store.layout import CASES
 from gm_reporting.store.mongo import MongoProjectionStore
+from gm_reporting.store.port import Eq, Range, all_of
 from gm_reporting.store.sqlite import SQLiteProjectionStore
 from gm_reporting.testing.store_contract import TALLY, ProjectionStoreContract, ev, run
 
@@ -233,5 +235,35 @@ def test_sqlite_bulk_refuses_to_flush_over_another_writer(tmp_path):
                 store.apply(TALLY, "a", run(("k1", "x", 5)), generation=new)  # a misuse
         with store.reader(TALLY, new) as r:
             assert r.get("items", "k1")["n"] == 1  # counted once
+
+
+def test_sqlite_counts_and_tallies_read_a_covering_index(tmp_path):
+    """A month's review requests within a county, and a county's overdue cases, are
+    answered from an index alone (SQLite's planner, left alone, walked the county's rows
+    through an index led by county); a generation not yet indexed still answers."""
+    store = SQLiteProjectionStore(tmp_path / "p.db")
+    try:
+        store.ensure(CASES)
+        db = store._db
+        month = Range("review_requested_on", gte="2026-10-01", lt="2026-11-01")
+        overdue = all_of(Range("registered_at", gte=""), Eq("county", "410611"),
+                         Eq("open", 1), Range("late_from", lt="2026-11-30T04:00:00Z"))
+        seen = []
+        db.set_trace_callback(seen.append)
+        with store.reader(CASES) as r:
+            assert r.count("cases", all_of(month, Eq("county", "410611"))) == 0
+            decided = Range("review_decided_on", gte="2026-10-01", lt="2026-11-01")
+            assert r.tally("cases", all_of(decided, Eq("township", "410611100")),
+                           sums=("review_on_time",))[0].n == 0
+            assert r.count("cases", overdue) == 0
+        db.set_trace_callback(None)
+        queries = [s for s in seen if s.startswith("SELECT COUNT")]
+        assert len(queries) == 3
+        for sql in queries:
+            plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+            assert "COVERING INDEX" in plan, (sql, plan)
+        building = store.create_generation(CASES).number  # no secondary indexes yet
+        with store.reader(CASES, building) as r:
+            assert r.count("cases", all_of(month, Eq("county", "410611"))) == 0
     finally:
         store.close()
