@@ -235,6 +235,8 @@ def test_sqlite_bulk_refuses_to_flush_over_another_writer(tmp_path):
                 store.apply(TALLY, "a", run(("k1", "x", 5)), generation=new)  # a misuse
         with store.reader(TALLY, new) as r:
             assert r.get("items", "k1")["n"] == 1  # counted once
+    finally:
+        store.close()
 
 
 def test_sqlite_counts_and_tallies_read_a_covering_index(tmp_path):
