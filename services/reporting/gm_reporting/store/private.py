@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from gm_kernel import RecordedEvent
 from gm_kernel.privacy import Vault
@@ -92,37 +92,29 @@ class PrivateProjectionStore(ProjectionStore):
                   for n in personal.main_id_numbers(getattr(event, "data", None) or {})]
         case_subject = f"case:{key[1]}"
 
-        def subject_of(i: int, p: Mapping) -> Optional[str]:
-            """None: written back as sealed before; else the subject whose key seals it."""
-            if _fingerprint(p) in before:
-                return None
+        def subject_of(i: int, p: Mapping) -> str:
+            """The subject whose key seals a party not in the document before."""
             source = event_parties[i] if i < len(event_parties) else {}
             id_number = source.get("id_number") if source.get("role") == p.get("role") \
                 else None
             return (f"p:{self.vault.pseudonym(id_number)}" if isinstance(id_number, str)
                     else case_subject)
 
-        # Every key the document needs in one key-store lookup (and one write for the new
-        # ones): a new case brings several people at once.
+        # Each party's fingerprint and subject (None: written back as sealed before),
+        # decided once by list and index; every key the document needs then comes in one
+        # key-store lookup (and one write for the new ones): a new case brings several
+        # people at once.
+        plan: Dict[Tuple[int, int], Tuple[str, Optional[str]]] = {}
         wanted: Dict[str, List[str]] = {}
-
         for parties in _party_lists(state):
             for i, p in enumerate(parties):
-                subject = subject_of(i, p) if isinstance(p, Mapping) else None
-                if subject is not None:
-                    wanted.setdefault(subject, owners if subject == case_subject else [])
-        if not wanted:
-            def write_back(parties: list) -> list:
-                out = []
-                for p in parties:
-                    sealed = before.get(_fingerprint(p)) if isinstance(p, Mapping) else None
-                    if sealed is not None:
-                        after[_fingerprint(p)] = sealed
-                    out.append(p if sealed is None else sealed)
-                return out
-
-            return _map_party_lists(state, write_back)
-        keys = self.vault.keys_for(wanted)
+                if isinstance(p, Mapping):
+                    fingerprint = _fingerprint(p)
+                    subject = None if fingerprint in before else subject_of(i, p)
+                    plan[id(parties), i] = fingerprint, subject
+                    if subject is not None:
+                        wanted.setdefault(subject, owners if subject == case_subject else [])
+        keys = self.vault.keys_for(wanted) if wanted else {}
 
         def seal_list(parties: list) -> list:
             out = []
@@ -130,17 +122,17 @@ class PrivateProjectionStore(ProjectionStore):
                 if not isinstance(p, Mapping):
                     out.append(p)
                     continue
-                subject = subject_of(i, p)
+                fingerprint, subject = plan[id(parties), i]
                 if subject is None:
-                    out.append(sealed := before[_fingerprint(p)])
-                    after[_fingerprint(p)] = sealed
+                    out.append(sealed := before[fingerprint])
+                    after[fingerprint] = sealed
                     continue
                 key_id, cipher = keys[subject]
                 out.append(sealed := {f: personal.seal_value(key_id, cipher, v)
                                       if f in personal.PARTY_FIELDS and isinstance(v, str)
                                       else v for f, v in p.items()})
                 if any(personal.is_sealed(v) for v in sealed.values()):
-                    after[_fingerprint(p)] = sealed
+                    after[fingerprint] = sealed
             return out
 
         return _map_party_lists(state, seal_list)
