@@ -304,14 +304,17 @@ class EventFeed:
         (A feed whose store can apply a whole page in one write overrides this.)"""
         applied = 0
         unrecorded: Optional[Tracking] = None
+        last = self.position()  # read once: the page is in log order (a replica that
+        # applied some of it meanwhile makes those a DuplicateMessage, counted as such)
         try:
             for event in page:
-                if event.position > self.position():
+                if event.position > last:
                     # A run of events that need nothing here is recorded once, by its last
                     # position (the position is the highest recorded): a queue bound to a
                     # few types (topology.BROKER_INTERESTS) reads the rest in pages.
                     passed = self._apply_in_order(event, record_passed=False)
                     unrecorded = passed or (unrecorded if passed is None else None)
+                    last = event.position
                     applied += 1
                 time.sleep(0)  # a green yield: HTTP, heartbeats and consumers run meanwhile
         finally:

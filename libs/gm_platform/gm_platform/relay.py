@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 RELAY_LEASE = "outbox-relay"
 
 #: A run of pending domain events goes out as one message (a JSON array, in log order,
-#: routing key topology.EVENT_BATCH; not the types a queue is bound to by name): under load each consumer receives and acknowledges,
-#: and the broker stores, one message per batch instead of one per event (the broker's
-#: cost is per message, not per byte). Feeds decode both forms
-#: (gm_platform.feed.decode_events); a lone event goes out as itself, under its type.
+#: routing key topology.EVENT_BATCH; never the types a queue is bound to by name): under
+#: load each consumer receives and acknowledges, and the broker stores, one message per
+#: batch instead of one per event (the broker's cost is per message, not per byte). Feeds
+#: decode both forms (gm_platform.feed.decode_events); a lone event goes as itself.
 EVENT_BATCH = topology.EVENT_BATCH
 EVENT_BATCH_MAX = 100
 #: Well under the broker's max_message_size (deploy/rabbitmq): a batch is cut before it.
